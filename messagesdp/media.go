@@ -45,7 +45,13 @@ type Media struct {
 
 	// Attributes holds every other a= line of the media description, in
 	// order, so that a parsed description re-serialises without loss.
+	// Typed attributes (path, accept-types, …) never appear here, except
+	// a second and later a=fingerprint (RFC 8122 allows several).
 	Attributes []Attribute
+
+	// parsed is set by ParseMedia: the original lines, so that fields left
+	// unchanged re-serialise byte for byte and in their original order.
+	parsed *parsedMedia
 }
 
 // Attribute is one a= line: "a=Key:Value", or "a=Key" when Value is "".
