@@ -1,0 +1,697 @@
+package msrp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Default limits (Limits zero values). They bound the memory one frame
+// head can take; bodies are streamed and never buffered whole.
+const (
+	DefaultMaxLineLength  = 8 << 10  // one start or header line
+	DefaultMaxHeaders     = 64       // header lines per frame
+	DefaultMaxHeaderBytes = 32 << 10 // start line plus all header lines
+	DefaultMaxNonSendBody = 10240    // RFC 4975 §7.1: non-SEND bodies ≤ 10240 octets
+	readerBufferSize      = 64 << 10 // bufio buffer: also the largest zero-copy body segment
+)
+
+// Limits bounds what a Reader accepts. The zero value of each field means
+// its documented default.
+type Limits struct {
+	// MaxLineLength bounds one start line or header line, CRLF included.
+	// Default DefaultMaxLineLength (8 KiB).
+	MaxLineLength int
+	// MaxHeaders bounds the number of header lines of a frame. Default
+	// DefaultMaxHeaders (64).
+	MaxHeaders int
+	// MaxHeaderBytes bounds the start line and header lines together.
+	// Default DefaultMaxHeaderBytes (32 KiB).
+	MaxHeaderBytes int
+	// MaxChunkSize bounds the body of one SEND request. Zero means no
+	// per-chunk bound: bodies are streamed, so memory stays bounded
+	// regardless, and whole messages are bounded by Assembly's maxSize.
+	MaxChunkSize int64
+	// MaxNonSendBody bounds the body of any other frame. Default
+	// DefaultMaxNonSendBody, the 10240 octets of RFC 4975 §7.1.
+	MaxNonSendBody int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxLineLength <= 0 {
+		l.MaxLineLength = DefaultMaxLineLength
+	}
+	if l.MaxHeaders <= 0 {
+		l.MaxHeaders = DefaultMaxHeaders
+	}
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxChunkSize < 0 {
+		l.MaxChunkSize = 0
+	}
+	if l.MaxNonSendBody <= 0 {
+		l.MaxNonSendBody = DefaultMaxNonSendBody
+	}
+	return l
+}
+
+// Reader reads MSRP frames from a byte stream (RFC 4975 §9): the head
+// (start line and headers) with ReadFrame, then the body with Read or
+// NextBodySegment up to the end-line. It does its own buffering (at least
+// 64 KiB) and is not safe for concurrent use.
+//
+// Framing follows §7.1: the end-line is "-------" tid flag CRLF, preceded
+// by a CRLF that is not part of the body. It is recognised across read
+// boundaries, and "-------" followed by anything else (another tid, a tid
+// with ours as prefix, a bad flag) is just body. An empty body (blank line
+// then end-line) is distinct from no body (end-line right after the
+// headers).
+type Reader struct {
+	br  *bufio.Reader
+	lim Limits
+	off int64 // bytes consumed from br
+	err error // sticky fatal error
+
+	head  []byte // start line and header lines of the current head
+	lines []int  // start offset of each line in head
+
+	endPat      []byte // "\r\n-------" + tid
+	atLineStart bool   // an end-line may start here without its CRLF
+	endLen      int    // length of the end-line found by scan
+	endFlag     Flag
+
+	inBody  bool   // a body is being read
+	cur     *Frame // frame whose body is being read
+	bodyN   int64  // body octets returned so far
+	bodyMax int64  // limit for the current body, 0 = none
+	bodyErr error  // sticky body error (limit), cleared by ReadFrame
+}
+
+// NewReader returns a Reader reading from rd with the given limits.
+func NewReader(rd io.Reader, lim Limits) *Reader {
+	lim = lim.withDefaults()
+	size := readerBufferSize
+	if lim.MaxLineLength+64 > size {
+		size = lim.MaxLineLength + 64
+	}
+	return &Reader{br: bufio.NewReaderSize(rd, size), lim: lim}
+}
+
+// frameAlloc puts a Frame and the backing arrays of its common slices in
+// one allocation.
+type frameAlloc struct {
+	f    Frame
+	to   [1]URI
+	from [1]URI
+	hdr  [2]Header
+}
+
+// ReadFrame reads the next frame's start line and headers. Any unread body
+// of the previous frame is discarded first.
+//
+// For a bodiless frame (f.HasBody() false) the end-line has been read and
+// f.Flag is set. Otherwise read the body with Read or NextBodySegment up to
+// io.EOF, after which f.Flag is set.
+//
+// Errors: a *StatusError comes with a non-nil, partly parsed Frame (TID,
+// Method or StatusCode, and the paths when they parsed) and means the
+// frame was malformed or over a limit but has been skipped up to and
+// including its end-line: answer it if appropriate and call ReadFrame
+// again. Any other error (io.EOF between frames, io.ErrUnexpectedEOF,
+// *ProtocolError, a read error) is sticky and means the connection must
+// be closed.
+func (r *Reader) ReadFrame() (*Frame, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.inBody {
+		if err := r.skipBody(); err != nil {
+			return nil, r.fatal(err)
+		}
+	}
+	r.head = r.head[:0]
+	r.lines = r.lines[:0]
+	r.cur = nil
+
+	// Start line (RFC 4975 §9 req-start / resp-start). Empty lines between
+	// frames are skipped.
+	var line []byte
+	for {
+		var err error
+		line, err = r.readLine()
+		if err != nil {
+			if err == ErrLineTooLong {
+				return nil, r.fatal(r.protoErr(ErrLineTooLong, "start line"))
+			}
+			return nil, r.fatal(err)
+		}
+		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			continue
+		}
+		break
+	}
+	if len(line) < 5 || string(line[:5]) != "MSRP " {
+		return nil, r.fatal(r.protoErr(ErrBadStartLine, "no MSRP prefix"))
+	}
+	tidEnd := 5
+	for tidEnd < len(line) && line[tidEnd] != ' ' && line[tidEnd] != '\r' && line[tidEnd] != '\n' {
+		tidEnd++
+	}
+	tid := line[5:tidEnd]
+	if !validIdentBytes(tid) {
+		return nil, r.fatal(r.protoErr(ErrBadTID, ""))
+	}
+	r.endPat = append(append(r.endPat[:0], "\r\n-------"...), tid...)
+	r.lines = append(r.lines, 0)
+	r.head = append(r.head, line...)
+
+	// Header lines, up to the blank line (body follows) or the end-line
+	// (bodiless frame).
+	var limitErr error // set when accumulation stopped on a limit
+	body := false
+	for {
+		line, err := r.readLine()
+		if err != nil {
+			if err == ErrLineTooLong {
+				limitErr = ErrLineTooLong
+				r.atLineStart = line[len(line)-1] == '\n'
+				break
+			}
+			return nil, r.fatal(err)
+		}
+		if len(line) >= 7 && string(line[:7]) == "-------" {
+			if !r.isEndLine(line) {
+				return nil, r.fatal(r.protoErr(ErrBadEndLine, "in header section"))
+			}
+			r.endFlag = Flag(line[len(line)-3])
+			break
+		}
+		if len(line) == 2 && line[0] == '\r' {
+			body = true
+			break
+		}
+		if len(r.lines) > r.lim.MaxHeaders {
+			limitErr = ErrTooManyHeaders
+			r.atLineStart = line[len(line)-1] == '\n'
+			break
+		}
+		if len(r.head)+len(line) > r.lim.MaxHeaderBytes {
+			limitErr = ErrHeaderTooLarge
+			r.atLineStart = true
+			break
+		}
+		r.lines = append(r.lines, len(r.head))
+		r.head = append(r.head, line...)
+	}
+
+	f, perr := parseHead(string(r.head), r.lines)
+	switch {
+	case limitErr != nil:
+		if err := r.skipBody(); err != nil {
+			return nil, r.fatal(err)
+		}
+		f.Flag = r.endFlag
+		return f, tooLarge(limitErr)
+	case body:
+		if perr == nil && f.ContentType == "" {
+			perr = badRequest(ErrMissingContentType, "Missing Content-Type")
+		}
+		r.atLineStart = true // the blank line's CRLF may double as the end-line's
+		if perr != nil {
+			if err := r.skipBody(); err != nil {
+				return nil, r.fatal(err)
+			}
+			f.Flag = r.endFlag
+			return f, perr
+		}
+		r.inBody = true
+		r.cur = f
+		r.bodyN = 0
+		r.bodyErr = nil
+		if f.Method == MethodSEND {
+			r.bodyMax = r.lim.MaxChunkSize
+		} else {
+			r.bodyMax = int64(r.lim.MaxNonSendBody)
+		}
+		return f, nil
+	default:
+		f.Flag = r.endFlag
+		if perr == nil && f.ContentType != "" {
+			perr = badRequest(ErrContentTypeNotLast, "Content-Type Without Body")
+		}
+		if perr != nil {
+			return f, perr
+		}
+		return f, nil
+	}
+}
+
+// isEndLine reports whether line is exactly "-------" tid flag CRLF.
+func (r *Reader) isEndLine(line []byte) bool {
+	tl := len(r.endPat) - 2
+	return len(line) == tl+3 && bytes.Equal(line[:tl], r.endPat[2:]) &&
+		isFlag(line[tl]) && line[tl+1] == '\r' && line[tl+2] == '\n'
+}
+
+func isFlag(c byte) bool { return c == '$' || c == '+' || c == '#' }
+
+// readLine reads one line including its '\n'. The slice is valid until the
+// next read.
+func (r *Reader) readLine() ([]byte, error) {
+	line, err := r.br.ReadSlice('\n')
+	r.off += int64(len(line))
+	switch {
+	case err == bufio.ErrBufferFull:
+		return line, ErrLineTooLong
+	case err == io.EOF:
+		if len(line) > 0 || len(r.lines) > 0 {
+			return line, io.ErrUnexpectedEOF
+		}
+		return line, io.EOF
+	case err != nil:
+		return line, err
+	case len(line) > r.lim.MaxLineLength:
+		return line, ErrLineTooLong
+	}
+	return line, nil
+}
+
+func (r *Reader) protoErr(err error, detail string) error {
+	return &ProtocolError{Offset: r.off, Detail: detail, Err: err}
+}
+
+func (r *Reader) fatal(err error) error {
+	r.err = err
+	r.inBody = false
+	return err
+}
+
+// Read reads body octets of the current frame. At the end-line it returns
+// io.EOF and the frame's Flag is set. Without a current body (bodiless
+// frame, body already consumed) it returns 0, io.EOF. A body over its
+// limit yields a *StatusError with code 413; the rest of it is discarded
+// by the next ReadFrame.
+func (r *Reader) Read(p []byte) (int, error) {
+	seg, err := r.segment(len(p))
+	n := copy(p, seg)
+	return n, err
+}
+
+// NextBodySegment returns the next piece of the current frame's body
+// straight from the Reader's buffer, without copying. The slice is valid
+// only until the next call on r. At the end-line it returns nil, io.EOF
+// and the frame's Flag is set. Errors are as for Read.
+func (r *Reader) NextBodySegment() ([]byte, error) {
+	return r.segment(1 << 62)
+}
+
+// segment returns up to max body octets, consumed from the buffer.
+func (r *Reader) segment(max int) ([]byte, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if r.bodyErr != nil {
+		return nil, r.bodyErr
+	}
+	if !r.inBody {
+		return nil, io.EOF
+	}
+	if max == 0 {
+		return nil, nil
+	}
+	n, end, err := r.scan()
+	if err != nil {
+		return nil, r.fatal(err)
+	}
+	if n == 0 && end {
+		r.consumeEndLine()
+		return nil, io.EOF
+	}
+	if n > max {
+		n = max
+	}
+	// (When end is true the end-line follows; the next call finds it at
+	// the head of the buffer.)
+	if r.bodyMax > 0 && r.bodyN+int64(n) > r.bodyMax {
+		if r.cur.Method == MethodSEND {
+			r.bodyErr = tooLarge(ErrChunkTooLarge)
+		} else {
+			r.bodyErr = tooLarge(ErrBodyTooLarge)
+		}
+		return nil, r.bodyErr
+	}
+	seg, _ := r.br.Peek(n)
+	r.br.Discard(n)
+	r.off += int64(n)
+	r.bodyN += int64(n)
+	return seg, nil
+}
+
+func (r *Reader) consumeEndLine() {
+	r.br.Discard(r.endLen)
+	r.off += int64(r.endLen)
+	r.inBody = false
+	if r.cur != nil {
+		r.cur.Flag = r.endFlag
+		r.cur = nil
+	}
+}
+
+// skipBody discards input up to and including the current end-line.
+func (r *Reader) skipBody() error {
+	for {
+		n, end, err := r.scan()
+		if err != nil {
+			return err
+		}
+		r.br.Discard(n)
+		r.off += int64(n)
+		if end {
+			r.consumeEndLine()
+			r.bodyErr = nil
+			return nil
+		}
+	}
+}
+
+// scan looks for the end-line in the buffered input. It returns n > 0
+// octets at the head of the buffer that are certainly body; end reports
+// that the end-line (r.endLen octets, flag r.endFlag) follows right after
+// those n octets (n may be 0).
+func (r *Reader) scan() (n int, end bool, err error) {
+	pat := r.endPat
+	need := len(pat) + 3 // CRLF "-------" tid flag CRLF
+	for {
+		buf, _ := r.br.Peek(r.br.Buffered())
+		if len(buf) == 0 {
+			if err := r.fill(); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		if r.atLineStart {
+			// The end-line directly after a line end, without its own CRLF
+			// (RFC 4975 §7.1 bodiless frames; an empty body whose sender
+			// omitted the CRLF). Unambiguous: a body may not contain the
+			// end-line at all (§7.1).
+			p := pat[2:]
+			k := min(len(buf), len(p))
+			if !bytes.Equal(buf[:k], p[:k]) {
+				r.atLineStart = false
+			} else if len(buf) < need-2 {
+				if err := r.fill(); err != nil {
+					return 0, false, err
+				}
+				continue
+			} else if f := buf[len(p)]; isFlag(f) && buf[len(p)+1] == '\r' && buf[len(p)+2] == '\n' {
+				r.atLineStart = false
+				r.endLen, r.endFlag = need-2, Flag(f)
+				return 0, true, nil
+			} else {
+				r.atLineStart = false
+			}
+		}
+		from := 0
+		for {
+			i := bytes.Index(buf[from:], pat)
+			if i < 0 {
+				break
+			}
+			i += from
+			if len(buf)-i < need {
+				if i > 0 {
+					return i, false, nil
+				}
+				goto fill
+			}
+			if f := buf[i+len(pat)]; isFlag(f) && buf[i+len(pat)+1] == '\r' && buf[i+len(pat)+2] == '\n' {
+				r.endLen, r.endFlag = need, Flag(f)
+				return i, true, nil
+			}
+			from = i + 1
+		}
+		// No end-line in buf. Keep back a tail that may begin one.
+		{
+			safe := len(buf)
+			start := max(len(buf)-len(pat)+1, from, 0)
+			for k := start; k < len(buf); k++ {
+				if buf[k] == '\r' && bytes.HasPrefix(pat, buf[k:]) {
+					safe = k
+					break
+				}
+			}
+			if safe > 0 {
+				return safe, false, nil
+			}
+		}
+	fill:
+		if err := r.fill(); err != nil {
+			return 0, false, err
+		}
+	}
+}
+
+// fill reads more input into the buffer, keeping what is buffered.
+func (r *Reader) fill() error {
+	_, err := r.br.Peek(r.br.Buffered() + 1)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	return nil
+}
+
+// Canonical report header values, so parsed frames share the constants.
+const (
+	reportYes     = "yes"
+	reportNo      = "no"
+	reportPartial = "partial"
+)
+
+// parseHead parses a head (start line and header lines, each ending in
+// CRLF, starting at the offsets in lines) into a Frame. On error it
+// returns the fields parsed so far together with a *StatusError.
+// Requirements (RFC 4975 §9, §7.1): To-Path then From-Path as the first
+// two headers; Content-Type, if any, last; known headers at most once.
+func parseHead(s string, lines []int) (*Frame, *StatusError) {
+	fa := new(frameAlloc)
+	f := &fa.f
+	line := func(i int) (string, bool) {
+		end := len(s)
+		if i+1 < len(lines) {
+			end = lines[i+1]
+		}
+		l := s[lines[i]:end]
+		if len(l) < 2 || l[len(l)-2] != '\r' {
+			return l[:len(l)-1], false
+		}
+		return l[:len(l)-2], true
+	}
+
+	// Start line: "MSRP " tid SP (method / code [SP comment]).
+	sl, crlf := line(0)
+	rest := sl[5:]
+	sp := 0
+	for sp < len(rest) && rest[sp] != ' ' {
+		sp++
+	}
+	f.TID = rest[:sp]
+	if !crlf {
+		return f, badRequest(ErrBadLineEnd, "Bad Line End")
+	}
+	if sp == len(rest) {
+		return f, badRequest(ErrBadStartLine, "Missing Method")
+	}
+	rest = rest[sp+1:]
+	if code, tail, ok := threeDigits(rest); ok {
+		f.StatusCode = code
+		if tail != "" {
+			if tail[0] != ' ' || !validText(tail[1:]) {
+				return f, badRequest(ErrBadStartLine, "Bad Status Line")
+			}
+			f.Comment = tail[1:]
+		}
+	} else {
+		if rest == "" {
+			return f, badRequest(ErrBadStartLine, "Missing Method")
+		}
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; c < 'A' || c > 'Z' {
+				return f, badRequest(ErrBadStartLine, "Bad Method")
+			}
+		}
+		f.Method = rest
+	}
+
+	var seen uint8 // bit per known single-instance header
+	for i := 1; i < len(lines); i++ {
+		l, crlf := line(i)
+		if !crlf {
+			return f, badRequest(ErrBadLineEnd, "Bad Line End")
+		}
+		colon := -1
+		for j := 0; j < len(l); j++ {
+			if l[j] == ':' {
+				colon = j
+				break
+			}
+		}
+		if colon <= 0 || !isAlpha(l[0]) || !isToken(l[:colon]) {
+			return f, badRequest(ErrBadHeader, "Malformed Header")
+		}
+		name := l[:colon]
+		value := trimOWS(l[colon+1:])
+		if !validText(value) {
+			return f, badRequest(ErrBadHeader, "Malformed Header")
+		}
+		if seen&seenCT != 0 {
+			return f, badRequest(ErrContentTypeNotLast, "Content-Type Not Last")
+		}
+		isTo, isFrom := equalFoldASCII(name, "To-Path"), equalFoldASCII(name, "From-Path")
+		switch {
+		case i == 1 && !isTo, i == 2 && !isFrom, i > 2 && (isTo || isFrom):
+			return f, badRequest(ErrMissingPath, "Bad Path Headers")
+		case isTo:
+			p, err := parsePathInto(fa.to[:0], value)
+			if err != nil {
+				return f, badRequest(ErrBadURI, "Malformed To-Path")
+			}
+			f.ToPath = p
+		case isFrom:
+			p, err := parsePathInto(fa.from[:0], value)
+			if err != nil {
+				return f, badRequest(ErrBadURI, "Malformed From-Path")
+			}
+			f.FromPath = p
+		default:
+			bit, err := f.setHeader(fa, name, value)
+			if err != nil {
+				return f, err
+			}
+			if seen&bit != 0 {
+				return f, badRequest(ErrDuplicateHeader, "Duplicate "+name)
+			}
+			seen |= bit
+		}
+	}
+	if f.FromPath == nil {
+		return f, badRequest(ErrMissingPath, "Missing Path Headers")
+	}
+	return f, nil
+}
+
+// Duplicate-detection bits of the single-instance headers.
+const (
+	seenMsgID uint8 = 1 << iota
+	seenSR
+	seenFR
+	seenBR
+	seenStatus
+	seenCT
+)
+
+// setHeader stores one header other than the paths. It returns the
+// duplicate-detection bit of a known header (0 for others).
+func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusError) {
+	switch len(name) {
+	case 10: // Message-ID, Byte-Range
+		if equalFoldASCII(name, "Message-ID") {
+			if !ValidIdent(value) {
+				return 0, badRequest(ErrBadMessageID, "Malformed Message-ID")
+			}
+			f.MessageID = value
+			return seenMsgID, nil
+		}
+		if equalFoldASCII(name, "Byte-Range") {
+			br, err := ParseByteRange(value)
+			if err != nil {
+				return 0, badRequest(ErrBadByteRange, "Malformed Byte-Range")
+			}
+			f.ByteRange, f.HasByteRange = br, true
+			return seenBR, nil
+		}
+	case 14: // Success-Report, Failure-Report
+		if equalFoldASCII(name, "Success-Report") {
+			switch {
+			case equalFoldASCII(value, reportYes):
+				f.SuccessReport = reportYes
+			case equalFoldASCII(value, reportNo):
+				f.SuccessReport = reportNo
+			default:
+				return 0, badRequest(ErrBadReportValue, "Malformed Success-Report")
+			}
+			return seenSR, nil
+		}
+		if equalFoldASCII(name, "Failure-Report") {
+			switch {
+			case equalFoldASCII(value, reportYes):
+				f.FailureReport = reportYes
+			case equalFoldASCII(value, reportNo):
+				f.FailureReport = reportNo
+			case equalFoldASCII(value, reportPartial):
+				f.FailureReport = reportPartial
+			default:
+				return 0, badRequest(ErrBadReportValue, "Malformed Failure-Report")
+			}
+			return seenFR, nil
+		}
+	case len("Status"):
+		if equalFoldASCII(name, "Status") {
+			st, err := ParseStatus(value)
+			if err != nil {
+				return 0, badRequest(ErrBadStatus, "Malformed Status")
+			}
+			f.Status, f.HasStatus = st, true
+			return seenStatus, nil
+		}
+	case len("Content-Type"):
+		if equalFoldASCII(name, "Content-Type") {
+			if !validMediaType(value) {
+				return 0, badRequest(ErrBadContentType, "Malformed Content-Type")
+			}
+			f.ContentType = value
+			return seenCT, nil
+		}
+	}
+	if f.Headers == nil {
+		f.Headers = fa.hdr[:0]
+	}
+	f.Headers = append(f.Headers, Header{Name: name, Value: value})
+	return 0, nil
+}
+
+// validMediaType checks the type "/" subtype prefix of a Content-Type
+// value (RFC 4975 §9 media-type); parameters are not validated further
+// than utf8text.
+func validMediaType(v string) bool {
+	slash := -1
+	i := 0
+	for ; i < len(v); i++ {
+		c := v[i]
+		if c == '/' && slash < 0 {
+			slash = i
+			continue
+		}
+		if c == ';' || c == ' ' || c == '\t' {
+			break
+		}
+		if !isTokenChar(c) {
+			return false
+		}
+	}
+	return slash > 0 && slash < i-1
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
