@@ -7,8 +7,8 @@ import (
 
 func TestRespondSEND(t *testing.T) {
 	req := &Frame{TID: "d93kswow", Method: MethodSEND,
-		ToPath:   []URI{mustURI(t, "msrp://bob.example.com:8888/9di4eae923wzd;tcp")},
-		FromPath: []URI{mustURI(t, "msrps://relay.example.com:2855/r1;tcp"), mustURI(t, uAlicePC)},
+		ToPath:    []URI{mustURI(t, "msrp://bob.example.com:8888/9di4eae923wzd;tcp")},
+		FromPath:  []URI{mustURI(t, "msrps://relay.example.com:2855/r1;tcp"), mustURI(t, uAlicePC)},
 		MessageID: "12339sdqwer", ByteRange: ByteRange{1, 16, 16}, HasByteRange: true,
 		ContentType: "text/plain", Flag: FlagEnd}
 	resp := Respond(req, 200, "")
