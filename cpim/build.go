@@ -76,11 +76,7 @@ func (m *Message) AddNS(prefix, uri string) error {
 		v = append(append(v, prefix...), ' ')
 	}
 	v = append(append(append(v, '<'), uri...), '>')
-	name, err := m.nameFor(NSCPIM, "NS")
-	if err != nil {
-		return err
-	}
-	f := render(name, "", v)
+	f := render([]byte("NS"), "", v)
 	f.ns, f.decl, f.declPrefix, f.declURI = NSCPIM, true, prefix, uri
 	m.fields = append(m.fields, f)
 	return nil

@@ -241,9 +241,16 @@ func lexField(line []byte, n int) (f field, msg string) {
 // declaration precedes every use of its prefix and applies to the headers
 // after it) and records NS declarations (§4.6).
 func (p *parser) resolve(f *field) error {
-	if f.dot < 0 {
+	switch {
+	case f.dot < 0 && string(f.local()) == "NS":
+		// An unprefixed NS is always the declaration of §4.6, even after
+		// NS: <uri> changed the default namespace: otherwise no prefix
+		// could be declared from then on unless one had been bound to
+		// urn:ietf:params:cpim-headers: before.
+		f.ns = NSCPIM
+	case f.dot < 0:
 		f.ns = p.defNS
-	} else {
+	default:
 		pre := f.prefix()
 		found := false
 		for i := len(p.decls) - 1; i >= 0; i-- {
