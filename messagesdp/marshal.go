@@ -273,6 +273,9 @@ func (d *Description) render() *sdp.SessionDescription {
 	s.Version = 0
 	s.Origin = d.Origin
 	s.Origin.Username = clean(s.Origin.Username)
+	if s.Origin.Username == "" {
+		s.Origin.Username = "-"
+	}
 	s.Origin.UnicastAddress = clean(s.Origin.UnicastAddress)
 	s.SessionName = sdp.SessionName(clean(d.SessionName))
 	if d.SessionName == "" {

@@ -31,7 +31,7 @@ const (
 // have no original position (media built in code, or added after parsing).
 var typedOrder = []string{
 	keyAcceptTypes, keyAcceptWrapped, keyMaxSize, keyPath, keySetup,
-	keyFingerprint, keyURI, keyDirection, keyMode,
+	keyFingerprint, keyDirection, keyURI, keyMode,
 }
 
 // parsedMedia remembers what ParseMedia saw, so that unchanged fields are
@@ -499,6 +499,13 @@ func Parse(b []byte) (*Description, error) {
 			md.MediaName.Media = f.media
 			md.MediaName.Protos = strings.Split(f.proto, "/")
 		}
+	}
+	// RFC 4566 §5.2, §5.3: neither may be empty; "-" stands for none.
+	if s.Origin.Username == "" {
+		s.Origin.Username = "-"
+	}
+	if s.SessionName == "" {
+		s.SessionName = "-"
 	}
 	d := &Description{
 		Origin:      s.Origin,
