@@ -1,0 +1,788 @@
+package sipua
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/parley-im/parley/session"
+)
+
+// ErrRemoteHangup is Call.Err after the peer ended the call with BYE.
+var ErrRemoteHangup = errors.New("call ended by the peer")
+
+// InviteOptions tune one outgoing invitation.
+type InviteOptions struct {
+	// Subject is sent in the Subject header.
+	Subject string
+	// Session, if set, replaces Config.SessionOptions for this call.
+	Session *session.Options
+
+	largeMessage bool
+}
+
+// Call is an established message session with its SIP dialog (RFC 3261
+// §12). Its methods are safe for concurrent use.
+type Call struct {
+	ua        *UA
+	key       dialogKey
+	outbound  bool
+	local     Party
+	remote    Party
+	subject   string
+	status    int // final INVITE response (outbound calls)
+	reason    string
+	transport string
+	uac       *sipgo.DialogClientSession
+	uas       *sipgo.DialogServerSession
+	acks      chan uint32 // CSeq numbers of ACKs for our re-INVITE 2xx
+
+	mu        sync.Mutex
+	sess      session.Session
+	changed   chan struct{} // closed and replaced when sess changes
+	localSDP  []byte
+	remoteSDP []byte
+	ending    bool
+	err       error
+	done      chan struct{}
+}
+
+func newCall(ua *UA, key dialogKey, transport string) *Call {
+	return &Call{ua: ua, key: key, transport: transport, acks: make(chan uint32, 8), changed: make(chan struct{}), done: make(chan struct{})}
+}
+
+// Session returns the current message session. A re-INVITE from the peer
+// (a new path after a reconnect, RFC 4975 §8.4) replaces it: the old one
+// is then closed, so an application whose Receive fails with
+// session.ErrClosed while the call is not Done should fetch the new one.
+func (c *Call) Session() session.Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+// Remote returns the peer (the To of an outgoing call, the From of an
+// incoming one).
+func (c *Call) Remote() Party { return c.remote }
+
+// Local returns our side of the call.
+func (c *Call) Local() Party { return c.local }
+
+// Subject returns the Subject header of the INVITE, "" when absent.
+func (c *Call) Subject() string { return c.subject }
+
+// Outbound reports whether we sent the INVITE.
+func (c *Call) Outbound() bool { return c.outbound }
+
+// Done is closed when the call has ended.
+func (c *Call) Done() <-chan struct{} { return c.done }
+
+// Err says why the call ended: nil after Hangup, ErrRemoteHangup after the
+// peer's BYE, or the session's failure.
+func (c *Call) Err() error {
+	select {
+	case <-c.done:
+	default:
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Hangup ends the call: BYE to the peer (RFC 3261 §15.1), then the session
+// is closed. It is idempotent; a second call waits for the first.
+func (c *Call) Hangup(ctx context.Context) error {
+	return c.end(ctx, nil, true)
+}
+
+func (c *Call) end(ctx context.Context, cause error, sendBye bool) error {
+	c.mu.Lock()
+	if c.ending {
+		c.mu.Unlock()
+		select {
+		case <-c.done:
+			return nil
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	c.ending = true
+	s := c.sess
+	c.mu.Unlock()
+
+	var err error
+	if sendBye {
+		switch {
+		case c.uac != nil:
+			err = c.uac.Bye(ctx)
+		case c.uas != nil:
+			err = c.uas.Bye(ctx)
+		}
+		if err != nil {
+			err = c.byeError(err)
+		}
+	}
+	if s != nil {
+		s.Close()
+	}
+	c.ua.removeCall(c)
+	c.mu.Lock()
+	c.err = cause
+	c.mu.Unlock()
+	close(c.done)
+	return err
+}
+
+func (c *Call) byeError(err error) error {
+	var de sipgo.ErrDialogResponse
+	if errors.As(err, &de) && de.Res.StatusCode == 481 {
+		return nil // the peer already forgot the dialog: it is over either way
+	}
+	if errors.As(err, &de) {
+		return statusError("BYE", c.remote.URI, de.Res)
+	}
+	return classify("BYE "+c.remote.URI, err)
+}
+
+func (c *Call) setSession(s session.Session, localSDP, remoteSDP []byte) (old session.Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old = c.sess
+	c.sess = s
+	c.localSDP = localSDP
+	c.remoteSDP = remoteSDP
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return old
+}
+
+// sessionGrace is how long a call outlives a session that ended by itself
+// before we send BYE: a peer that reconnects re-INVITEs with a new path
+// within it (RFC 4975 §8.4).
+var sessionGrace = 5 * time.Second
+
+// watch ends the call (BYE) when its session ends and no re-INVITE
+// replaces it within sessionGrace.
+func (c *Call) watch() {
+	defer c.ua.wg.Done()
+	for {
+		c.mu.Lock()
+		s, changed := c.sess, c.changed
+		c.mu.Unlock()
+		select {
+		case <-c.done:
+			return
+		case <-c.ua.ctx.Done():
+			return
+		case <-changed:
+			continue
+		case <-s.Done():
+		}
+		t := time.NewTimer(sessionGrace)
+		select {
+		case <-c.done:
+			t.Stop()
+			return
+		case <-c.ua.ctx.Done():
+			t.Stop()
+			return
+		case <-changed:
+			t.Stop()
+			continue
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(c.ua.ctx, 5*time.Second)
+		cause := s.Err()
+		if cause == nil {
+			cause = session.ErrClosed
+		}
+		c.end(ctx, fmt.Errorf("sipua: message session ended: %w", cause), true)
+		cancel()
+		return
+	}
+}
+
+// endedBy reports whether the call has ended with cause.
+func (c *Call) endedBy(cause error) bool {
+	select {
+	case <-c.done:
+		return errors.Is(c.Err(), cause)
+	default:
+		return false
+	}
+}
+
+// start installs the first session and starts its watcher; it reports
+// false (installing nothing) when the call has already ended.
+func (c *Call) start(s session.Session, localSDP, remoteSDP []byte) bool {
+	c.mu.Lock()
+	if c.ending {
+		c.mu.Unlock()
+		return false
+	}
+	c.sess, c.localSDP, c.remoteSDP = s, localSDP, remoteSDP
+	c.mu.Unlock()
+	c.ua.mu.Lock()
+	closed := c.ua.closed
+	if !closed {
+		c.ua.wg.Add(1)
+	}
+	c.ua.mu.Unlock()
+	if !closed {
+		go c.watch()
+	}
+	return true
+}
+
+func (ua *UA) sessionOptions(local, remote string, override *session.Options) session.Options {
+	o := ua.cfg.SessionOptions
+	if override != nil {
+		o = *override
+	}
+	o.LocalURI = local
+	o.RemoteURI = remote
+	return o
+}
+
+// Invite sets up a message session with target: INVITE with the SDP offer
+// from the session layer, then (on 200) ACK and the session is opened.
+// Provisional responses are never relied on (sipgo may lose them). When
+// ctx ends before the answer, the INVITE is cancelled (RFC 3261 §9.1) and
+// the error wraps ErrCanceled. Failures wrap ErrNotAcceptable (488),
+// ErrBusy (486), ErrDeclined (603), ErrNotFound, ErrUnavailable,
+// ErrAuthFailed, ErrTimeout or ErrTLSVerify.
+func (ua *UA) Invite(ctx context.Context, target string, opts InviteOptions) (*Call, error) {
+	u, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	return ua.invite(ctx, u, target, opts)
+}
+
+func (ua *UA) invite(ctx context.Context, u sip.Uri, target string, opts InviteOptions) (*Call, error) {
+	if ua.media == nil {
+		return nil, errNoMedia
+	}
+	if strings.ContainsAny(opts.Subject, "\r\n") {
+		return nil, errors.New("sipua: Subject may not contain line breaks")
+	}
+	req, transport, err := ua.newRequest(sip.INVITE, u)
+	if err != nil {
+		return nil, fmt.Errorf("sipua: INVITE %s: %w", target, err)
+	}
+	contact, _ := ua.contact(transport)
+	ch := contact
+	req.AppendHeader(&ch)
+	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, MESSAGE, OPTIONS"))
+	if opts.Subject != "" {
+		req.AppendHeader(sip.NewHeader("Subject", opts.Subject))
+	}
+	if opts.largeMessage {
+		req.AppendHeader(sip.NewHeader("Accept-Contact", "*;"+largeMessageTag))
+	}
+	off, err := ua.media.Offer(ctx, ua.sessionOptions(ua.aor.String(), target, opts.Session))
+	if err != nil {
+		return nil, fmt.Errorf("sipua: INVITE %s: preparing the offer: %w", target, err)
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(off.SDP())
+
+	dua := &sipgo.DialogUA{Client: ua.cli, ContactHDR: contact}
+	dlg, err := dua.WriteInvite(ctx, req)
+	if err != nil {
+		off.Cancel()
+		return nil, classify("INVITE "+target, err)
+	}
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{Username: ua.username, Password: ua.cfg.Password})
+	if err != nil {
+		off.Cancel()
+		if res := dlg.InviteResponse; res != nil && res.IsSuccess() {
+			// The 200 crossed our CANCEL (RFC 3261 §9.1, §15): confirm
+			// the dialog and end it at once.
+			bctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
+			if dlg.Ack(bctx) == nil {
+				dlg.Bye(bctx)
+			}
+			cancel()
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("sipua: INVITE %s: %w: %w", target, ErrCanceled, context.Cause(ctx))
+		}
+		var de *sipgo.ErrDialogResponse
+		if errors.As(err, &de) {
+			return nil, statusError("INVITE", target, de.Res)
+		}
+		return nil, classify("INVITE "+target, err)
+	}
+	res := dlg.InviteResponse
+	ft, _ := req.From().Params.Get("tag")
+	tt, _ := res.To().Params.Get("tag")
+	c := newCall(ua, dialogKey{callID: req.CallID().Value(), local: ft, remote: tt}, transport)
+	c.uac, c.outbound, c.subject = dlg, true, opts.Subject
+	c.local = fromParty(req.From())
+	c.remote = toParty(res.To())
+	c.status, c.reason = res.StatusCode, res.Reason
+	if err := ua.addCall(c); err != nil {
+		off.Cancel()
+		dlg.Ack(ctx)
+		c.end(ctx, err, true)
+		return nil, err
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		off.Cancel()
+		c.end(ctx, err, true)
+		return nil, classify("ACK "+target, err)
+	}
+	if ct := headerValue(res, "Content-Type"); len(res.Body()) == 0 || !strings.HasPrefix(strings.ToLower(ct), "application/sdp") {
+		off.Cancel()
+		c.end(ctx, nil, true)
+		return nil, fmt.Errorf("sipua: INVITE %s: the 200 OK carries no SDP answer", target)
+	}
+	s, err := off.Open(ctx, res.Body())
+	if err != nil {
+		c.end(context.WithoutCancel(ctx), err, true)
+		if errors.Is(err, session.ErrNotAcceptable) {
+			return nil, fmt.Errorf("sipua: INVITE %s: %w: %w", target, ErrNotAcceptable, err)
+		}
+		return nil, fmt.Errorf("sipua: INVITE %s: opening the session: %w", target, err)
+	}
+	if !c.start(s, off.SDP(), res.Body()) {
+		s.Close()
+		return nil, fmt.Errorf("sipua: INVITE %s: %w before the session was open", target, ErrRemoteHangup)
+	}
+	return c, nil
+}
+
+// Incoming is a session invitation waiting for the application's answer.
+type Incoming struct {
+	From, To Party
+	Subject  string
+	CallID   string
+	// Media summarises the offered m= lines; SDP is the offer itself.
+	Media []MediaSummary
+	SDP   []byte
+
+	decide   chan decision
+	finished chan struct{} // closed when the invitation is answered or gone
+	canceled chan struct{} // closed when the caller cancelled
+}
+
+type decision struct {
+	ctx    context.Context
+	code   int // 0: accept
+	result chan acceptResult
+}
+
+type acceptResult struct {
+	call *Call
+	err  error
+}
+
+// Accept answers 200 with the SDP answer, waits for the ACK and opens the
+// session. It fails with ErrCanceled if the caller cancelled meanwhile.
+func (in *Incoming) Accept(ctx context.Context) (*Call, error) {
+	return in.answer(ctx, 0)
+}
+
+// Decline refuses the invitation with code: 486 Busy Here, 603 Decline
+// (the default for 0), 480 Temporarily Unavailable, or any 4xx-6xx.
+func (in *Incoming) Decline(code int) error {
+	if code == 0 {
+		code = 603
+	}
+	if code < 400 || code > 699 {
+		return fmt.Errorf("sipua: Decline: %d is not a failure status", code)
+	}
+	_, err := in.answer(context.Background(), code)
+	return err
+}
+
+// Canceled is closed when the caller cancels the invitation (CANCEL).
+func (in *Incoming) Canceled() <-chan struct{} { return in.canceled }
+
+func (in *Incoming) answer(ctx context.Context, code int) (*Call, error) {
+	d := decision{ctx: ctx, code: code, result: make(chan acceptResult, 1)}
+	select {
+	case in.decide <- d:
+	case <-in.finished:
+		select {
+		case <-in.canceled:
+			return nil, fmt.Errorf("sipua: %w: the caller cancelled the invitation", ErrCanceled)
+		default:
+		}
+		return nil, errors.New("sipua: the invitation was already answered or has expired")
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	r := <-d.result
+	return r.call, r.err
+}
+
+var reasons = map[int]string{
+	480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated",
+	488: "Not Acceptable Here", 500: "Server Internal Error", 600: "Busy Everywhere",
+	603: "Decline", 606: "Not Acceptable", 404: "Not Found", 403: "Forbidden", 415: "Unsupported Media Type",
+}
+
+func reasonFor(code int) string {
+	if r, ok := reasons[code]; ok {
+		return r
+	}
+	switch code / 100 {
+	case 4:
+		return "Request Failure"
+	case 5:
+		return "Server Failure"
+	}
+	return "Global Failure"
+}
+
+// onInvite handles INVITE: a re-INVITE within a dialog, or a new
+// invitation offered to the application.
+func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if _, inDialog := inDialogKey(req); inDialog {
+		c := ua.lookupCall(req)
+		if c == nil {
+			ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		c.onReinvite(req, tx)
+		return
+	}
+	if req.Contact() == nil || req.From() == nil || req.CallID() == nil {
+		ua.respond(tx, req, 400, "Bad Request")
+		return
+	}
+	if ua.media == nil {
+		ua.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 parley "no message session transport configured"`))
+		return
+	}
+	if len(req.Body()) == 0 {
+		// An offerless INVITE would need our offer in the 200 and the
+		// answer in the ACK (RFC 3264 §4); not supported.
+		ua.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 parley "INVITE without SDP offer not supported"`))
+		return
+	}
+	if ct := headerValue(req, "Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/sdp") {
+		ua.respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
+		return
+	}
+	transport := strings.ToLower(req.Transport())
+	contact, ok := ua.contact(transport)
+	if !ok {
+		ua.respond(tx, req, 500, "Server Internal Error")
+		return
+	}
+	dua := &sipgo.DialogUA{Client: ua.cli, ContactHDR: contact}
+	dlg, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		ua.respond(tx, req, 400, "Bad Request")
+		return
+	}
+	defer dlg.Close()
+	inv := dlg.InviteRequest
+	lt, _ := inv.To().Params.Get("tag")
+	rt, _ := inv.From().Params.Get("tag")
+	c := newCall(ua, dialogKey{callID: inv.CallID().Value(), local: lt, remote: rt}, transport)
+	c.uas = dlg
+	c.local = toParty(inv.To())
+	c.remote = fromParty(inv.From())
+	c.subject = headerValue(req, "Subject")
+
+	actx, cancel := context.WithTimeout(ua.ctx, 30*time.Second)
+	ans, err := ua.media.Answer(actx, req.Body(), ua.sessionOptions(ua.aor.String(), c.remote.URI, nil))
+	cancel()
+	if err != nil {
+		code := 500
+		if errors.Is(err, session.ErrNotAcceptable) {
+			code = 488 // RFC 4975 §8.6, RFC 3261 §21.4.26
+		}
+		ua.log.Info("rejecting INVITE", "from", c.remote.URI, "code", code, "err", err)
+		dlg.Respond(code, reasonFor(code), nil)
+		return
+	}
+	in := &Incoming{
+		From: c.remote, To: c.local, Subject: c.subject, CallID: c.key.callID,
+		Media: summarizeSDP(req.Body()), SDP: req.Body(),
+		decide: make(chan decision), finished: make(chan struct{}), canceled: make(chan struct{}),
+	}
+	defer close(in.finished)
+
+	large := ua.cfg.OnMessage != nil && strings.Contains(headerValue(req, "Accept-Contact"), "largemsg")
+	var d decision
+	switch {
+	case large || ua.cfg.AutoAnswer:
+		d = decision{ctx: ua.ctx}
+	case ua.cfg.OnInvite == nil:
+		ans.Cancel()
+		dlg.Respond(480, reasonFor(480), nil)
+		return
+	default:
+		if err := dlg.Respond(180, "Ringing", nil); err != nil {
+			ans.Cancel()
+			return
+		}
+		ua.wg.Add(1)
+		go func() {
+			defer ua.wg.Done()
+			ua.cfg.OnInvite(in)
+		}()
+		t := time.NewTimer(ua.cfg.RingTimeout)
+		select {
+		case d = <-in.decide:
+			t.Stop()
+		case <-dlg.Context().Done():
+			// CANCEL: sipgo already answered 200 to it and 487 to us.
+			t.Stop()
+			close(in.canceled)
+			ans.Cancel()
+			return
+		case <-t.C:
+			ans.Cancel()
+			dlg.Respond(480, reasonFor(480), nil)
+			return
+		case <-ua.ctx.Done():
+			t.Stop()
+			ans.Cancel()
+			dlg.Respond(480, reasonFor(480), nil)
+			return
+		}
+	}
+	reply := func(call *Call, err error) {
+		if d.result != nil {
+			d.result <- acceptResult{call, err}
+		}
+	}
+	if d.code != 0 {
+		ans.Cancel()
+		reply(nil, dlg.Respond(d.code, reasonFor(d.code), nil))
+		return
+	}
+	if err := ua.addCall(c); err != nil {
+		ans.Cancel()
+		dlg.Respond(480, reasonFor(480), nil)
+		reply(nil, err)
+		return
+	}
+	// RespondSDP sends the 200 and returns once the ACK came (or timer H).
+	// sipgo runs each request in its own goroutine, so the peer's BYE can
+	// overtake its ACK: a BYE proves the ACK was sent (RFC 3261 §15), and
+	// the session may hold a message already (large-message mode).
+	ackErr := dlg.RespondSDP(ans.SDP())
+	byed := c.endedBy(ErrRemoteHangup)
+	if ackErr != nil && !byed {
+		ans.Cancel()
+		ua.removeCall(c)
+		if dlg.Context().Err() != nil {
+			close(in.canceled)
+			ackErr = fmt.Errorf("%w: %w", ErrCanceled, ackErr)
+		}
+		reply(nil, fmt.Errorf("sipua: answering INVITE from %s: %w", c.remote.URI, ackErr))
+		return
+	}
+	octx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	s, err := ans.Open(octx)
+	cancel()
+	if err != nil {
+		bctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
+		c.end(bctx, err, true)
+		cancel()
+		reply(nil, fmt.Errorf("sipua: opening the session with %s: %w", c.remote.URI, err))
+		return
+	}
+	if !c.start(s, ans.SDP(), req.Body()) {
+		// The peer hung up before the session was open.
+		if large {
+			ua.deliverLarge(c, s, req)
+		}
+		s.Close()
+		reply(nil, fmt.Errorf("sipua: %w before the session was open", ErrRemoteHangup))
+		return
+	}
+	reply(c, nil)
+	switch {
+	case large:
+		ua.wg.Add(1)
+		go func() {
+			defer ua.wg.Done()
+			ua.deliverLarge(c, s, req)
+			select {
+			case <-c.done:
+			default:
+				hctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
+				c.Hangup(hctx)
+				cancel()
+			}
+		}()
+	case ua.cfg.AutoAnswer:
+		ua.wg.Add(1)
+		go func() {
+			defer ua.wg.Done()
+			ua.cfg.OnCall(c)
+		}()
+	}
+}
+
+// deliverLarge hands the message(s) of an incoming large-message-mode
+// session to OnMessage until the session ends (the sender sends BYE after
+// its message) or two minutes pass.
+func (ua *UA) deliverLarge(c *Call, s session.Session, req *sip.Request) {
+	ctx, cancel := context.WithTimeout(ua.ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		m, err := s.Receive(ctx)
+		if err != nil {
+			return
+		}
+		ua.cfg.OnMessage(&Message{
+			Mode: LargeMessageMode, From: c.remote, To: c.local,
+			ContentType: m.ContentType, Body: m.Body, Subject: c.subject,
+			Date: headerValue(req, "Date"), CallID: c.key.callID, Session: m, Received: m.Received,
+		})
+	}
+}
+
+func (ua *UA) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := ua.lookupCall(req)
+	if c == nil {
+		return // ACK for a non-2xx is absorbed by the transaction layer
+	}
+	if c.uas != nil {
+		c.uas.ReadAck(req, tx)
+	}
+	if cs := req.CSeq(); cs != nil {
+		select {
+		case c.acks <- cs.SeqNo:
+		default:
+		}
+	}
+}
+
+func (ua *UA) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := ua.lookupCall(req)
+	if c == nil {
+		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	var err error
+	if c.uac != nil {
+		err = c.uac.ReadBye(req, tx)
+	} else {
+		err = c.uas.ReadBye(req, tx)
+	}
+	if err != nil {
+		ua.log.Debug("BYE", "err", err)
+		if errors.Is(err, sipgo.ErrDialogInvalidCseq) {
+			ua.respond(tx, req, 500, "Server Internal Error")
+			return
+		}
+	}
+	ctx, cancel := context.WithTimeout(ua.ctx, time.Second)
+	defer cancel()
+	c.end(ctx, ErrRemoteHangup, false)
+}
+
+func (c *Call) dialog() *sipgo.Dialog {
+	if c.uac != nil {
+		return &c.uac.Dialog
+	}
+	return &c.uas.Dialog
+}
+
+// onReinvite handles a re-INVITE (RFC 3261 §14.2): an unchanged offer is
+// answered with the unchanged answer (a session refresh); a new offer (for
+// example a new MSRP path after a reconnect, RFC 4975 §8.4) is negotiated
+// through the session layer as a new session that replaces the old one
+// once open. An offer the session layer cannot accept gets 488 and the
+// current session stays. An offerless re-INVITE also gets 488.
+func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	ua := c.ua
+	if err := c.dialog().ReadRequest(req, tx); err != nil {
+		ua.respond(tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
+		return
+	}
+	body := req.Body()
+	if len(body) == 0 {
+		ua.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 parley "re-INVITE without SDP offer not supported"`))
+		return
+	}
+	c.mu.Lock()
+	same := bytes.Equal(body, c.remoteSDP)
+	local := c.localSDP
+	c.mu.Unlock()
+	if same {
+		c.respondReinvite(req, tx, local)
+		return
+	}
+	actx, cancel := context.WithTimeout(ua.ctx, 30*time.Second)
+	defer cancel()
+	ans, err := ua.media.Answer(actx, body, ua.sessionOptions(ua.aor.String(), c.remote.URI, nil))
+	if err != nil {
+		code := 500
+		if errors.Is(err, session.ErrNotAcceptable) {
+			code = 488
+		}
+		ua.respond(tx, req, code, reasonFor(code))
+		return
+	}
+	if !c.respondReinvite(req, tx, ans.SDP()) {
+		ans.Cancel()
+		return
+	}
+	s, err := ans.Open(actx)
+	if err != nil {
+		ua.log.Warn("re-INVITE: opening the new session failed; ending the call", "err", err)
+		bctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
+		c.end(bctx, fmt.Errorf("sipua: re-INVITE: %w", err), true)
+		cancel()
+		return
+	}
+	if old := c.setSession(s, ans.SDP(), body); old != nil {
+		old.Close()
+	}
+}
+
+// respondReinvite sends 200 with sdp and waits for the ACK, resending the
+// 200 over UDP (RFC 3261 §13.3.1.4). It reports whether the ACK came.
+func (c *Call) respondReinvite(req *sip.Request, tx sip.ServerTransaction, sdp []byte) bool {
+	res := sip.NewSDPResponseFromRequest(req, sdp)
+	if ct, ok := c.ua.contact(c.transport); ok {
+		res.AppendHeader(&ct)
+	}
+	if err := tx.Respond(res); err != nil {
+		return false
+	}
+	cseq := req.CSeq().SeqNo
+	interval := sip.T1
+	deadline := time.NewTimer(64 * sip.T1)
+	defer deadline.Stop()
+	resend := time.NewTimer(interval)
+	defer resend.Stop()
+	for {
+		select {
+		case n := <-c.acks:
+			if n == cseq {
+				return true
+			}
+		case <-resend.C:
+			if !sip.IsReliable(req.Transport()) {
+				tx.Respond(res)
+			}
+			interval = min(2*interval, sip.T2)
+			resend.Reset(interval)
+		case <-deadline.C:
+			return false
+		case <-c.done:
+			return false
+		case <-c.ua.ctx.Done():
+			return false
+		}
+	}
+}

@@ -1,0 +1,324 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/parley-im/parley/session"
+)
+
+// Mode says how a message travelled.
+type Mode int
+
+// Modes.
+const (
+	// PagerMode: a SIP MESSAGE request (RFC 3428).
+	PagerMode Mode = iota + 1
+	// LargeMessageMode: a short session (INVITE, one message, BYE) because
+	// the body exceeded the pager limit (RFC 3428 §9).
+	LargeMessageMode
+)
+
+func (m Mode) String() string {
+	switch m {
+	case PagerMode:
+		return "pager"
+	case LargeMessageMode:
+		return "large-message"
+	}
+	return "unknown"
+}
+
+// Disposition is what the recipient side said about a sent message.
+type Disposition int
+
+// Dispositions.
+const (
+	// Delivered: the recipient's UA accepted the message (200 OK, RFC 3428
+	// §7; or, in large-message mode, the session delivered it).
+	Delivered Disposition = iota + 1
+	// AcceptedForLater: a store-and-forward server took it for later
+	// delivery (202 Accepted); delivery is not known (RFC 3428 §7).
+	AcceptedForLater
+)
+
+func (d Disposition) String() string {
+	switch d {
+	case Delivered:
+		return "delivered"
+	case AcceptedForLater:
+		return "accepted for later delivery"
+	}
+	return "unknown"
+}
+
+// PagerResult is the outcome of SendMessage.
+type PagerResult struct {
+	Mode        Mode
+	Disposition Disposition
+	// Status and Reason are the final SIP response (to the MESSAGE, or to
+	// the INVITE in large-message mode).
+	Status int
+	Reason string
+	// Session is the session delivery result in large-message mode.
+	Session session.Result
+}
+
+// Message is an incoming instant message.
+type Message struct {
+	Mode        Mode
+	From, To    Party
+	ContentType string
+	Body        []byte
+	// Subject, Date and CallID are the SIP headers, "" when absent. In
+	// large-message mode they come from the INVITE.
+	Subject, Date, CallID string
+	// Session is the session message in large-message mode, else nil.
+	Session  *session.Incoming
+	Received time.Time
+}
+
+// SendMessage sends body of contentType (text/plain, message/cpim, …) to
+// target. A body up to the pager limit goes in one MESSAGE; a larger one
+// in a short session (large-message mode), transparently. Messages to one
+// target are sent one at a time in call order: RFC 3428 §9 forbids
+// overlapping out-of-dialog MESSAGEs to one URI. The result tells 200
+// (Delivered) from 202 (AcceptedForLater).
+func (ua *UA) SendMessage(ctx context.Context, target, contentType string, body []byte) (PagerResult, error) {
+	u, err := parseTarget(target)
+	if err != nil {
+		return PagerResult{}, err
+	}
+	if contentType == "" || strings.ContainsAny(contentType, "\r\n") {
+		return PagerResult{}, fmt.Errorf("sipua: invalid content type %q", contentType)
+	}
+	if _, _, err := mime.ParseMediaType(contentType); err != nil {
+		return PagerResult{}, fmt.Errorf("sipua: invalid content type %q: %w", contentType, err)
+	}
+	q := ua.queue(queueKey(u))
+	defer ua.releaseQueue(queueKey(u), q)
+	if err := q.acquire(ctx); err != nil {
+		return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: %w: %w", target, ErrCanceled, err)
+	}
+	defer q.release()
+
+	large := ua.pagerMax > 0 && len(body) > ua.pagerMax
+	if !large {
+		req, transport, err := ua.newRequest(sip.MESSAGE, u)
+		if err != nil {
+			return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: %w", target, err)
+		}
+		req.AppendHeader(sip.NewHeader("Content-Type", contentType))
+		req.SetBody(body)
+		if transport == UDP && estimateSize(req) > 1300 {
+			// RFC 3261 §18.1.1 / RFC 3428 §9: a request over 1300 bytes
+			// needs a congestion-controlled transport. sipgo does not
+			// switch by itself (it fails with ErrUDPMTUCongestion).
+			if _, ok := ua.contact(TCP); ok && ua.cfg.OutboundProxy == "" {
+				req.SetTransport("TCP")
+			} else if ua.pagerMax > 0 {
+				large = true
+			}
+		}
+		if !large {
+			return ua.sendPager(ctx, req, target)
+		}
+	}
+	if ua.pagerMax < 0 {
+		return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: body of %d bytes too large for pager mode", target, len(body))
+	}
+	return ua.sendLarge(ctx, u, target, contentType, body)
+}
+
+func estimateSize(req *sip.Request) int {
+	// Via, Max-Forwards, Call-ID, CSeq and Content-Length are added by
+	// sipgo later; 250 bytes covers them.
+	return len(req.String()) + 250
+}
+
+func (ua *UA) sendPager(ctx context.Context, req *sip.Request, target string) (PagerResult, error) {
+	res, err := ua.doAuth(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: %w: %w", target, ErrCanceled, context.Cause(ctx))
+		}
+		return PagerResult{}, classify("MESSAGE "+target, err)
+	}
+	r := PagerResult{Mode: PagerMode, Status: res.StatusCode, Reason: res.Reason}
+	switch {
+	case res.StatusCode == 202:
+		r.Disposition = AcceptedForLater
+	case res.IsSuccess():
+		r.Disposition = Delivered
+	default:
+		return r, statusError("MESSAGE", target, res)
+	}
+	return r, nil
+}
+
+// largeMessageTag marks large-message-mode INVITEs (OMA CPM / RCS), so the
+// receiving UA can deliver the message like a pager message.
+const largeMessageTag = `+g.3gpp.icsi-ref="urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.largemsg"`
+
+func (ua *UA) sendLarge(ctx context.Context, u sip.Uri, target, contentType string, body []byte) (PagerResult, error) {
+	call, err := ua.invite(ctx, u, target, InviteOptions{largeMessage: true})
+	if err != nil {
+		return PagerResult{Mode: LargeMessageMode}, err
+	}
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	defer call.Hangup(hctx)
+	r := PagerResult{Mode: LargeMessageMode, Status: call.status, Reason: call.reason}
+	d, err := call.Session().Send(ctx, &session.Outgoing{ContentType: contentType, Body: body})
+	if err != nil {
+		return r, fmt.Errorf("sipua: large message to %s: %w", target, err)
+	}
+	res, err := d.Wait(ctx)
+	if err != nil {
+		return r, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrCanceled, err)
+	}
+	r.Session = res
+	switch res.Outcome {
+	case session.Delivered, session.Sent:
+		r.Disposition = Delivered
+		return r, nil
+	case session.TimedOut:
+		return r, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrTimeout, res.Err)
+	}
+	return r, fmt.Errorf("sipua: large message to %s: %w: status %d %s: %v", target, ErrRejected, res.Status, res.Comment, res.Err)
+}
+
+// onMessage handles an incoming MESSAGE (RFC 3428 §7, §8): 415 for a body
+// type not accepted, else the application gets it and we answer 200 (no
+// Contact, no body).
+func (ua *UA) onMessage(req *sip.Request, tx sip.ServerTransaction) {
+	ct := headerValue(req, "Content-Type")
+	if ct == "" && len(req.Body()) > 0 {
+		ct = "text/plain" // RFC 3261 §7.4.1 default is application/sdp, but a MESSAGE body without a type is text in practice
+	}
+	if len(req.Body()) > 0 && !typeAccepted(ct, ua.acceptTyp) {
+		ua.respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", strings.Join(ua.acceptTyp, ", ")))
+		return
+	}
+	if ua.cfg.OnMessage == nil {
+		ua.respond(tx, req, 480, "Temporarily Unavailable")
+		return
+	}
+	ua.cfg.OnMessage(&Message{
+		Mode:        PagerMode,
+		From:        fromParty(req.From()),
+		To:          toParty(req.To()),
+		ContentType: ct,
+		Body:        req.Body(),
+		Subject:     headerValue(req, "Subject"),
+		Date:        headerValue(req, "Date"),
+		CallID:      headerValue(req, "Call-ID"),
+		Received:    time.Now(),
+	})
+	ua.respond(tx, req, 200, "OK")
+}
+
+// typeAccepted matches a Content-Type (parameters ignored) against a list
+// that may hold "type/*" and "*/*" (RFC 4975 §8.6 rules).
+func typeAccepted(ct string, accept []string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	major, _, _ := strings.Cut(mt, "/")
+	for _, a := range accept {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if a == "*" || a == "*/*" || a == mt || a == major+"/*" {
+			return true
+		}
+		if am, _, err := mime.ParseMediaType(a); err == nil && am == mt {
+			return true
+		}
+	}
+	return false
+}
+
+// queueKey normalises a target for the per-URI queue: scheme, user, host
+// (case-insensitive) and port; parameters do not make another target.
+func queueKey(u sip.Uri) string {
+	return u.Scheme + ":" + u.User + "@" + strings.ToLower(u.Host) + ":" + fmt.Sprint(u.Port)
+}
+
+func (ua *UA) queue(key string) *fifo {
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	q := ua.queues[key]
+	if q == nil {
+		q = &fifo{}
+		ua.queues[key] = q
+	}
+	q.refs++
+	return q
+}
+
+func (ua *UA) releaseQueue(key string, q *fifo) {
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	q.refs--
+	if q.refs == 0 && ua.queues[key] == q {
+		delete(ua.queues, key)
+	}
+}
+
+// fifo is a first-come first-served lock: waiters get it in arrival order.
+type fifo struct {
+	refs int // guarded by UA.mu
+
+	mu      sync.Mutex
+	busy    bool
+	waiters []chan struct{}
+}
+
+func (f *fifo) acquire(ctx context.Context) error {
+	f.mu.Lock()
+	if !f.busy {
+		f.busy = true
+		f.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	f.waiters = append(f.waiters, ch)
+	f.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		f.mu.Lock()
+		for i, w := range f.waiters {
+			if w == ch {
+				f.waiters = append(f.waiters[:i], f.waiters[i+1:]...)
+				f.mu.Unlock()
+				return context.Cause(ctx)
+			}
+		}
+		f.mu.Unlock()
+		// We were handed the lock while giving up: pass it on.
+		f.release()
+		return context.Cause(ctx)
+	}
+}
+
+func (f *fifo) release() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.waiters) > 0 {
+		ch := f.waiters[0]
+		f.waiters = f.waiters[1:]
+		close(ch)
+		return
+	}
+	f.busy = false
+}
+
+var errNoMedia = errors.New("sipua: no session transport configured (Config.Endpoints or Config.Media)")
