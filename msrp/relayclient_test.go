@@ -291,7 +291,9 @@ func TestAuthenticate(t *testing.T) {
 		},
 		{name: "no Authentication-Info required", setup: func(f *fakeRelays) { f.noRspAuth = true }, cred: alice, opts: AuthOptions{RequireResponseAuth: true}, wantErr: ErrAuthBadResponse, code: 200},
 		{name: "no Use-Path", setup: func(f *fakeRelays) { f.use200 = func(r *Frame) { r.Headers = r.Headers[1:] } }, cred: alice, wantErr: ErrAuthBadResponse, code: 200},
-		{name: "Use-Path without port", setup: func(f *fakeRelays) { f.use200 = func(r *Frame) { r.Headers[0].Value = "msrp://relay1.example.test/x;tcp" } }, cred: alice, wantErr: ErrAuthBadResponse, code: 200},
+		{name: "Use-Path without port", setup: func(f *fakeRelays) {
+			f.use200 = func(r *Frame) { r.Headers[0].Value = "msrp://relay1.example.test/x;tcp" }
+		}, cred: alice, wantErr: ErrAuthBadResponse, code: 200},
 		{name: "bad Use-Path", setup: func(f *fakeRelays) { f.use200 = func(r *Frame) { r.Headers[0].Value = "http://x" } }, cred: alice, wantErr: ErrBadURI, code: 200},
 		{name: "bad Expires", setup: func(f *fakeRelays) { f.use200 = func(r *Frame) { r.Headers[1].Value = "-5" } }, cred: alice, wantErr: ErrAuthBadResponse, code: 200},
 	}
