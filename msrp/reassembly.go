@@ -15,6 +15,8 @@ import (
 //   - chunks may arrive in any order, and the "$" chunk need not be last;
 //   - duplicate and overlapping data is written again, so the last data
 //     received wins (§7.3.1 SHOULD);
+//   - after any error the message is refused as a whole: every later
+//     call returns the same error and Complete stays false;
 //   - the length of a chunk is the octets actually received, not its
 //     range-end (§7.3.1 SHOULD), so interrupted chunks and "*" ends work;
 //   - the total is learned from any chunk that states it, and the "$"
@@ -55,6 +57,7 @@ type Assembly struct {
 	declared int64 // total from a Byte-Range, or Unknown
 	final    int64 // total defined by the "$" chunk, or Unknown
 	aborted  bool
+	err      error // first error: the message is refused from then on
 
 	ranges   []span // disjoint, sorted, non-adjacent
 	received int64  // octets covered by ranges
@@ -79,6 +82,13 @@ func NewAssembly(dst io.WriterAt, maxSize int64) *Assembly {
 // total. Calling it is optional; Write and EndChunk check the same bounds
 // on the data actually received.
 func (a *Assembly) BeginChunk(r ByteRange) error {
+	if a.err != nil {
+		return a.err
+	}
+	return a.fail(a.beginChunk(r))
+}
+
+func (a *Assembly) beginChunk(r ByteRange) error {
 	if a.aborted {
 		return &StatusError{Code: 400, Comment: "Message Aborted", Err: ErrMessageAborted}
 	}
@@ -117,6 +127,13 @@ func (a *Assembly) learnDeclared(total int64) error {
 // *StatusError, past the known total a 400 one; an error from the
 // destination is returned wrapped.
 func (a *Assembly) Write(pos int64, data []byte) error {
+	if a.err != nil {
+		return a.err
+	}
+	return a.fail(a.write(pos, data))
+}
+
+func (a *Assembly) write(pos int64, data []byte) error {
 	if a.aborted {
 		return &StatusError{Code: 400, Comment: "Message Aborted", Err: ErrMessageAborted}
 	}
@@ -148,6 +165,13 @@ func (a *Assembly) Write(pos int64, data []byte) error {
 // and flag its end-line flag. "$" fixes the total at r.Start+got-1; "#"
 // aborts the message (Aborted reports true, and further data is refused).
 func (a *Assembly) EndChunk(r ByteRange, got int64, flag Flag) error {
+	if a.err != nil {
+		return a.err
+	}
+	return a.fail(a.endChunk(r, got, flag))
+}
+
+func (a *Assembly) endChunk(r ByteRange, got int64, flag Flag) error {
 	if a.aborted {
 		return &StatusError{Code: 400, Comment: "Message Aborted", Err: ErrMessageAborted}
 	}
@@ -179,6 +203,18 @@ func (a *Assembly) EndChunk(r ByteRange, got int64, flag Flag) error {
 	}
 	return nil
 }
+
+// fail records the first error: an inconsistent or oversized message is
+// refused as a whole, so it can never become Complete.
+func (a *Assembly) fail(err error) error {
+	if err != nil {
+		a.err = err
+	}
+	return err
+}
+
+// Err returns the first error the Assembly reported, or nil.
+func (a *Assembly) Err() error { return a.err }
 
 // hiReceived returns the highest received position, or 0.
 func (a *Assembly) hiReceived() int64 {
@@ -250,7 +286,7 @@ func (a *Assembly) Aborted() bool { return a.aborted }
 // Complete reports whether the "$" chunk has been seen and every octet
 // 1..Total has been received (RFC 4975 §7.3.1).
 func (a *Assembly) Complete() bool {
-	if a.aborted || a.final == Unknown {
+	if a.err != nil || a.aborted || a.final == Unknown {
 		return false
 	}
 	if a.final == 0 {
