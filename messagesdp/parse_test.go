@@ -315,3 +315,38 @@ func TestParseAttributeCase(t *testing.T) {
 		t.Errorf("round trip: %q", out)
 	}
 }
+
+// Session-level a=setup, a=fingerprint and direction flags apply to media
+// without their own (RFC 4145 §4, RFC 4572 §5, RFC 4566 §6); they are not
+// copied to media level on output. Further fingerprints stay in Attributes.
+func TestParseSessionLevelInheritance(t *testing.T) {
+	in := crlf("v=0\no=- 1 1 IN IP4 h\ns=-\nc=IN IP4 h\nt=0 0\na=setup:actpass\na=fingerprint:sha-1 AA:BB\na=recvonly\n" +
+		"m=message 9 TCP/TLS/MSRP *\nc=IN IP4 h\na=accept-types:*\na=path:msrps://h:9/s;tcp\na=fingerprint:sha-256 CC:DD\na=fingerprint:sha-1 EE\n" +
+		"m=image 5000 udptl t38\n")
+	d, err := messagesdp.Parse(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.Streams[0].Media
+	if m == nil {
+		t.Fatal(d.Streams[0].Err)
+	}
+	want := &messagesdp.Media{
+		Proto: "TCP/TLS/MSRP", Port: 9, Address: "h", Formats: []string{"*"},
+		AcceptTypes: []string{"*"}, Path: []string{"msrps://h:9/s;tcp"},
+		Setup: "actpass", Mode: "recvonly", Fingerprint: "sha-256 CC:DD",
+		Attributes: []messagesdp.Attribute{{Key: "fingerprint", Value: "sha-1 EE"}},
+	}
+	if !m.Equal(want) {
+		t.Errorf("got %+v\nwant %+v", *m, *want)
+	}
+	if o := d.Streams[1].Other; o == nil || o.MediaName.Media != "image" || strings.Join(o.MediaName.Protos, "/") != "udptl" {
+		t.Errorf("m=image stream: %+v", d.Streams[1])
+	}
+	if out := d.Marshal(); !bytes.Equal(out, in) {
+		t.Errorf("round trip:\n got %q\nwant %q", out, in)
+	}
+	if s := d.Session(); s == nil || len(s.Attributes) != 3 || s.MediaDescriptions != nil {
+		t.Errorf("Session() = %+v", s)
+	}
+}
