@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 )
 
 // Namespace URIs and header names used with Get, Values, Set and Add.
@@ -229,12 +230,21 @@ func (m *Message) ContentType() string {
 // with the given name, compared case-insensitively as MIME requires,
 // unfolded and trimmed.
 func (m *Message) ContentHeader(name string) (string, bool) {
-	for _, f := range m.mime {
-		if bytes.EqualFold(m.entity[f.nameStart:f.nameEnd], []byte(name)) {
-			return unfold(m.entity[f.nameEnd+1 : f.valEnd]), true
+	i := m.mimeIndex(name)
+	if i < 0 {
+		return "", false
+	}
+	f := m.mime[i]
+	return unfold(m.entity[f.nameEnd+1 : f.valEnd]), true
+}
+
+func (m *Message) mimeIndex(name string) int {
+	for i, f := range m.mime {
+		if strings.EqualFold(string(m.entity[f.nameStart:f.nameEnd]), name) {
+			return i
 		}
 	}
-	return "", false
+	return -1
 }
 
 // ContentHeaders returns the headers of the encapsulated MIME object in

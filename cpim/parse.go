@@ -10,8 +10,19 @@ import (
 // Message refers to b without copying it. Errors are *ParseError.
 func ParseWithLimits(b []byte, lim Limits) (*Message, error) {
 	lim = lim.withDefaults()
-	p := parser{b: b, lim: lim, defNS: NSCPIM}
-	m := &Message{hasEntity: true}
+	// One allocation holds the Message and room for a typical number of
+	// headers.
+	a := new(struct {
+		m      Message
+		fields [8]field
+		mime   [4]mimeField
+		decls  [4]decl
+	})
+	m := &a.m
+	m.hasEntity = true
+	m.mime = a.mime[:0]
+	p := parser{b: b, lim: lim, defNS: NSCPIM, fields: a.fields[:0]}
+	p.decls = a.decls[:0]
 	if err := p.parse(m); err != nil {
 		return nil, err
 	}
@@ -21,13 +32,14 @@ func ParseWithLimits(b []byte, lim Limits) (*Message, error) {
 type decl struct{ prefix, uri string }
 
 type parser struct {
-	b      []byte
-	lim    Limits
-	line   int // number of the line being parsed, 1-based
-	nhdr   int // header lines seen
-	defNS  string
-	decls  []decl // NS declarations with a prefix, in order
-	fields []field
+	b       []byte
+	lim     Limits
+	line    int // number of the line being parsed, 1-based
+	nhdr    int // header lines seen
+	defNS   string
+	decls   []decl // NS declarations with a prefix, in order
+	declBuf [4]decl
+	fields  []field
 }
 
 func (p *parser) errf(err error, format string, args ...any) error {
@@ -293,11 +305,11 @@ func parseNS(v []byte) (prefix, uri string, ok bool) {
 	if len(v)-i < 3 || v[i] != '<' || v[len(v)-1] != '>' {
 		return "", "", false
 	}
-	u := string(v[i+1 : len(v)-1])
+	u := intern(v[i+1 : len(v)-1])
 	if !validURI(u) {
 		return "", "", false
 	}
-	return string(pre), u, true
+	return intern(pre), u, true
 }
 
 // parseEntity parses the headers of the encapsulated MIME object (RFC 3862
@@ -347,9 +359,19 @@ func (p *parser) parseEntity(m *Message, entStart int) error {
 		p.line++
 		pos = next
 	}
-	if _, ok := m.ContentHeader("Content-Type"); !ok {
+	if m.mimeIndex("Content-Type") < 0 {
 		p.line = entLine
 		return p.errf(ErrNoContentType, "")
 	}
 	return nil
+}
+
+// intern returns the usual namespace URIs and prefixes without allocating.
+func intern(b []byte) string {
+	for _, s := range [...]string{NSIMDN, "imdn", NSCPIM, "cpim", ""} {
+		if string(b) == s {
+			return s
+		}
+	}
+	return string(b)
 }
