@@ -1,0 +1,440 @@
+package cpimtransport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/cpim"
+	"github.com/parley-im/parley/session"
+)
+
+// maxQueuedReports bounds the reports waiting to be written on one
+// connection; a peer that sends without ever reading loses its connection
+// beyond it.
+const maxQueuedReports = 4096
+
+// conn is one TCP or TLS connection carrying any number of sessions in
+// both directions (§2). A reader goroutine frames and dispatches incoming
+// messages; a writer goroutine drains the write queue.
+type conn struct {
+	e       *Endpoint
+	nc      net.Conn
+	secure  bool
+	inbound bool
+	key     connKey
+	seq     int64
+	peer    *x509.Certificate // TLS peer certificate, if any
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	credits chan struct{} // Send flow control
+
+	// Guarded by Endpoint.mu.
+	sessions map[*sess]struct{}
+	idle     *time.Timer
+
+	mu      sync.Mutex // guards the write queue
+	queue   []*outFrame
+	reports int
+	wake    chan struct{}
+
+	closeOnce sync.Once
+	err       error
+}
+
+// outFrame is one queued message: head (envelope, CPIM and MIME headers,
+// and the body when in memory), then n octets of body from r if r is set.
+type outFrame struct {
+	head   []byte
+	r      io.Reader
+	n      int64
+	s      *sess
+	d      *session.Delivery
+	msgID  int64
+	credit bool // holds a credit of conn.credits
+	report bool
+	expect bool // a delivery report will complete d
+}
+
+func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn {
+	c := &conn{
+		e: e, nc: nc, secure: secure, inbound: inbound, key: key,
+		done:     make(chan struct{}),
+		credits:  make(chan struct{}, e.cfg.SendQueue),
+		sessions: map[*sess]struct{}{},
+		wake:     make(chan struct{}, 1),
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+			c.peer = pc[0]
+		}
+	}
+	c.ctx, c.cancel = context.WithCancelCause(e.ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		nc.Close()
+		return nil
+	}
+	e.connSeq++
+	c.seq = e.connSeq
+	e.conns[c] = struct{}{}
+	if inbound {
+		c.idle = time.AfterFunc(e.cfg.IdleTimeout, c.idleExpired)
+		// Passive sessions waiting for this peer bind to it.
+		for _, s := range e.sessions {
+			if s.conn.Load() == nil && s.waitsFor(c) {
+				e.bind(s, c, false)
+			}
+		}
+	}
+	return c
+}
+
+// run runs the writer in a goroutine and the reader in this one.
+func (c *conn) run() {
+	c.e.wg.Add(1)
+	go func() {
+		defer c.e.wg.Done()
+		c.writeLoop()
+	}()
+	c.readLoop()
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// acceptable reports whether s may use c: same TLS-ness, and the peer
+// certificate matches the session's a=fingerprint when it has one.
+func (c *conn) acceptable(s *sess) bool {
+	if c.secure != s.secure() {
+		return false
+	}
+	if s.remote != nil && s.remote.Fingerprint != "" {
+		return c.peer != nil && matchFingerprint(s.remote.Fingerprint, c.peer)
+	}
+	return true
+}
+
+// unref drops s from c (Endpoint.mu held) and reports whether c is now
+// unused. An accepted connection left unused is closed after IdleTimeout.
+func (c *conn) unref(s *sess) bool {
+	if _, ok := c.sessions[s]; !ok {
+		return false
+	}
+	delete(c.sessions, s)
+	if len(c.sessions) > 0 {
+		return false
+	}
+	if c.inbound && c.idle != nil {
+		c.idle.Reset(c.e.cfg.IdleTimeout)
+	}
+	return true
+}
+
+func (c *conn) stopIdle() {
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+}
+
+func (c *conn) idleExpired() {
+	c.e.mu.Lock()
+	unused := len(c.sessions) == 0
+	c.e.mu.Unlock()
+	if unused {
+		c.close(errors.New("cpimtransport: idle connection"))
+	}
+}
+
+// close tears the connection down once: sessions confirmed on it end with
+// cause; sessions bound to it only by address go back to waiting.
+func (c *conn) close(cause error) {
+	c.closeOnce.Do(func() {
+		c.err = cause
+		c.cancel(cause)
+		close(c.done)
+		c.nc.Close()
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		e := c.e
+		var ended []*sess
+		e.mu.Lock()
+		delete(e.conns, c)
+		if e.dialed[c.key] == c {
+			delete(e.dialed, c.key)
+		}
+		for s := range c.sessions {
+			if s.conn.Load() == c {
+				s.conn.Store(nil)
+				if s.confirmed || s.isOpen() {
+					ended = append(ended, s)
+				}
+			}
+		}
+		clear(c.sessions)
+		e.mu.Unlock()
+		c.mu.Lock()
+		q := c.queue
+		c.queue = nil
+		c.mu.Unlock()
+		for _, f := range q {
+			if f.d != nil {
+				f.d.Complete(session.Result{Outcome: session.Failed, Err: cause})
+			}
+		}
+		err := cause
+		if errors.Is(err, io.EOF) {
+			err = errPeerClosed
+		}
+		for _, s := range ended {
+			s.end(fmt.Errorf("cpimtransport: connection to %v lost: %w", c.nc.RemoteAddr(), err))
+		}
+	})
+}
+
+// push queues f for writing. Reports are not flow controlled (the reader
+// must never block on its own connection's writes) but bounded.
+func (c *conn) push(f *outFrame) error {
+	c.mu.Lock()
+	if c.isClosed() {
+		c.mu.Unlock()
+		return fmt.Errorf("%w: connection closed", session.ErrClosed)
+	}
+	if f.report {
+		if c.reports >= maxQueuedReports {
+			c.mu.Unlock()
+			c.close(errors.New("cpimtransport: peer does not read its delivery reports"))
+			return session.ErrClosed
+		}
+		c.reports++
+	}
+	c.queue = append(c.queue, f)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *conn) writeLoop() {
+	w := NewWriter(c.nc)
+	var written []*outFrame
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		for {
+			c.mu.Lock()
+			q := c.queue
+			c.queue = nil
+			c.mu.Unlock()
+			if len(q) == 0 {
+				break
+			}
+			for _, f := range q {
+				if err := c.writeFrame(w, f); err != nil {
+					c.fail(written, q, f, err)
+					return
+				}
+				written = append(written, f)
+				if f.r != nil || w.Buffered() > 64<<10 {
+					if err := w.Flush(); err != nil {
+						c.fail(written, q, f, err)
+						return
+					}
+					c.finish(written)
+					written = written[:0]
+				}
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.fail(written, nil, nil, err)
+			return
+		}
+		c.finish(written)
+		written = written[:0]
+	}
+}
+
+func (c *conn) writeFrame(w *Writer, f *outFrame) error {
+	if _, err := w.bw.Write(f.head); err != nil {
+		return err
+	}
+	if f.r != nil {
+		n, err := io.CopyN(w.bw, f.r, f.n)
+		if err == io.EOF || err == nil && n < f.n {
+			// The envelope promised more octets than the body had: the
+			// stream can no longer be framed (§6.1).
+			return fmt.Errorf("cpimtransport: body ended after %d of %d octets: %w", n, f.n, io.ErrUnexpectedEOF)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish completes the deliveries of frames now written to the socket.
+func (c *conn) finish(fs []*outFrame) {
+	for _, f := range fs {
+		if f.credit {
+			<-c.credits
+		}
+		if f.report {
+			c.mu.Lock()
+			c.reports--
+			c.mu.Unlock()
+		}
+		if f.d == nil {
+			continue
+		}
+		f.d.AddSent(int64(len(f.head)) + f.n)
+		if f.expect {
+			f.s.armTimer(f.msgID, f.d)
+		} else {
+			f.d.Complete(session.Result{Outcome: session.Sent})
+		}
+	}
+}
+
+func (c *conn) fail(written, q []*outFrame, at *outFrame, err error) {
+	err = fmt.Errorf("cpimtransport: writing to %v: %w", c.nc.RemoteAddr(), err)
+	for _, f := range written {
+		if f.d != nil {
+			f.d.Complete(session.Result{Outcome: session.Failed, Err: err})
+		}
+	}
+	rest := false
+	for _, f := range q {
+		if f == at {
+			rest = true
+		}
+		if rest && f.d != nil {
+			f.d.Complete(session.Result{Outcome: session.Failed, Err: err})
+		}
+	}
+	c.close(err)
+}
+
+func (c *conn) readLoop() {
+	e := c.e
+	r := NewReader(c.nc, &e.cfg.Reader)
+	for {
+		n, err := r.Next()
+		if err != nil {
+			if Recoverable(err) {
+				var fe *FrameError
+				errors.As(err, &fe)
+				e.st.garbage.Add(fe.Discarded)
+				e.st.resyncs.Add(1)
+				if errors.Is(err, ErrMessageTooLarge) {
+					e.st.rejected.Add(1)
+				}
+				e.log.Info("cpim framing", "remote", c.nc.RemoteAddr(), "err", err)
+				continue
+			}
+			if !isEOF(err) {
+				e.log.Info("cpim connection error", "remote", c.nc.RemoteAddr(), "err", err)
+			}
+			c.close(err)
+			return
+		}
+		e.st.messages.Add(1)
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			c.close(err)
+			return
+		}
+		c.dispatch(buf)
+		if c.isClosed() {
+			return
+		}
+	}
+}
+
+// dispatch parses one message and hands it to its session (§6.2).
+func (c *conn) dispatch(b []byte) {
+	e := c.e
+	m, err := cpim.Parse(b)
+	if err != nil {
+		e.logDiscard(c, "not message/cpim", "err", err)
+		return
+	}
+	from, err := m.From()
+	if err != nil {
+		e.logDiscard(c, "no usable From", "err", err)
+		return
+	}
+	tos, err := m.To()
+	if err != nil || len(tos) != 1 {
+		e.logDiscard(c, "not exactly one To", "err", err)
+		return
+	}
+	var msgID int64
+	if v, ok := m.Get(cpim.NSCPIM, "MsgID"); ok {
+		msgID, err = strconv.ParseInt(v, 10, 64)
+		if err != nil || msgID <= 0 {
+			e.logDiscard(c, "bad MsgID", "msgid", v)
+			return
+		}
+	}
+	to := tos[0].URI
+
+	e.mu.Lock()
+	s := e.sessions[to]
+	if s == nil {
+		e.mu.Unlock()
+		e.logDiscard(c, "no session", "from", from.URI, "to", to)
+		return
+	}
+	if s.remote == nil {
+		// An offer whose answer has not reached Open yet: the peer may
+		// already be sending. Keep the message until Open names the peer.
+		ok := s.holdEarly(c, m, msgID)
+		e.mu.Unlock()
+		if !ok {
+			e.logDiscard(c, "too many messages before the answer", "to", to)
+		}
+		return
+	}
+	if from.URI != s.remote.URI {
+		e.mu.Unlock()
+		e.logDiscard(c, "From does not match the session", "from", from.URI, "to", to)
+		return
+	}
+	if cur := s.conn.Load(); cur != c {
+		// §6.2: the session must be associated with this connection. A
+		// binding guessed from the source address yields to proof.
+		if (cur != nil && s.confirmed) || !c.acceptable(s) {
+			e.mu.Unlock()
+			e.logDiscard(c, "session is bound to another connection", "to", to)
+			return
+		}
+		e.bind(s, c, true)
+	} else {
+		s.confirmed = true
+	}
+	e.mu.Unlock()
+	s.receive(c, m, msgID)
+}

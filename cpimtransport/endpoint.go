@@ -1,0 +1,730 @@
+package cpimtransport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/messagesdp"
+	"github.com/parley-im/parley/session"
+)
+
+// Defaults for Config.
+const (
+	// DefaultReceiptTimeout is how long a sender waits for a delivery
+	// report (§6.3) before the delivery times out; it matches MSRP's 30 s
+	// transaction timeout (RFC 4975 §7.1.1).
+	DefaultReceiptTimeout = 30 * time.Second
+	// DefaultIdleTimeout is how long an accepted connection that carries
+	// no session is kept open.
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultSendQueue is the number of messages a connection queues
+	// before Send waits.
+	DefaultSendQueue = 256
+)
+
+// ErrEndpointClosed is returned by Serve and by the Endpoint's methods
+// after Close.
+var ErrEndpointClosed = errors.New("cpimtransport: endpoint closed")
+
+// Config configures an Endpoint. The zero value is usable for cpim/tcp on
+// a listener bound to a specific address.
+type Config struct {
+	// Host is the address written in the c-line and in the host part of
+	// generated a=uri values. Empty means the IP of the first listener
+	// (which then must not be a wildcard address).
+	Host string
+	// TLS, if set, enables cpim/tls. Its Certificates serve incoming TLS
+	// connections and are presented as client certificates; its RootCAs
+	// verify peers that have no a=fingerprint. TLS 1.2 is the minimum.
+	TLS *tls.Config
+	// PreferTLS lists cpim/tls before cpim/tcp in Protocols, so offers use
+	// it.
+	PreferTLS bool
+	// Dial opens outgoing connections; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// NewURI returns a fresh a=uri for a session (§4.2); nil means
+	// NewSessionURI(Host). Values must be globally unique.
+	NewURI func() string
+	// ReceiptTimeout bounds the wait for a delivery report; 0 means
+	// DefaultReceiptTimeout.
+	ReceiptTimeout time.Duration
+	// IdleTimeout closes accepted connections that carry no session;
+	// 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// SendQueue is the number of messages queued per connection before
+	// Send blocks; 0 means DefaultSendQueue.
+	SendQueue int
+	// SniffTimeout is how long an accepted connection may stay silent
+	// before it is taken for plain TCP when TLS is configured (a TLS
+	// client speaks first); 0 means 250 ms.
+	SniffTimeout time.Duration
+	// Reader limits the framer on every connection.
+	Reader ReaderOptions
+	// Logger receives discarded messages, garbage and connection errors;
+	// nil discards the log.
+	Logger *slog.Logger
+}
+
+// Stats counts events across an Endpoint's connections.
+type Stats struct {
+	// Messages framed on all connections.
+	Messages int64
+	// Garbage is the number of octets discarded by the framers, and
+	// Resyncs how many times a framer resynchronised (§6.1).
+	Garbage, Resyncs int64
+	// Unmatched messages named no session of their connection (§6.2) or
+	// could not be parsed as message/cpim; they were discarded.
+	Unmatched int64
+	// Duplicates and Gaps are MsgID irregularities (§3, §5).
+	Duplicates, Gaps int64
+	// Rejected messages matched a session but had a type or size the
+	// session does not accept.
+	Rejected int64
+	// ReportsSent and ReportsReceived count delivery reports (§6.3).
+	ReportsSent, ReportsReceived int64
+}
+
+type stats struct {
+	messages, garbage, resyncs, unmatched, duplicates, gaps, rejected, reportsSent, reportsReceived atomic.Int64
+}
+
+// Endpoint is a CPIM transport session endpoint (session.Endpoint): it
+// negotiates sessions through SDP, owns the TCP and TLS connections that
+// carry them and every goroutine it starts.
+type Endpoint struct {
+	cfg  Config
+	log  *slog.Logger
+	ctx  context.Context
+	stop context.CancelCauseFunc
+	wg   sync.WaitGroup
+
+	fingerprint string // of our certificate, for a=fingerprint
+	clientCert  *tls.Certificate
+
+	// mu guards the fields below and every session's binding (sess.conn,
+	// sess.remote, conn.sessions). Lock order: Endpoint.mu, then sess.mu,
+	// then conn.mu.
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	host      string
+	port      int
+	sessions  map[string]*sess // by local URI
+	conns     map[*conn]struct{}
+	dialed    map[connKey]*conn
+	dialing   map[connKey]*dialCall
+	connSeq   int64
+
+	st stats
+}
+
+var _ session.Endpoint = (*Endpoint)(nil)
+
+type connKey struct {
+	addr        string
+	tls         bool
+	fingerprint string
+}
+
+type dialCall struct {
+	done chan struct{}
+	c    *conn
+	err  error
+}
+
+// NewEndpoint returns an Endpoint. Call Listen or Serve to accept
+// connections (needed to be passive), and Close to release everything.
+func NewEndpoint(cfg Config) (*Endpoint, error) {
+	e := &Endpoint{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		listeners: map[net.Listener]struct{}{},
+		sessions:  map[string]*sess{},
+		conns:     map[*conn]struct{}{},
+		dialed:    map[connKey]*conn{},
+		dialing:   map[connKey]*dialCall{},
+		host:      cfg.Host,
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.cfg.ReceiptTimeout <= 0 {
+		e.cfg.ReceiptTimeout = DefaultReceiptTimeout
+	}
+	if e.cfg.IdleTimeout <= 0 {
+		e.cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if e.cfg.SendQueue <= 0 {
+		e.cfg.SendQueue = DefaultSendQueue
+	}
+	if e.cfg.SniffTimeout <= 0 {
+		e.cfg.SniffTimeout = 250 * time.Millisecond
+	}
+	if e.cfg.Dial == nil {
+		var d net.Dialer
+		e.cfg.Dial = d.DialContext
+	}
+	if cfg.TLS != nil {
+		if len(cfg.TLS.Certificates) == 0 || len(cfg.TLS.Certificates[0].Certificate) == 0 {
+			return nil, errors.New("cpimtransport: Config.TLS needs a certificate")
+		}
+		e.clientCert = &cfg.TLS.Certificates[0]
+		e.fingerprint = Fingerprint(e.clientCert.Certificate[0])
+	}
+	e.ctx, e.stop = context.WithCancelCause(context.Background())
+	return e, nil
+}
+
+// Protocols returns the m-line protos served: cpim/tcp, and cpim/tls when
+// Config.TLS is set (first when PreferTLS).
+func (e *Endpoint) Protocols() []string {
+	switch {
+	case e.cfg.TLS == nil:
+		return []string{messagesdp.ProtoCPIMTCP}
+	case e.cfg.PreferTLS:
+		return []string{messagesdp.ProtoCPIMTLS, messagesdp.ProtoCPIMTCP}
+	}
+	return []string{messagesdp.ProtoCPIMTCP, messagesdp.ProtoCPIMTLS}
+}
+
+// Stats returns a snapshot of the Endpoint's counters.
+func (e *Endpoint) Stats() Stats {
+	return Stats{
+		Messages:        e.st.messages.Load(),
+		Garbage:         e.st.garbage.Load(),
+		Resyncs:         e.st.resyncs.Load(),
+		Unmatched:       e.st.unmatched.Load(),
+		Duplicates:      e.st.duplicates.Load(),
+		Gaps:            e.st.gaps.Load(),
+		Rejected:        e.st.rejected.Load(),
+		ReportsSent:     e.st.reportsSent.Load(),
+		ReportsReceived: e.st.reportsReceived.Load(),
+	}
+}
+
+// Listen listens on a TCP address (e.g. "127.0.0.1:0") and serves it in a
+// goroutine owned by the Endpoint. It returns the listener, whose address
+// gives the port that offers advertise.
+func (e *Endpoint) Listen(network, address string) (net.Listener, error) {
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.addListener(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.serve(l)
+	}()
+	return l, nil
+}
+
+// Serve accepts connections on l until l fails or the Endpoint is closed,
+// and returns ErrEndpointClosed after Close. The Endpoint owns l and closes
+// it. The first listener's port is the one offers advertise. When TLS is
+// configured, l serves both cpim/tcp and cpim/tls: a connection whose first
+// octet is a TLS handshake record is served as TLS.
+func (e *Endpoint) Serve(l net.Listener) error {
+	if err := e.addListener(l); err != nil {
+		l.Close()
+		return err
+	}
+	e.wg.Add(1)
+	defer e.wg.Done()
+	return e.serve(l)
+}
+
+func (e *Endpoint) addListener(l net.Listener) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrEndpointClosed
+	}
+	e.listeners[l] = struct{}{}
+	if e.port == 0 {
+		if ta, ok := l.Addr().(*net.TCPAddr); ok {
+			e.port = ta.Port
+			if e.host == "" && !ta.IP.IsUnspecified() {
+				e.host = ta.IP.String()
+			}
+		} else if h, p, err := net.SplitHostPort(l.Addr().String()); err == nil {
+			fmt.Sscan(p, &e.port)
+			if e.host == "" {
+				e.host = h
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Endpoint) serve(l net.Listener) error {
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if e.ctx.Err() != nil {
+				return ErrEndpointClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-e.ctx.Done():
+					return ErrEndpointClosed
+				}
+			}
+			e.mu.Lock()
+			delete(e.listeners, l)
+			e.mu.Unlock()
+			l.Close()
+			return err
+		}
+		delay = 0
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.accept(nc)
+		}()
+	}
+}
+
+// accept sets up an incoming connection: TLS detection and handshake, then
+// the connection's loops.
+func (e *Endpoint) accept(nc net.Conn) {
+	secure := false
+	if e.cfg.TLS != nil {
+		pc := &peekConn{Conn: nc}
+		nc.SetReadDeadline(time.Now().Add(e.cfg.SniffTimeout))
+		var b [1]byte
+		n, err := nc.Read(b[:])
+		nc.SetReadDeadline(time.Time{})
+		var ne net.Error
+		switch {
+		case n == 1:
+			pc.peeked = b[:1]
+		case errors.As(err, &ne) && ne.Timeout():
+		default:
+			nc.Close()
+			return
+		}
+		nc = pc
+		if n == 1 && b[0] == 0x16 { // TLS handshake record
+			cfg := e.serverTLS()
+			tc := tls.Server(nc, cfg)
+			ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+			err := tc.HandshakeContext(ctx)
+			cancel()
+			if err != nil {
+				e.log.Info("cpim/tls handshake failed", "remote", nc.RemoteAddr(), "err", err)
+				nc.Close()
+				return
+			}
+			nc, secure = tc, true
+		}
+	}
+	c := e.newConn(nc, secure, true, connKey{})
+	if c == nil {
+		return
+	}
+	c.run()
+}
+
+func (e *Endpoint) serverTLS() *tls.Config {
+	cfg := e.cfg.TLS.Clone()
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	// A client certificate is requested, never required: it is checked
+	// against the peer's a=fingerprint when the session has one.
+	if cfg.ClientAuth == tls.NoClientCert {
+		cfg.ClientAuth = tls.RequestClientCert
+	}
+	return cfg
+}
+
+// clientTLS returns the configuration for a cpim/tls connection to the
+// host of remote's c-line: SNI and host name verification by default;
+// with an a=fingerprint, the certificate must match it instead (RFC 4572
+// §6.2, the rule msrps follows for self-signed peers).
+func (e *Endpoint) clientTLS(remote *messagesdp.Media) *tls.Config {
+	var cfg *tls.Config
+	if e.cfg.TLS != nil {
+		cfg = e.cfg.TLS.Clone()
+		cfg.Certificates = nil
+		cert := e.clientCert
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	} else {
+		cfg = &tls.Config{}
+	}
+	if cfg.MinVersion < tls.VersionTLS12 {
+		cfg.MinVersion = tls.VersionTLS12
+	}
+	cfg.ServerName = strings.Trim(remote.Address, "[]")
+	if fp := remote.Fingerprint; fp != "" {
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("cpimtransport: peer sent no certificate")
+			}
+			cert, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
+			}
+			if !matchFingerprint(fp, cert) {
+				return fmt.Errorf("cpimtransport: peer certificate does not match a=fingerprint %s", fp)
+			}
+			return nil
+		}
+	}
+	return cfg
+}
+
+// Close closes the listeners, every connection and every session, and
+// waits for the Endpoint's goroutines to end.
+func (e *Endpoint) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.wg.Wait()
+		return nil
+	}
+	e.closed = true
+	e.stop(ErrEndpointClosed)
+	ls := make([]net.Listener, 0, len(e.listeners))
+	for l := range e.listeners {
+		ls = append(ls, l)
+	}
+	cs := make([]*conn, 0, len(e.conns))
+	for c := range e.conns {
+		cs = append(cs, c)
+	}
+	ss := make([]*sess, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		ss = append(ss, s)
+	}
+	e.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, s := range ss {
+		s.Close()
+	}
+	for _, c := range cs {
+		c.close(ErrEndpointClosed)
+	}
+	e.wg.Wait()
+	return nil
+}
+
+// hostPort returns the advertised host and port (0 without a listener).
+func (e *Endpoint) hostPort() (string, int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return "", 0, ErrEndpointClosed
+	}
+	if e.host == "" {
+		return "", 0, errors.New("cpimtransport: no host to advertise: set Config.Host or listen on a specific address")
+	}
+	return e.host, e.port, nil
+}
+
+func (e *Endpoint) newURI(host string) string {
+	if e.cfg.NewURI != nil {
+		return e.cfg.NewURI()
+	}
+	return NewSessionURI(host)
+}
+
+// Offer prepares a session as the offerer (§4, §4.3): a=direction:both
+// (a=setup:actpass) when the Endpoint has a listener, else active.
+func (e *Endpoint) Offer(ctx context.Context, opts session.Options) (session.Offer, error) {
+	host, port, err := e.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	m := &messagesdp.Media{
+		Proto:     e.Protocols()[0],
+		Address:   host,
+		Formats:   localFormats(opts),
+		Direction: messagesdp.DirectionBoth,
+		Setup:     messagesdp.SetupActpass,
+		Port:      port,
+	}
+	if port == 0 {
+		m.Port, m.Direction, m.Setup = activePort, messagesdp.DirectionActive, messagesdp.SetupActive
+	}
+	if m.Proto == messagesdp.ProtoCPIMTLS {
+		m.Fingerprint = e.fingerprint
+	}
+	s, err := e.newSession(m, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &offer{s: s}, nil
+}
+
+// Answer prepares a session as the answerer for remote. The answer takes
+// the offered proto, lists this side's types, and picks the connection
+// role (§4.3): active unless the offerer insists on being active.
+func (e *Endpoint) Answer(ctx context.Context, remote *messagesdp.Media, opts session.Options) (session.Answer, error) {
+	if err := checkRemote(remote, e.Protocols()); err != nil {
+		return nil, err
+	}
+	host, port, err := e.hostPort()
+	if err != nil {
+		return nil, err
+	}
+	dir, setup, err := roleFor(remote, port != 0)
+	if err != nil {
+		return nil, err
+	}
+	m := &messagesdp.Media{
+		Proto:     strings.ToLower(remote.Proto),
+		Address:   host,
+		Formats:   localFormats(opts),
+		Direction: dir,
+		Setup:     setup,
+		Port:      port,
+	}
+	if port == 0 {
+		m.Port = activePort
+	}
+	if m.Proto == messagesdp.ProtoCPIMTLS {
+		m.Fingerprint = e.fingerprint
+	}
+	s, err := e.newSession(m, opts, remote)
+	if err != nil {
+		return nil, err
+	}
+	return &answer{s: s}, nil
+}
+
+func (e *Endpoint) newSession(m *messagesdp.Media, opts session.Options, remote *messagesdp.Media) (*sess, error) {
+	m.URI = e.newURI(m.Address)
+	if err := checkToken(m.URI); err != nil {
+		return nil, fmt.Errorf("cpimtransport: generated a=uri: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	s := newSess(e, m, opts)
+	if remote != nil {
+		s.remote = remote.Clone()
+		s.peerReports = wantsReports(remote.Formats)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrEndpointClosed
+	}
+	if _, dup := e.sessions[m.URI]; dup {
+		return nil, fmt.Errorf("cpimtransport: a=uri %s already in use", m.URI)
+	}
+	e.sessions[m.URI] = s
+	return s, nil
+}
+
+// open completes a session: it connects or waits for the peer, per the
+// negotiated roles.
+func (e *Endpoint) open(ctx context.Context, s *sess, offerer bool) (session.Session, error) {
+	e.mu.Lock()
+	remote := s.remote
+	e.mu.Unlock()
+	active := messagesdp.IsActive(s.local, remote, offerer)
+	if active {
+		c, err := e.connFor(ctx, remote)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		e.mu.Lock()
+		e.bind(s, c, true)
+		e.mu.Unlock()
+	} else {
+		e.mu.Lock()
+		if s.conn.Load() == nil {
+			e.bindByAddress(s)
+		}
+		e.mu.Unlock()
+		select {
+		case <-s.bound:
+		case <-ctx.Done():
+			s.Close()
+			return nil, fmt.Errorf("cpimtransport: waiting for the peer to connect: %w", context.Cause(ctx))
+		case <-s.done:
+			return nil, s.endErr()
+		}
+	}
+	s.markOpen()
+	return s, nil
+}
+
+// connFor returns a connection to the c-line address and m-line port of
+// remote (§4.3), reusing one already open to the same place (§2).
+func (e *Endpoint) connFor(ctx context.Context, remote *messagesdp.Media) (*conn, error) {
+	secure := messagesdp.IsSecure(remote.Proto)
+	key := connKey{addr: net.JoinHostPort(strings.Trim(remote.Address, "[]"), fmt.Sprint(remote.Port)), tls: secure, fingerprint: remote.Fingerprint}
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, ErrEndpointClosed
+		}
+		if c := e.dialed[key]; c != nil && !c.isClosed() {
+			e.mu.Unlock()
+			return c, nil
+		}
+		if dc := e.dialing[key]; dc != nil {
+			e.mu.Unlock()
+			select {
+			case <-dc.done:
+				if dc.err != nil {
+					return nil, dc.err
+				}
+				continue
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
+		}
+		dc := &dialCall{done: make(chan struct{})}
+		e.dialing[key] = dc
+		e.mu.Unlock()
+
+		c, err := e.dial(ctx, key, remote)
+		e.mu.Lock()
+		delete(e.dialing, key)
+		if err == nil {
+			e.dialed[key] = c
+		}
+		e.mu.Unlock()
+		dc.c, dc.err = c, err
+		close(dc.done)
+		return c, err
+	}
+}
+
+func (e *Endpoint) dial(ctx context.Context, key connKey, remote *messagesdp.Media) (*conn, error) {
+	nc, err := e.cfg.Dial(ctx, "tcp", key.addr)
+	if err != nil {
+		return nil, fmt.Errorf("cpimtransport: connecting to %s: %w", key.addr, err)
+	}
+	if key.tls {
+		tc := tls.Client(nc, e.clientTLS(remote))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("cpimtransport: TLS with %s: %w", key.addr, err)
+		}
+		nc = tc
+	}
+	c := e.newConn(nc, key.tls, false, key)
+	if c == nil {
+		return nil, ErrEndpointClosed
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		c.run()
+	}()
+	return c, nil
+}
+
+// bind associates s with c (e.mu held). confirmed bindings come from an
+// active connect or from a message proven to belong to s; others from a
+// matching source address, and may move to another connection.
+func (e *Endpoint) bind(s *sess, c *conn, confirmed bool) {
+	old := s.conn.Load()
+	if old == c {
+		s.confirmed = s.confirmed || confirmed
+		return
+	}
+	if old != nil {
+		old.unref(s)
+	}
+	s.conn.Store(c)
+	s.confirmed = confirmed
+	c.sessions[s] = struct{}{}
+	c.stopIdle()
+	if !s.boundDone {
+		s.boundDone = true
+		close(s.bound)
+	}
+}
+
+// bindByAddress binds a passive session waiting for its peer to the most
+// recent accepted connection from the peer's c-line address (e.mu held).
+// The draft gives the passive side no other way to know which connection
+// carries a session before a message arrives.
+func (e *Endpoint) bindByAddress(s *sess) {
+	if s.remote == nil {
+		return
+	}
+	var best *conn
+	for c := range e.conns {
+		if c.inbound && !c.isClosed() && c.acceptable(s) && sameHost(c.nc.RemoteAddr(), s.remote.Address) {
+			if best == nil || c.seq > best.seq {
+				best = c
+			}
+		}
+	}
+	if best != nil {
+		e.bind(s, best, false)
+	}
+}
+
+// release unbinds s from its connection (e.mu held) and reports the
+// connection if this endpoint dialed it and it is now unused.
+func (e *Endpoint) release(s *sess) *conn {
+	c := s.conn.Load()
+	if c == nil {
+		return nil
+	}
+	if c.unref(s) && !c.inbound {
+		return c
+	}
+	return nil
+}
+
+// peekConn gives back the octet read while detecting TLS.
+type peekConn struct {
+	net.Conn
+	peeked []byte
+}
+
+func (p *peekConn) Read(b []byte) (int, error) {
+	if len(p.peeked) > 0 {
+		n := copy(b, p.peeked)
+		p.peeked = p.peeked[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// logDiscard logs and counts a message discarded under §6.2.
+func (e *Endpoint) logDiscard(c *conn, why string, args ...any) {
+	e.st.unmatched.Add(1)
+	e.log.Info("cpim message discarded", append([]any{"remote", c.nc.RemoteAddr(), "reason", why}, args...)...)
+}
+
+var errPeerClosed = fmt.Errorf("%w: connection closed by peer", session.ErrClosed)
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) }
+
+// sortedProtos is used in error messages.
+func sortedProtos(p []string) string { p = slices.Clone(p); slices.Sort(p); return strings.Join(p, ", ") }
