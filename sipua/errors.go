@@ -54,10 +54,16 @@ type StatusError struct {
 	Target string // the request target
 	Code   int
 	Reason string
+	// Detail, when set, says more about what to do.
+	Detail string
 }
 
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("sipua: %s %s: %d %s: %v", e.Method, e.Target, e.Code, e.Reason, e.Unwrap())
+	s := fmt.Sprintf("sipua: %s %s: %d %s: %v", e.Method, e.Target, e.Code, e.Reason, e.Unwrap())
+	if e.Detail != "" {
+		s += " (" + e.Detail + ")"
+	}
+	return s
 }
 
 // Unwrap returns the sentinel error for the status class.

@@ -144,6 +144,10 @@ func estimateSize(req *sip.Request) int {
 
 func (ua *UA) sendPager(ctx context.Context, req *sip.Request, target string) (PagerResult, error) {
 	res, err := ua.doAuth(ctx, req)
+	var se *StatusError
+	if errors.As(err, &se) {
+		return PagerResult{}, err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: %w: %w", target, ErrCanceled, context.Cause(ctx))

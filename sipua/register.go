@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -178,6 +179,10 @@ func (ua *UA) register(ctx context.Context, reg *registration, expires time.Dura
 		req.SetTransport(strings.ToUpper(reg.transport))
 
 		res, err := ua.doAuth(ctx, req)
+		var se *StatusError
+		if errors.As(err, &se) {
+			return 0, err
+		}
 		if err != nil {
 			return 0, classify("REGISTER "+reg.registrar.String(), err)
 		}
@@ -239,7 +244,9 @@ func (ua *UA) doAuth(ctx context.Context, req *sip.Request) (*sip.Response, erro
 	}
 	for attempt := 0; attempt < 2 && (res.StatusCode == 401 || res.StatusCode == 407); attempt++ {
 		if ua.cfg.Password == "" {
-			return nil, fmt.Errorf("%w: %s %s asks for credentials (%d) and Config.Password is empty", ErrAuthFailed, req.Method, req.Recipient.String(), res.StatusCode)
+			se := statusError(req.Method.String(), req.Recipient.String(), res).(*StatusError)
+			se.Detail = "credentials are required and Config.Password is empty"
+			return nil, se
 		}
 		if attempt == 1 && !staleChallenge(res) {
 			break
@@ -249,8 +256,10 @@ func (ua *UA) doAuth(ctx context.Context, req *sip.Request) (*sip.Response, erro
 			return nil, fmt.Errorf("%w: %w", ErrAuthFailed, err)
 		}
 	}
-	if res.StatusCode == 401 || res.StatusCode == 407 || res.StatusCode == 403 {
-		return nil, fmt.Errorf("%w: %s %s: %d %s for user %q", ErrAuthFailed, req.Method, req.Recipient.String(), res.StatusCode, res.Reason, ua.username)
+	if res.StatusCode == 401 || res.StatusCode == 407 {
+		se := statusError(req.Method.String(), req.Recipient.String(), res).(*StatusError)
+		se.Detail = fmt.Sprintf("the credentials of user %q were refused", ua.username)
+		return nil, se
 	}
 	return res, nil
 }

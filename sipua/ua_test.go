@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/emiago/sipgo/sip"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -16,7 +18,11 @@ import (
 
 func TestMain(m *testing.M) {
 	sessionGrace = 300 * time.Millisecond
-	goleak.VerifyTestMain(m)// sipgo's transaction timers (time.AfterFunc) that fire after a
+	// sipgo logs a few things through its package-global logger (for
+	// example "TCP ref went negative", issue #34); silence it for the
+	// test binary only. The UA itself never touches sipgo's globals.
+	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
+	goleak.VerifyTestMain(m) // sipgo's transaction timers (time.AfterFunc) that fire after a
 	// test ends run briefly in their own goroutine and finish on their
 	// own; goleak retries for a while, so none are ignored here.
 
