@@ -200,10 +200,8 @@ func openPostgres(ctx context.Context, dsn string, o Options) (Store, error) {
 	h.last = l.unlisten
 	s := &sqlStore{backend: "postgres", w: db, r: db, hub: h, now: o.Now, onClose: l.close}
 	s.notify = func(ctx context.Context, channel, payload string) error {
-		if _, err := db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, payload); err != nil {
-			return wrap("notify", err)
-		}
-		return nil
+		_, err := s.exec(ctx, "notify", `SELECT pg_notify($1, $2)`, channel, payload)
+		return err
 	}
 	return s, nil
 }

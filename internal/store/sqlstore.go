@@ -5,11 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"database/sql/driver"
+	"io"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // sqlStore implements Store over database/sql for both backends. The SQL is
@@ -43,7 +48,9 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
-	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM parley_schema`).Scan(&v); err != nil {
+	if err := s.read(ctx, func() error {
+		return s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM parley_schema`).Scan(&v)
+	}); err != nil {
 		return 0, fmt.Errorf("store: schema version: %w", err)
 	}
 	return v, nil
@@ -75,16 +82,91 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("store: %s: %w", op, err)
 }
 
+
+// Retrying after a lost PostgreSQL connection (server restart, failover).
+// database/sql replaces a connection that is known to be dead, but the
+// first statement on a connection whose server went away fails with the
+// server's FATAL (57P01 admin shutdown) or a network error. Reads are
+// retried on any connection error. Writes are retried only when the error
+// proves the statement was not executed (pgconn.SafeToRetry, 57P0x), or
+// when a transaction failed before its COMMIT was sent; a failure during
+// COMMIT is returned, since it may or may not have committed (the caller's
+// client retransmits and the idempotency keys absorb it).
+var retryDelays = []time.Duration{0, 100 * time.Millisecond, 300 * time.Millisecond, time.Second}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+func notExecuted(err error) bool {
+	if errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err) {
+		return true
+	}
+	switch pgCode(err) {
+	case "57P01", "57P02", "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+		return true
+	}
+	return false
+}
+
+func connLost(err error) bool {
+	if notExecuted(err) {
+		return true
+	}
+	if code := pgCode(err); code != "" {
+		return strings.HasPrefix(code, "08") // connection_exception
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
+// retry runs f until it succeeds, fails for a reason that retry does not
+// cover (again reports which), or the attempts run out.
+func (s *sqlStore) retry(ctx context.Context, f func() error, again func(error) bool) error {
+	var err error
+	for _, d := range retryDelays {
+		if d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return err
+			}
+		}
+		err = f()
+		if err == nil || s.backend != "postgres" || ctx.Err() != nil || errors.Is(err, sql.ErrNoRows) || !again(err) {
+			return err
+		}
+	}
+	return err
+}
+
+// read runs a read-only f with retries on connection loss.
+func (s *sqlStore) read(ctx context.Context, f func() error) error {
+	return s.retry(ctx, f, connLost)
+}
+
+// inTx runs f in a write transaction, retried while the failure is before
+// COMMIT and due to a lost connection.
 func (s *sqlStore) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap(op, err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return wrap(op, tx.Commit())
+	committing := false
+	return s.retry(ctx, func() error {
+		committing = false
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return wrap(op, err)
+		}
+		if err := f(tx); err != nil {
+			tx.Rollback()
+			return err
+		}
+		committing = true
+		return wrap(op, tx.Commit())
+	}, func(err error) bool { return !committing && connLost(err) })
 }
 
 // ---- accounts ----
@@ -177,6 +259,16 @@ func (s *sqlStore) DeleteAccount(ctx context.Context, domain, user string) error
 }
 
 func (s *sqlStore) accounts(ctx context.Context, where string, args ...any) ([]Account, error) {
+	var out []Account
+	err := s.read(ctx, func() error {
+		var err error
+		out, err = s.accounts1(ctx, where, args...)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) accounts1(ctx context.Context, where string, args ...any) ([]Account, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT domain, username, display_name, created, updated
 		FROM account `+where+` ORDER BY domain, username`, args...)
 	if err != nil {
@@ -249,9 +341,11 @@ func (s *sqlStore) Credential(ctx context.Context, domain, user, realm string, a
 	}
 	domain = normDomain(domain)
 	c := Credential{Realm: realm, Algorithm: base}
-	err = s.r.QueryRowContext(ctx, `SELECT ha1 FROM credential
+	err = s.read(ctx, func() error {
+		return s.r.QueryRowContext(ctx, `SELECT ha1 FROM credential
 		WHERE domain = $1 AND username = $2 AND realm = $3 AND algorithm = $4`,
-		domain, user, realm, string(base)).Scan(&c.HA1)
+			domain, user, realm, string(base)).Scan(&c.HA1)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return Credential{}, fmt.Errorf("%w: no %s credential for %s@%s in realm %q", ErrNotFound, base, user, domain, realm)
 	}
@@ -282,7 +376,7 @@ func (s *sqlStore) Bind(ctx context.Context, b Binding) error {
 	now := micros(s.now())
 	// RFC 3261 §10.3 step 7: same Call-ID and CSeq not higher → do not
 	// update. An expired (not yet purged) binding is always replaced.
-	res, err := s.w.ExecContext(ctx, `INSERT INTO binding
+	n, err := s.exec(ctx, "bind", `INSERT INTO binding
 		(aor, bkey, contact, instance, reg_id, call_id, cseq, q, expires, node, received, path, user_agent, updated)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (aor, bkey) DO UPDATE SET
@@ -294,15 +388,25 @@ func (s *sqlStore) Bind(ctx context.Context, b Binding) error {
 		b.AOR, bindingKey(b), b.Contact, b.Instance, b.RegID, b.CallID, int64(b.CSeq), b.Q,
 		micros(b.Expires), b.Node, b.Received, strings.Join(b.Path, "\n"), b.UserAgent, now)
 	if err != nil {
-		return wrap("bind", err)
+		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	if n == 0 {
 		return fmt.Errorf("%w: %s %s CSeq %d", ErrStaleCSeq, b.AOR, b.CallID, b.CSeq)
 	}
 	return nil
 }
 
 func (s *sqlStore) Lookup(ctx context.Context, aor string) ([]Binding, error) {
+	var out []Binding
+	err := s.read(ctx, func() error {
+		var err error
+		out, err = s.lookup(ctx, aor)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) lookup(ctx context.Context, aor string) ([]Binding, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT aor, contact, instance, reg_id, call_id, cseq, q, expires,
 		node, received, path, user_agent, updated
 		FROM binding WHERE aor = $1 AND expires > $2 ORDER BY q DESC, updated DESC, bkey`,
@@ -331,11 +435,15 @@ func (s *sqlStore) Lookup(ctx context.Context, aor string) ([]Binding, error) {
 }
 
 func (s *sqlStore) exec(ctx context.Context, op, q string, args ...any) (int, error) {
-	res, err := s.w.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, wrap(op, err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.retry(ctx, func() error {
+		res, err := s.w.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	}, notExecuted)
 	return int(n), wrap(op, err)
 }
 
@@ -430,6 +538,16 @@ func clampLimit(limit, def, max int) int {
 }
 
 func (s *sqlStore) Pending(ctx context.Context, rcpt string, limit int) ([]StoredMessage, error) {
+	var out []StoredMessage
+	err := s.read(ctx, func() error {
+		var err error
+		out, err = s.pending(ctx, rcpt, limit)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) pending(ctx context.Context, rcpt string, limit int) ([]StoredMessage, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+messageCols+` FROM message
 		WHERE rcpt = $1 AND state = 0 ORDER BY id LIMIT $2`, rcpt, clampLimit(limit, 1000, 10000))
 	if err != nil {
@@ -448,6 +566,16 @@ func (s *sqlStore) Pending(ctx context.Context, rcpt string, limit int) ([]Store
 }
 
 func (s *sqlStore) PendingRecipients(ctx context.Context, limit int) ([]string, error) {
+	var out []string
+	err := s.read(ctx, func() error {
+		var err error
+		out, err = s.pendingRecipients(ctx, limit)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) pendingRecipients(ctx context.Context, limit int) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT rcpt FROM message WHERE state = 0 ORDER BY rcpt LIMIT $1`,
 		clampLimit(limit, 1000, 100000))
 	if err != nil {
@@ -466,7 +594,12 @@ func (s *sqlStore) PendingRecipients(ctx context.Context, limit int) ([]string, 
 }
 
 func (s *sqlStore) Message(ctx context.Context, id int64) (StoredMessage, error) {
-	m, err := scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM message WHERE id = $1`, id))
+	var m StoredMessage
+	err := s.read(ctx, func() error {
+		var err error
+		m, err = scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM message WHERE id = $1`, id))
+		return err
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return m, fmt.Errorf("%w: message %d", ErrNotFound, id)
 	}
@@ -481,7 +614,9 @@ func (s *sqlStore) update(ctx context.Context, op string, id int64, q string, ar
 		return err
 	}
 	var one int
-	err = s.w.QueryRowContext(ctx, `SELECT 1 FROM message WHERE id = $1`, id).Scan(&one)
+	err = s.read(ctx, func() error {
+		return s.w.QueryRowContext(ctx, `SELECT 1 FROM message WHERE id = $1`, id).Scan(&one)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: message %d", ErrNotFound, id)
 	}
@@ -542,6 +677,16 @@ func (s *sqlStore) AppendHistory(ctx context.Context, e HistoryEntry) (int64, er
 }
 
 func (s *sqlStore) History(ctx context.Context, owner, peer string, before Cursor, limit int) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	err := s.read(ctx, func() error {
+		var err error
+		out, err = s.history(ctx, owner, peer, before, limit)
+		return err
+	})
+	return out, err
+}
+
+func (s *sqlStore) history(ctx context.Context, owner, peer string, before Cursor, limit int) ([]HistoryEntry, error) {
 	bt, bid := int64(math.MaxInt64), int64(math.MaxInt64)
 	if !before.Time.IsZero() || before.ID != 0 {
 		bt, bid = micros(before.Time), before.ID
@@ -596,8 +741,10 @@ func (s *sqlStore) PutSession(ctx context.Context, key, node string, expires tim
 
 func (s *sqlStore) SessionNode(ctx context.Context, key string) (string, error) {
 	var node string
-	err := s.r.QueryRowContext(ctx, `SELECT node FROM relay_session WHERE skey = $1 AND expires > $2`,
-		key, micros(s.now())).Scan(&node)
+	err := s.read(ctx, func() error {
+		return s.r.QueryRowContext(ctx, `SELECT node FROM relay_session WHERE skey = $1 AND expires > $2`,
+			key, micros(s.now())).Scan(&node)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("%w: session %q", ErrNotFound, key)
 	}
