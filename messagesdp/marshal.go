@@ -28,8 +28,13 @@ func (m *Media) MediaDescription() *sdp.MediaDescription {
 func (m *Media) mediaDescription(inSession bool, sessAddr string) *sdp.MediaDescription {
 	p := m.parsed
 	md := &sdp.MediaDescription{}
+	var o *sdp.MediaDescription
+	if p != nil {
+		o = cloneMediaDescription(p.md)
+		// Lines this package has no field for (i=, b=, k=) ride along.
+		md.MediaTitle, md.Bandwidth, md.EncryptionKey = o.MediaTitle, o.Bandwidth, o.EncryptionKey
+	}
 	if p != nil && p.snap.Port == m.Port && p.snap.Proto == m.Proto && slices.Equal(p.snap.Formats, m.Formats) {
-		o := cloneMediaDescription(p.md)
 		md.MediaName = o.MediaName
 	} else {
 		md.MediaName = sdp.MediaName{
@@ -39,17 +44,12 @@ func (m *Media) mediaDescription(inSession bool, sessAddr string) *sdp.MediaDesc
 			Formats: cleanAll(m.Formats),
 		}
 	}
-	if p != nil {
-		// Lines this package has no field for (i=, b=, k=) ride along.
-		o := cloneMediaDescription(p.md)
-		md.MediaTitle, md.Bandwidth, md.EncryptionKey = o.MediaTitle, o.Bandwidth, o.EncryptionKey
-	}
 
 	// c= (RFC 4566 §5.7): the original line if the address is unchanged,
 	// else a new one unless the session-level line already says it.
 	switch {
 	case p != nil && p.snap.Address == m.Address && !p.addrInherited:
-		md.ConnectionInformation = cloneConn(p.md.ConnectionInformation)
+		md.ConnectionInformation = o.ConnectionInformation
 	case m.Address == "":
 	case inSession && m.Address == sessAddr:
 	default:
