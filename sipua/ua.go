@@ -73,6 +73,9 @@ type Config struct {
 	// Endpoints are the session transports offered in INVITEs, preferred
 	// first (e.g. an msrp.Endpoint). Media overrides them when set.
 	Endpoints []session.Endpoint
+	// Prefer ranks protos when answering (e.g. "TCP/TLS/MSRP" first);
+	// nil means session.DefaultPreference.
+	Prefer []string
 	// Media, if set, replaces the negotiation built from Endpoints.
 	Media Media
 	// SessionOptions are the defaults for every session (accept-types,
@@ -173,7 +176,7 @@ func New(cfg Config) (*UA, error) {
 	}
 	ua.media = cfg.Media
 	if ua.media == nil && len(cfg.Endpoints) > 0 {
-		ua.media = endpointMedia(cfg.Endpoints)
+		ua.media = endpointMedia(cfg.Endpoints, cfg.Prefer)
 	}
 	ua.pagerMax = cfg.PagerLimit
 	if ua.pagerMax == 0 {
