@@ -58,7 +58,7 @@ func (m *Message) AddSubject(lang, text string) error {
 	if !utf8.ValidString(text) {
 		return fmt.Errorf("%w: Subject is not UTF-8", ErrInvalid)
 	}
-	return m.add(NSCPIM, "Subject", params, appendEscaped(nil, text, 0))
+	return m.add(NSCPIM, "Subject", params, appendValue(nil, text))
 }
 
 // AddNS appends a namespace declaration, NS: prefix <uri> (§4.6); prefix
@@ -113,13 +113,13 @@ func (m *Message) AddRequire(ns, name string) error {
 // Set sets header name of namespace ns to value: the first such header
 // keeps its place and prefix and gets the new value (and loses its
 // parameters), later ones are removed; without one the header is added.
-// The value is escaped as §2.3.1 requires. NS headers are managed with
-// AddNS.
+// The value is escaped as §2.3.1 requires (and leading or trailing spaces
+// as \u0020, see §2.2). NS headers are managed with AddNS.
 func (m *Message) Set(ns, name, value string) error {
 	if err := checkValue(ns, name, value); err != nil {
 		return err
 	}
-	return m.set(ns, name, "", appendEscaped(nil, value, 0))
+	return m.set(ns, name, "", appendValue(nil, value))
 }
 
 // Add appends a header named name in namespace ns with the given value,
@@ -128,7 +128,7 @@ func (m *Message) Add(ns, name, value string) error {
 	if err := checkValue(ns, name, value); err != nil {
 		return err
 	}
-	return m.add(ns, name, "", appendEscaped(nil, value, 0))
+	return m.add(ns, name, "", appendValue(nil, value))
 }
 
 // Del removes every header named name in namespace ns. NS headers are

@@ -96,7 +96,7 @@ func TestBuildEscapes(t *testing.T) {
 // values (the build → parse half of the round-trip property).
 func TestBuildParse(t *testing.T) {
 	names := []string{"", "Alice", "Alice Liddell", "O'Brien", "Smith, John", "\"Q\"", "tab\there", "back\\slash", "Zoë", "a  b", " lead", "trail ", "ctl\x00\x1f\x7f"}
-	texts := []string{"", "plain", "tab\t", "nl\nnl", "cr\r", "\\", "\"", "'", "\b", "\x00\x1b\x7f", "ünïcødé ☺", "trailing\\", "\\u0041"}
+	texts := []string{"", " lead", "trail ", "  both  ", " ", "plain", "tab\t", "nl\nnl", "cr\r", "\\", "\"", "'", "\b", "\x00\x1b\x7f", "ünïcødé ☺", "trailing\\", "\\u0041"}
 	for i, name := range names {
 		text := texts[i%len(texts)]
 		m := New()

@@ -115,3 +115,26 @@ func appendEscaped(b []byte, s string, quote byte) []byte {
 	}
 	return b
 }
+
+// appendValue appends a header value escaped for §2.3.1. Leading and
+// trailing spaces are written as \u0020: §2.2 forbids whitespace at the end
+// of a line, and a receiver that tolerates several spaces after the colon
+// (as Parse does) would drop leading ones.
+func appendValue(b []byte, s string) []byte {
+	lead := 0
+	for lead < len(s) && s[lead] == ' ' {
+		lead++
+	}
+	trail := len(s)
+	for trail > lead && s[trail-1] == ' ' {
+		trail--
+	}
+	for range lead {
+		b = append(b, `\u0020`...)
+	}
+	b = appendEscaped(b, s[lead:trail], 0)
+	for range len(s) - trail {
+		b = append(b, `\u0020`...)
+	}
+	return b
+}

@@ -54,6 +54,21 @@ func TestEscape(t *testing.T) {
 	}
 }
 
+func TestAppendValue(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"a b", "a b"},
+		{" a", `\u0020a`},
+		{"a  ", `a\u0020\u0020`},
+		{"  ", `\u0020\u0020`},
+		{"\t a\n ", `\t a\n\u0020`},
+	} {
+		if got := string(appendValue(nil, tt.in)); got != tt.want {
+			t.Errorf("appendValue(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 // TestEscapeRoundTrip: every UTF-8 string survives escape → unescape, and
 // the escaped form has no control characters.
 func TestEscapeRoundTrip(t *testing.T) {

@@ -130,3 +130,35 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBuild: whatever the setters accept parses back to the same values.
+func FuzzBuild(f *testing.F) {
+	f.Add("Alice", "sip:alice@example.com", "hello", "fr", "urn:example:x", "H", "v")
+	f.Add(" \"q\" ", "im:a@b", "\t\\u0041 ", "", "urn:ietf:params:imdn", "Message-ID", " ")
+	f.Fuzz(func(t *testing.T, name, uri, subject, lang, ns, hname, value string) {
+		m := New()
+		if m.SetFrom(Address{name, uri}) != nil || m.AddSubject(lang, subject) != nil ||
+			m.Set(ns, hname, value) != nil || m.AddCC(Address{name, uri}) != nil || m.SetContent("text/plain", []byte(value)) != nil {
+			return // rejected arguments are fine; accepted ones must round-trip
+		}
+		p, err := Parse(m.Bytes())
+		if err != nil {
+			t.Fatalf("built message does not parse: %v\n%q", err, m.Bytes())
+		}
+		if !bytes.Equal(p.Bytes(), m.Bytes()) {
+			t.Fatal("re-serialised bytes differ")
+		}
+		if from, err := p.From(); err != nil || from != (Address{name, uri}) {
+			t.Fatalf("From = %+v, %v; want %+v", from, err, Address{name, uri})
+		}
+		if cc, err := p.CC(); err != nil || len(cc) != 1 || cc[0] != (Address{name, uri}) {
+			t.Fatalf("CC = %+v, %v", cc, err)
+		}
+		if s, ok := p.Subject(lang); !ok || s != subject {
+			t.Fatalf("Subject(%q) = %q, %v; want %q", lang, s, ok, subject)
+		}
+		if v, ok := p.Get(ns, hname); !ok || v != value {
+			t.Fatalf("Get(%q, %q) = %q, %v; want %q", ns, hname, v, ok, value)
+		}
+	})
+}

@@ -32,14 +32,13 @@ func ParseWithLimits(b []byte, lim Limits) (*Message, error) {
 type decl struct{ prefix, uri string }
 
 type parser struct {
-	b       []byte
-	lim     Limits
-	line    int // number of the line being parsed, 1-based
-	nhdr    int // header lines seen
-	defNS   string
-	decls   []decl // NS declarations with a prefix, in order
-	declBuf [4]decl
-	fields  []field
+	b      []byte
+	lim    Limits
+	line   int // number of the line being parsed, 1-based
+	nhdr   int // header lines seen
+	defNS  string
+	decls  []decl // NS declarations with a prefix, in order
+	fields []field
 }
 
 func (p *parser) errf(err error, format string, args ...any) error {
