@@ -42,9 +42,15 @@
 //
 // # Not implemented
 //
-//   - RFC 5547 file transfer (a=file-selector, a=file-transfer-id, …) and
-//     RFC 6714 CEMA (a=msrp-cema): parsed and preserved as Attributes only,
-//     with no typed fields and no negotiation rules.
+//   - RFC 5547 file transfer: a=file-selector has a typed parser
+//     (ParseFileSelector, Media.FileSelector); the other attributes
+//     (a=file-transfer-id, a=file-range, …) are preserved as Attributes,
+//     and none of the §8 offer/answer rules (sendonly/recvonly pairing,
+//     file-transfer-id copying) is applied.
+//   - RFC 6714 CEMA: a=msrp-cema is preserved and can be tested
+//     (Media.CEMA), but the CEMA connection rules (dial the c/m-line, the
+//     fall-back re-offer of §4.2, rejecting a non-CEMA offer whose c/m
+//     differs from the path) are not implemented.
 //   - RFC 4145 a=connection (RFC 6135 §4 forbids it for MSRP; it is kept
 //     as an ordinary attribute).
 //   - RFC 7701 a=chatroom, RFC 4976 relay-specific SDP rules, ICE.
