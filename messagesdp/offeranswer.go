@@ -176,6 +176,32 @@ func AnswerSetup(offer string, canListen bool) (string, error) {
 	return "", fmt.Errorf("%w: a=setup:%s: want active, passive or actpass", ErrInvalid, offer)
 }
 
+// AnswerDirection returns the seed draft's a=direction for an answer to an
+// offer with a=direction offer ("" when absent, taken as "both"), for the
+// cpim/tcp and cpim/tls protos (seed draft §4.3, which follows the early
+// COMEDIA draft): active → passive; passive → active; both → passive when
+// canListen (the offerer connects, as in MSRP), else active. The seed's
+// own example answers "both" with active; both answers are valid.
+// Errors wrap ErrNotAcceptable (the answer must listen but cannot) or
+// ErrInvalid (unknown value).
+func AnswerDirection(offer string, canListen bool) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(offer)) {
+	case DirectionPassive:
+		return DirectionActive, nil
+	case DirectionBoth, "":
+		if canListen {
+			return DirectionPassive, nil
+		}
+		return DirectionActive, nil
+	case DirectionActive:
+		if !canListen {
+			return "", fmt.Errorf("%w: offerer connects (a=direction:active) but this side cannot accept connections", ErrNotAcceptable)
+		}
+		return DirectionPassive, nil
+	}
+	return "", fmt.Errorf("%w: a=direction:%s: want both, active or passive", ErrInvalid, offer)
+}
+
 // IsActive reports whether this side opens the connection, given the
 // local and remote media of a completed exchange and which side offered.
 // In order of precedence:

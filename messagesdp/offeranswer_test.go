@@ -163,6 +163,44 @@ func TestAnswerSetup(t *testing.T) {
 	}
 }
 
+// Seed draft §4.3 (early COMEDIA a=direction).
+func TestAnswerDirection(t *testing.T) {
+	tests := []struct {
+		offer     string
+		canListen bool
+		want      string
+		wantErr   error
+	}{
+		{"both", true, "passive", nil},
+		{"both", false, "active", nil},
+		{"", true, "passive", nil},
+		{"", false, "active", nil},
+		{"Active", true, "passive", nil},
+		{"active", false, "", messagesdp.ErrNotAcceptable},
+		{"passive", true, "active", nil},
+		{"passive", false, "active", nil},
+		{"sideways", true, "", messagesdp.ErrInvalid},
+	}
+	for _, tt := range tests {
+		got, err := messagesdp.AnswerDirection(tt.offer, tt.canListen)
+		if got != tt.want || !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+			t.Errorf("AnswerDirection(%q, %v) = %q, %v; want %q, %v", tt.offer, tt.canListen, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil {
+			continue
+		}
+		// The answer settles who connects, the same way at both ends.
+		offer := &messagesdp.Media{Direction: tt.offer}
+		answer := &messagesdp.Media{Direction: got}
+		if messagesdp.IsActive(offer, answer, true) == messagesdp.IsActive(answer, offer, false) {
+			t.Errorf("offer %q answer %q: both ends agree on the same role", tt.offer, got)
+		}
+		if messagesdp.IsActive(answer, offer, false) != (got == "active") {
+			t.Errorf("offer %q answer %q: answerer active=%v", tt.offer, got, !messagesdp.IsActive(offer, answer, true))
+		}
+	}
+}
+
 func TestIsActive(t *testing.T) {
 	type side struct{ setup, direction string }
 	tests := []struct {
