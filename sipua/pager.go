@@ -235,7 +235,10 @@ func typeAccepted(ct string, accept []string) bool {
 	if err != nil {
 		return false
 	}
-	major, _, _ := strings.Cut(mt, "/")
+	major, minor, ok := strings.Cut(mt, "/")
+	if !ok || major == "" || minor == "" {
+		return false
+	}
 	for _, a := range accept {
 		a = strings.ToLower(strings.TrimSpace(a))
 		if a == "*" || a == "*/*" || a == mt || a == major+"/*" {
