@@ -15,10 +15,10 @@ func TestParseByteRange(t *testing.T) {
 		{"1-*/8", ByteRange{1, U, 8}},
 		{"5-8/8", ByteRange{5, 8, 8}},
 		{"1-*/*", ByteRange{1, U, U}},
-		{"1-0/0", ByteRange{1, 0, 0}},         // §7.1.1 empty message
-		{"5-4/*", ByteRange{5, 4, U}},         // empty chunk at position 5
-		{"9-8/8", ByteRange{9, 8, 8}},         // empty chunk just past the end
-		{"9-*/8", ByteRange{9, U, 8}},         // interrupted chunk at the end
+		{"1-0/0", ByteRange{1, 0, 0}}, // §7.1.1 empty message
+		{"5-4/*", ByteRange{5, 4, U}}, // empty chunk at position 5
+		{"9-8/8", ByteRange{9, 8, 8}}, // empty chunk just past the end
+		{"9-*/8", ByteRange{9, U, 8}}, // interrupted chunk at the end
 		{"138-148/148", ByteRange{138, 148, 148}},
 		{"1-999999999999999999/999999999999999999", ByteRange{1, 999999999999999999, 999999999999999999}},
 		{"0001-0002/0003", ByteRange{1, 2, 3}},
@@ -77,5 +77,23 @@ func TestParseStatus(t *testing.T) {
 	}
 	if s := (Status{0, 413, ""}).String(); s != "000 413" {
 		t.Errorf("String = %q", s)
+	}
+}
+
+func TestValidText(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                               true,
+		"plain ascii text, long enough":  true,
+		"tab\there and more octets":      true,
+		"ünïcödé and more octets here":   true,
+		"control \x01 in the middle....": false,
+		"0123456789abcdef\x7f":           false,
+		"0123456789abcde\r":              false,
+		"\n0123456789abcdef":             false,
+		"01234567\x1f":                   false,
+	} {
+		if got := validText(s); got != want {
+			t.Errorf("validText(%q) = %v", s, got)
+		}
 	}
 }

@@ -40,15 +40,7 @@ func NewMessageID() string { return randomID(20) }
 // characters, the first alphanumeric, the rest alphanumeric or one of
 // ". - + % =". Transaction identifiers and Message-IDs are idents.
 func ValidIdent(s string) bool {
-	if len(s) < 4 || len(s) > 32 || !isAlnum(s[0]) {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if !isIdentChar(s[i]) {
-			return false
-		}
-	}
-	return true
+	return len(s) >= 4 && len(s) <= 32 && isAlnum(s[0]) && allIn(s, cIdent)
 }
 
 func validIdentBytes(s []byte) bool {
@@ -63,9 +55,64 @@ func validIdentBytes(s []byte) bool {
 	return true
 }
 
-func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-func isAlnum(c byte) bool { return isAlpha(c) || isDigit(c) }
+// Character classes (RFC 4975 §9, RFC 3986 §2), one bit each in chars.
+const (
+	cAlpha      = 1 << iota // ALPHA
+	cDigit                  // DIGIT
+	cIdent                  // ident-char: ALPHANUM . - + % =
+	cUnreserved             // RFC 3986 unreserved: ALPHANUM - . _ ~
+	cSubDelim               // RFC 3986 sub-delims
+	cToken                  // RFC 4975 token
+	cText                   // utf8text octet: HTAB, SP..~, ≥ 0x80
+	cSessionID              // session-id: unreserved + = / (and % escapes)
+)
 
-func isIdentChar(c byte) bool {
-	return isAlnum(c) || c == '.' || c == '-' || c == '+' || c == '%' || c == '='
+var chars = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		var m uint8
+		if 'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' {
+			m |= cAlpha
+		}
+		if '0' <= b && b <= '9' {
+			m |= cDigit
+		}
+		alnum := m&(cAlpha|cDigit) != 0
+		if alnum || b == '.' || b == '-' || b == '+' || b == '%' || b == '=' {
+			m |= cIdent
+		}
+		if alnum || b == '-' || b == '.' || b == '_' || b == '~' {
+			m |= cUnreserved | cSessionID
+		}
+		if b == '+' || b == '=' || b == '/' {
+			m |= cSessionID
+		}
+		switch b {
+		case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=':
+			m |= cSubDelim
+		}
+		if b == 0x21 || 0x23 <= b && b <= 0x27 || b == 0x2a || b == 0x2b || b == 0x2d || b == 0x2e ||
+			'0' <= b && b <= '9' || 'A' <= b && b <= 'Z' || 0x5e <= b && b <= 0x7e {
+			m |= cToken
+		}
+		if b == '\t' || 0x20 <= b && b < 0x7f || b >= 0x80 {
+			m |= cText
+		}
+		t[c] = m
+	}
+	return t
+}()
+
+func isAlpha(c byte) bool     { return chars[c]&cAlpha != 0 }
+func isAlnum(c byte) bool     { return chars[c]&(cAlpha|cDigit) != 0 }
+func isIdentChar(c byte) bool { return chars[c]&cIdent != 0 }
+
+// allIn reports whether every octet of s has a class in mask.
+func allIn(s string, mask uint8) bool {
+	for i := 0; i < len(s); i++ {
+		if chars[s[i]]&mask == 0 {
+			return false
+		}
+	}
+	return true
 }

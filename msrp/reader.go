@@ -413,13 +413,23 @@ func (r *Reader) scan() (n int, end bool, err error) {
 				r.atLineStart = false
 			}
 		}
+		// Search for "-------" tid and check the CRLF before it: line ends
+		// are common in bodies, runs of hyphens followed by a random tid
+		// are not (RFC 4975 §7.3.1 suggests searching for the hyphens). A
+		// candidate never starts before the buffer: scan keeps back any
+		// tail that might begin one.
+		dpat := pat[2:]
 		from := 0
-		for {
-			i := bytes.Index(buf[from:], pat)
-			if i < 0 {
+		for from+2 < len(buf) {
+			j := bytes.Index(buf[from+2:], dpat)
+			if j < 0 {
 				break
 			}
-			i += from
+			i := from + j // candidate end-line start
+			from = i + 1
+			if buf[i] != '\r' || buf[i+1] != '\n' {
+				continue
+			}
 			if len(buf)-i < need {
 				if i > 0 {
 					return i, false, nil
@@ -430,7 +440,6 @@ func (r *Reader) scan() (n int, end bool, err error) {
 				r.endLen, r.endFlag = need, Flag(f)
 				return i, true, nil
 			}
-			from = i + 1
 		}
 		// No end-line in buf. Keep back a tail that may begin one.
 		{
@@ -551,7 +560,7 @@ func parseHead(s string, lines []int) (*Frame, *StatusError) {
 		if seen&seenCT != 0 {
 			return f, badRequest(ErrContentTypeNotLast, "Content-Type Not Last")
 		}
-		isTo, isFrom := equalFoldASCII(name, "To-Path"), equalFoldASCII(name, "From-Path")
+		isTo, isFrom := headerIs(name, "To-Path", "to-path"), headerIs(name, "From-Path", "from-path")
 		switch {
 		case i == 1 && !isTo, i == 2 && !isFrom, i > 2 && (isTo || isFrom):
 			return f, badRequest(ErrMissingPath, "Bad Path Headers")
@@ -599,14 +608,14 @@ const (
 func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusError) {
 	switch len(name) {
 	case 10: // Message-ID, Byte-Range
-		if equalFoldASCII(name, "Message-ID") {
+		if headerIs(name, "Message-ID", "message-id") {
 			if !ValidIdent(value) {
 				return 0, badRequest(ErrBadMessageID, "Malformed Message-ID")
 			}
 			f.MessageID = value
 			return seenMsgID, nil
 		}
-		if equalFoldASCII(name, "Byte-Range") {
+		if headerIs(name, "Byte-Range", "byte-range") {
 			br, err := ParseByteRange(value)
 			if err != nil {
 				return 0, badRequest(ErrBadByteRange, "Malformed Byte-Range")
@@ -615,24 +624,24 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 			return seenBR, nil
 		}
 	case 14: // Success-Report, Failure-Report
-		if equalFoldASCII(name, "Success-Report") {
+		if headerIs(name, "Success-Report", "success-report") {
 			switch {
-			case equalFoldASCII(value, reportYes):
+			case (value == reportYes || equalFoldLower(value, reportYes)):
 				f.SuccessReport = reportYes
-			case equalFoldASCII(value, reportNo):
+			case (value == reportNo || equalFoldLower(value, reportNo)):
 				f.SuccessReport = reportNo
 			default:
 				return 0, badRequest(ErrBadReportValue, "Malformed Success-Report")
 			}
 			return seenSR, nil
 		}
-		if equalFoldASCII(name, "Failure-Report") {
+		if headerIs(name, "Failure-Report", "failure-report") {
 			switch {
-			case equalFoldASCII(value, reportYes):
+			case (value == reportYes || equalFoldLower(value, reportYes)):
 				f.FailureReport = reportYes
-			case equalFoldASCII(value, reportNo):
+			case (value == reportNo || equalFoldLower(value, reportNo)):
 				f.FailureReport = reportNo
-			case equalFoldASCII(value, reportPartial):
+			case (value == reportPartial || equalFoldLower(value, reportPartial)):
 				f.FailureReport = reportPartial
 			default:
 				return 0, badRequest(ErrBadReportValue, "Malformed Failure-Report")
@@ -640,7 +649,7 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 			return seenFR, nil
 		}
 	case len("Status"):
-		if equalFoldASCII(name, "Status") {
+		if headerIs(name, "Status", "status") {
 			st, err := ParseStatus(value)
 			if err != nil {
 				return 0, badRequest(ErrBadStatus, "Malformed Status")
@@ -649,7 +658,7 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 			return seenStatus, nil
 		}
 	case len("Content-Type"):
-		if equalFoldASCII(name, "Content-Type") {
+		if headerIs(name, "Content-Type", "content-type") {
 			if !validMediaType(value) {
 				return 0, badRequest(ErrBadContentType, "Malformed Content-Type")
 			}
@@ -662,6 +671,37 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 	}
 	f.Headers = append(f.Headers, Header{Name: name, Value: value})
 	return 0, nil
+}
+
+// headerIs reports whether name is the header canon, in its canonical
+// spelling (the fast, common case) or in any other case; lower is canon
+// in lowercase.
+func headerIs(name, canon, lower string) bool {
+	if len(name) != len(canon) {
+		return false
+	}
+	if name == canon {
+		return true
+	}
+	return equalFoldLower(name, lower)
+}
+
+// equalFoldLower reports whether s equals lower, which is lowercase,
+// ignoring ASCII case in s.
+func equalFoldLower(s, lower string) bool {
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // validMediaType checks the type "/" subtype prefix of a Content-Type

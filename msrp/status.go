@@ -119,11 +119,17 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // characters go: HTAB, SP and everything from 0x21 up except DEL. Octets
 // ≥ 0x80 are accepted without UTF-8 validation (be liberal).
 func validText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return false
+	// Eight octets at a time: any octet < 0x20 or == 0x7f sends the rest
+	// to the exact loop (which also admits HTAB).
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		y := x ^ 0x7f*lo
+		if ((x-0x20*lo)&^x|(y-lo)&^y)&hi != 0 {
+			break
 		}
 	}
-	return true
+	return allIn(s[i:], cText)
 }

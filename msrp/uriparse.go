@@ -49,8 +49,11 @@ func parseURI(s string) (URI, error) {
 		return u, uriError("scheme is not msrp:// or msrps://")
 	}
 	// authority ends at the session-id "/" or the transport ";".
-	end := strings.IndexAny(rest, "/;")
-	if end < 0 {
+	end := 0
+	for end < len(rest) && rest[end] != '/' && rest[end] != ';' {
+		end++
+	}
+	if end == len(rest) {
 		return u, uriError("missing ;transport parameter")
 	}
 	auth := rest[:end]
@@ -144,7 +147,10 @@ func parseHostPort(u *URI, auth string) error {
 		if len(port) > 5 || !allDigits(port) {
 			return uriError("malformed port")
 		}
-		n, _ := strconv.Atoi(port)
+		n := 0
+		for i := 0; i < len(port); i++ {
+			n = n*10 + int(port[i]-'0')
+		}
 		if n < 1 || n > 65535 {
 			return uriError("port out of range")
 		}
@@ -189,12 +195,9 @@ func validRegName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '%':
-			if !pctAt(s, i) {
-				return false
-			}
+		case chars[c]&(cUnreserved|cSubDelim) != 0 && c != ';':
+		case c == '%' && pctAt(s, i):
 			i += 2
-		case isUnreserved(c) || (isSubDelim(c) && c != ';'):
 		default:
 			return false
 		}
@@ -209,12 +212,9 @@ func validSessionID(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c == '%':
-			if !pctAt(s, i) {
-				return false
-			}
+		case chars[c]&cSessionID != 0:
+		case c == '%' && pctAt(s, i):
 			i += 2
-		case isUnreserved(c) || c == '+' || c == '=' || c == '/':
 		default:
 			return false
 		}
@@ -238,56 +238,20 @@ func isHex(c byte) bool {
 	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-func isUnreserved(c byte) bool {
-	return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~'
-}
-
-func isSubDelim(c byte) bool {
-	switch c {
-	case '!', '$', '&', '\'', '(', ')', '*', '+', ',', ';', '=':
-		return true
-	}
-	return false
-}
+func isUnreserved(c byte) bool { return chars[c]&cUnreserved != 0 }
+func isSubDelim(c byte) bool   { return chars[c]&cSubDelim != 0 }
 
 // isTokenChar reports whether c is in token (RFC 4975 §9).
-func isTokenChar(c byte) bool {
-	return c == 0x21 || (0x23 <= c && c <= 0x27) || c == 0x2a || c == 0x2b ||
-		c == 0x2d || c == 0x2e || isDigit(c) || ('A' <= c && c <= 'Z') || (0x5e <= c && c <= 0x7e)
-}
+func isTokenChar(c byte) bool { return chars[c]&cToken != 0 }
 
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isTokenChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func isToken(s string) bool   { return s != "" && allIn(s, cToken) }
+func allAlnum(s string) bool  { return allIn(s, cAlpha|cDigit) }
+func allDigits(s string) bool { return allIn(s, cDigit) }
 
-func allAlnum(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isAlnum(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
-			return false
-		}
-	}
-	return true
-}
-
+// hasPrefixFold reports whether s begins with prefix, which is
+// lowercase, ignoring ASCII case.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
+	return len(s) >= len(prefix) && (s[:len(prefix)] == prefix || equalFoldLower(s[:len(prefix)], prefix))
 }
 
 // ParsePath parses a To-Path or From-Path value or an SDP a=path value:

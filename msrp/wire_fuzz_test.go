@@ -1,0 +1,226 @@
+package msrp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// fuzzLimits keep memory per frame small while fuzzing.
+var fuzzLimits = Limits{MaxLineLength: 512, MaxHeaders: 16, MaxHeaderBytes: 2048, MaxChunkSize: 1 << 16, MaxNonSendBody: 1024}
+
+func addGoldenSeeds(f *testing.F, add func(data []byte)) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.msrp"))
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		add(data)
+	}
+}
+
+// FuzzReader feeds arbitrary input, split at random points, to the
+// Reader. Properties: no panic; every error is a *StatusError carrying a
+// frame or a fatal error; reading whole and reading split give the same
+// frames, bodies and errors; every frame read without error re-encodes
+// (AppendFrame) to bytes that read back as the same frame and body.
+func FuzzReader(f *testing.F) {
+	addGoldenSeeds(f, func(data []byte) { f.Add(data, uint64(1)) })
+	f.Add([]byte(okFrame+okFrame), uint64(2))
+	f.Add([]byte("MSRP abcd1234 SEND\r\n"+paths+"Content-Type: a/b\r\n\r\n\r\n-------abcd12345$\r\n-------abcd1234\r\n\r\n-------abcd1234+\r\n"), uint64(3))
+	f.Add([]byte("MSRP abcd1234 SEND\r\nFrom-Path: x\r\n\r\n-------abcd1234X\r\n\r\n-------abcd1234#\r\n"+okFrame), uint64(4))
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		whole, werr := fuzzRead(t, bytes.NewReader(data))
+		split, serr := fuzzRead(t, &splitReader{data: data, rng: rand.New(rand.NewPCG(seed, seed>>7))})
+		if !sameErr(werr, serr) || len(whole) != len(split) {
+			t.Fatalf("whole: %d frames, %v; split: %d frames, %v", len(whole), werr, len(split), serr)
+		}
+		for i := range whole {
+			w, s := whole[i], split[i]
+			if !reflect.DeepEqual(w.f, s.f) || !bytes.Equal(w.body, s.body) || !sameErr(w.err, s.err) {
+				t.Fatalf("frame %d differs:\nwhole %+v %q %v\nsplit %+v %q %v", i, w.f, w.body, w.err, s.f, s.body, s.err)
+			}
+			if w.err != nil {
+				continue
+			}
+			if err := w.f.Check(); err != nil {
+				t.Fatalf("frame %d read without error fails Check: %v\n%+v", i, err, w.f)
+			}
+			enc := AppendFrame(nil, w.f, w.body)
+			again, err := fuzzRead(t, bytes.NewReader(enc))
+			if err != io.EOF || len(again) != 1 || again[0].err != nil {
+				t.Fatalf("frame %d: re-encoding %q reads as %+v, %v", i, enc, again, err)
+			}
+			if !reflect.DeepEqual(again[0].f, w.f) || !bytes.Equal(again[0].body, w.body) {
+				t.Fatalf("frame %d: round trip differs:\n got %+v %q\nwant %+v %q", i, again[0].f, again[0].body, w.f, w.body)
+			}
+		}
+	})
+}
+
+func fuzzRead(t *testing.T, rd io.Reader) ([]readResult, error) {
+	res, err := readAllFrames(t, rd, fuzzLimits, true)
+	var se *StatusError
+	if errors.As(err, &se) {
+		// Body over a limit: recoverable, but readAllFrames stops there.
+		return res, err
+	}
+	return res, err
+}
+
+// sameErr compares errors by class and text.
+func sameErr(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Error() == b.Error()
+}
+
+// FuzzParseURI: a parsed URI formats to a string that parses to an equal
+// URI with the same string form.
+func FuzzParseURI(f *testing.F) {
+	for _, s := range []string{
+		uAtlanta, uBiloxi, uAlicePC, uBob, "msrps://relay.example.com;tcp", "MSRPS://Bob@Relay.Example.COM:2855;TCP",
+		"msrp://[2001:db8::1]:7777/a+b=c/d;tcp;foo=bar;baz", "msrp://ho%41st:65535/x;tcp", "msrp://[fe80::1%25eth0]:9/x;tcp",
+		"msrp://user:pw@h:1/x;tcp", "msrp://h:0/x;tcp", "msrp://[::1/x;tcp",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseURI(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadURI) {
+				t.Fatalf("error %v does not wrap ErrBadURI", err)
+			}
+			return
+		}
+		if !u.Equal(u) {
+			t.Fatalf("%q not equal to itself", s)
+		}
+		str := u.String()
+		v, err := ParseURI(str)
+		if err != nil {
+			t.Fatalf("%q formats as %q which does not parse: %v", s, str, err)
+		}
+		if !v.Equal(u) || v.String() != str || v.User != u.User || !reflect.DeepEqual(v.Params, u.Params) {
+			t.Fatalf("round trip %q -> %q -> %+v, want %+v", s, str, v, u)
+		}
+		_ = u.HostPort()
+	})
+}
+
+// FuzzParseByteRange: accepted ranges satisfy the bounds and round-trip.
+func FuzzParseByteRange(f *testing.F) {
+	for _, s := range []string{"1-25/25", "1-*/8", "1-0/0", "1-*/*", "138-148/148", "0-1/1", "1-5/3", "1-*/99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseByteRange(s)
+		if err != nil {
+			return
+		}
+		if r.Start < 1 || (r.End != Unknown && (r.End < r.Start-1 || r.Total != Unknown && r.End > r.Total)) ||
+			(r.Total != Unknown && r.Start-1 > r.Total) {
+			t.Fatalf("%q accepted as out-of-bounds %+v", s, r)
+		}
+		r2, err := ParseByteRange(r.String())
+		if err != nil || r2 != r {
+			t.Fatalf("round trip %q -> %q -> %+v, %v", s, r.String(), r2, err)
+		}
+	})
+}
+
+// FuzzParseStatus: accepted values round-trip.
+func FuzzParseStatus(f *testing.F) {
+	for _, s := range []string{"000 200 OK", "000 413", "001  200  x", "00 200"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := ParseStatus(s)
+		if err != nil {
+			return
+		}
+		st2, err := ParseStatus(st.String())
+		if err != nil || st2 != st {
+			t.Fatalf("round trip %q -> %q -> %+v, %v", s, st.String(), st2, err)
+		}
+	})
+}
+
+// FuzzReassembly drives an Assembly with chunks decoded from the input
+// and checks it against a byte-by-byte model: received octets and their
+// values (last write wins), Received, Complete and bounds.
+func FuzzReassembly(f *testing.F) {
+	f.Add([]byte{1, 4, '+', 5, 4, '$'})
+	f.Add([]byte{5, 4, '$', 1, 4, '+'})
+	f.Add([]byte{1, 6, '+', 4, 5, '$', 2, 2, '+'})
+	f.Add([]byte{1, 3, '#', 4, 1, '+'})
+	f.Add([]byte{200, 100, '+', 1, 255, '$'})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const max = 300
+		a := NewAssembly(NewMemoryBuffer(max), max)
+		buf := a.dst.(*MemoryBuffer)
+		model := map[int64]byte{}
+		var final int64 = Unknown
+		var val byte
+		for len(data) >= 3 {
+			start, n, flag := int64(data[0])+1, int64(data[1]), Flag(data[2])
+			data = data[3:]
+			br := ByteRange{Start: start, End: Unknown, Total: Unknown}
+			var err error
+			for i := int64(0); i < n && err == nil; i += 7 {
+				seg := make([]byte, min(7, n-i))
+				for k := range seg {
+					val++
+					seg[k] = val
+				}
+				if err = a.Write(start+i, seg); err == nil {
+					for k, c := range seg {
+						model[start+i+int64(k)] = c
+					}
+				}
+			}
+			if err == nil {
+				err = a.EndChunk(br, n, flag)
+			}
+			if err != nil {
+				var se *StatusError
+				if !errors.As(err, &se) || (se.Code != 400 && se.Code != 413) {
+					t.Fatalf("error %v is not a 400/413 StatusError", err)
+				}
+				if a.Complete() {
+					t.Fatalf("complete after error")
+				}
+				return
+			}
+			if flag == FlagEnd {
+				final = start + n - 1
+			}
+			if int64(len(model)) != a.Received() {
+				t.Fatalf("received %d, model %d", a.Received(), len(model))
+			}
+			for pos, c := range model {
+				if pos > max || buf.Bytes()[pos-1] != c {
+					t.Fatalf("octet %d wrong", pos)
+				}
+			}
+			want := !a.Aborted() && final != Unknown && int64(len(model)) == final
+			if want {
+				for p := int64(1); p <= final; p++ {
+					if _, ok := model[p]; !ok {
+						want = false
+					}
+				}
+			}
+			if a.Complete() != want {
+				t.Fatalf("Complete %v, model %v (final %d, %d octets)", a.Complete(), want, final, len(model))
+			}
+		}
+	})
+}
