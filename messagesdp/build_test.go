@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/messagesdp"
+	"github.com/pion/sdp/v3"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -307,6 +308,111 @@ func TestNewAnswer(t *testing.T) {
 	} {
 		if _, err := messagesdp.NewAnswer(offer, acc); !errors.Is(err, messagesdp.ErrInvalid) {
 			t.Errorf("%s: NewAnswer = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// Every change to a parsed media survives Marshal and Parse: unchanged
+// lines are reused, changed ones regenerated, in every golden file.
+func TestMarshalChanges(t *testing.T) {
+	changes := []struct {
+		name string
+		fn   func(d *messagesdp.Description, m *messagesdp.Media)
+	}{
+		{"port", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Port = 1234 }},
+		{"address", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Address = "198.51.100.7" }},
+		{"address v6", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Address = "2001:db8::99" }},
+		{"session address", func(d *messagesdp.Description, _ *messagesdp.Media) { d.Address = "203.0.113.1" }},
+		{"path", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			if m.Path != nil {
+				m.Path = append([]string{"msrp://relay.example:2855/r1;tcp"}, m.Path...)
+			}
+		}},
+		{"accept-types", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			if m.AcceptTypes != nil {
+				m.AcceptTypes = []string{"text/plain"}
+			}
+		}},
+		{"wrapped types", func(_ *messagesdp.Description, m *messagesdp.Media) { m.AcceptWrappedTypes = []string{"text/html"} }},
+		{"no wrapped types", func(_ *messagesdp.Description, m *messagesdp.Media) { m.AcceptWrappedTypes = nil }},
+		{"max-size", func(_ *messagesdp.Description, m *messagesdp.Media) { m.MaxSize = 77 }},
+		{"no max-size", func(_ *messagesdp.Description, m *messagesdp.Media) { m.MaxSize = 0 }},
+		{"setup", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Setup = messagesdp.SetupPassive }},
+		{"fingerprint", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Fingerprint = "sha-1 01:02" }},
+		{"mode", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Mode = messagesdp.ModeInactive }},
+		{"uri", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			if m.URI != "" {
+				m.URI = "im:new@example.com"
+			}
+		}},
+		{"direction", func(_ *messagesdp.Description, m *messagesdp.Media) { m.Direction = messagesdp.DirectionActive }},
+		{"formats", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			if messagesdp.IsCPIM(m.Proto) {
+				m.Formats = append(m.Formats, "text/html")
+			}
+		}},
+		{"drop first extra", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			if len(m.Attributes) > 0 {
+				m.Attributes = m.Attributes[1:]
+			}
+		}},
+		{"add extra", func(_ *messagesdp.Description, m *messagesdp.Media) {
+			m.Attributes = append(m.Attributes, messagesdp.Attribute{Key: "x-extra", Value: "v"})
+		}},
+		{"reject", func(d *messagesdp.Description, m *messagesdp.Media) { *m = *messagesdp.Reject(m) }},
+		{"everything", func(d *messagesdp.Description, m *messagesdp.Media) {
+			m.Port, m.Setup, m.MaxSize, m.Direction = 4321, messagesdp.SetupActive, 5, messagesdp.DirectionPassive
+			m.Attributes = append(m.Attributes, messagesdp.Attribute{Key: "x-extra"})
+		}},
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "*.sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		for _, c := range changes {
+			t.Run(filepath.Base(file)+"/"+c.name, func(t *testing.T) {
+				d, err := messagesdp.Parse(golden(t, filepath.Base(file)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, im := range d.Messages() {
+					c.fn(d, im.Media)
+				}
+				if err := d.Validate(); err != nil {
+					t.Skipf("change makes this file invalid: %v", err)
+				}
+				out := d.Marshal()
+				back, err := messagesdp.Parse(out)
+				if err != nil {
+					t.Fatalf("Parse(Marshal) = %v\n%s", err, out)
+				}
+				for _, im := range d.Messages() {
+					got, want := back.Streams[im.Index].Media, im.Media.Clone()
+					// An empty field means "not at media level": the
+					// session-level value applies after parsing.
+					inh, err := messagesdp.ParseMedia(&sdp.MediaDescription{MediaName: sdp.MediaName{
+						Media: "message", Protos: []string{"TCP", "MSRP"}, Formats: []string{"*"}}}, back.Session())
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want.Address == "" {
+						want.Address = inh.Address
+					}
+					if want.Mode == "" {
+						want.Mode = inh.Mode
+					}
+					if want.Setup == "" {
+						want.Setup = inh.Setup
+					}
+					if want.Fingerprint == "" {
+						want.Fingerprint = inh.Fingerprint
+					}
+					if !got.Equal(want) {
+						t.Errorf("m-line %d:\n got %+v (%v)\nwant %+v\n%s", im.Index, got, back.Streams[im.Index].Err, want, out)
+					}
+				}
+			})
 		}
 	}
 }

@@ -75,8 +75,10 @@ func attrName(k string) string {
 // ParseMedia parses one m=message media description. sess, if not nil, is
 // the session it belongs to: its c= line supplies Address when the media
 // has none, and its a=setup, a=fingerprint and direction flags apply when
-// the media level has none. ParseMedia validates the result (see
-// Media.Validate); errors wrap ErrInvalid.
+// the media level has none. (So, inside a Description, clearing such a
+// field writes nothing at media level and the session-level value applies
+// again; change Description.Attributes to remove it.) ParseMedia
+// validates the result (see Media.Validate); errors wrap ErrInvalid.
 func ParseMedia(md *sdp.MediaDescription, sess *sdp.SessionDescription) (*Media, error) {
 	if md == nil {
 		return nil, fmt.Errorf("%w: nil media description", ErrInvalid)
