@@ -1,0 +1,519 @@
+package msrp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is one MSRP transport connection (RFC 4975 §5.4, §7.3). Several
+// sessions to the same host, port and scheme share one Conn. A Conn runs
+// over any net.Conn: one goroutine reads frames and dispatches them, one
+// goroutine owns writing (see the chunk scheduler in sender.go).
+//
+// Conns are created by Endpoint.Dial (active side) and by Endpoint.Serve
+// or Endpoint.ServeConn (passive side); their goroutines belong to the
+// Endpoint.
+type Conn struct {
+	ep         *Endpoint
+	nc         net.Conn
+	key        string // reuse key of dialed connections, "" for accepted ones
+	secure     bool
+	remoteAddr string
+	peerCert   *x509.Certificate
+	r          *Reader
+	q          *scheduler
+	headBuf    []byte // writer goroutine scratch
+	log        *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+
+	shutdown atomic.Bool // close once the write queue is empty
+	failOnce sync.Once
+
+	mu       sync.Mutex
+	sessions map[string]*Session // by local session-id
+	txns     map[string]*txn
+	refs     int
+	idle     *time.Timer
+	err      error
+}
+
+// txnResult is what a RoundTrip waiter receives.
+type txnResult struct {
+	f   *Frame
+	err error
+}
+
+// txn is one outstanding request on a connection (RFC 4975 §7.1.1).
+type txn struct {
+	c     *Conn
+	tid   string
+	m     *outMsg // SEND chunk of a message, or nil
+	start int64   // first octet of the chunk (1-based)
+	n     int64   // octets in the chunk
+	resp  chan txnResult
+	timer *time.Timer
+}
+
+func newConn(ep *Endpoint, nc net.Conn, key string) *Conn {
+	c := &Conn{
+		ep:         ep,
+		nc:         nc,
+		key:        key,
+		remoteAddr: nc.RemoteAddr().String(),
+		q:          newScheduler(),
+		done:       make(chan struct{}),
+		sessions:   make(map[string]*Session),
+		txns:       make(map[string]*txn),
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		c.secure = true
+		if st := tc.ConnectionState(); len(st.PeerCertificates) > 0 {
+			c.peerCert = st.PeerCertificates[0]
+		}
+	}
+	c.log = ep.log.With("conn", c.remoteAddr)
+	c.r = NewReader(nc, ep.cfg.Limits)
+	c.ctx, c.cancel = context.WithCancelCause(ep.ctx)
+	return c
+}
+
+// start launches the connection's goroutines, owned by the endpoint.
+func (c *Conn) start() {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	c.ep.wg.Go(func() { defer wg.Done(); c.readLoop() })
+	c.ep.wg.Go(func() { defer wg.Done(); c.writeLoop() })
+	c.ep.wg.Go(func() {
+		wg.Wait()
+		close(c.done)
+	})
+	c.mu.Lock()
+	if c.refs == 0 {
+		c.armIdleLocked()
+	}
+	c.mu.Unlock()
+}
+
+// LocalAddr returns the local network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// RemoteAddr returns the remote network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// Secure reports whether the connection runs over TLS (msrps).
+func (c *Conn) Secure() bool { return c.secure }
+
+// PeerCertificate returns the peer's leaf certificate on a TLS connection,
+// or nil.
+func (c *Conn) PeerCertificate() *x509.Certificate { return c.peerCert }
+
+// Done is closed once the connection has ended and its goroutines exited.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended, or nil while it is open or after
+// an orderly close.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection at once, failing every session on it.
+func (c *Conn) Close() error {
+	c.fail(ErrConnClosed)
+	return nil
+}
+
+// Release gives back the reference obtained from Endpoint.Dial. The
+// connection is closed after Config.IdleTimeout once no session and no
+// caller uses it (RFC 4975 §5.4: SHOULD NOT close a connection that
+// sessions still use).
+func (c *Conn) Release() { c.release() }
+
+func (c *Conn) acquire() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil || c.ctx.Err() != nil {
+		return false
+	}
+	c.refs++
+	if c.idle != nil {
+		c.idle.Stop()
+		c.idle = nil
+	}
+	return true
+}
+
+func (c *Conn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.refs > 0 {
+		c.refs--
+	}
+	if c.refs == 0 {
+		c.armIdleLocked()
+	}
+}
+
+func (c *Conn) armIdleLocked() {
+	if c.idle != nil {
+		c.idle.Stop()
+	}
+	d := c.ep.idleTimeout
+	c.idle = time.AfterFunc(d, func() {
+		c.mu.Lock()
+		idle := c.refs == 0
+		c.mu.Unlock()
+		if idle {
+			c.closeGracefully()
+		}
+	})
+}
+
+// closeGracefully closes the connection once everything queued is written.
+func (c *Conn) closeGracefully() {
+	c.ep.forgetConn(c)
+	c.shutdown.Store(true)
+	c.q.signal()
+}
+
+// fail ends the connection with err (nil for an orderly close): every
+// session on it fails, every waiting transaction gets err.
+func (c *Conn) fail(err error) {
+	c.failOnce.Do(func() {
+		cause := err
+		if cause == nil {
+			cause = ErrConnClosed
+		}
+		c.mu.Lock()
+		if err != nil && !errors.Is(err, ErrConnClosed) {
+			c.err = err
+		}
+		txns := c.txns
+		c.txns = map[string]*txn{}
+		sessions := make([]*Session, 0, len(c.sessions))
+		for _, s := range c.sessions {
+			sessions = append(sessions, s)
+		}
+		if c.idle != nil {
+			c.idle.Stop()
+		}
+		c.mu.Unlock()
+		c.cancel(cause)
+		_ = c.nc.Close()
+		c.ep.forgetConn(c)
+		for _, t := range txns {
+			if t.timer != nil {
+				t.timer.Stop()
+			}
+			if t.resp != nil {
+				t.resp <- txnResult{err: cause}
+			}
+		}
+		if len(sessions) > 0 {
+			lost := fmt.Errorf("%w: %s: %w", ErrConnLost, c.remoteAddr, cause)
+			for _, s := range sessions {
+				s.fail(lost)
+			}
+		}
+		if err != nil && !errors.Is(err, ErrConnClosed) && !errors.Is(err, ErrEndpointClosed) {
+			c.log.Debug("msrp connection failed", "err", err)
+		}
+	})
+}
+
+func (c *Conn) addSession(s *Session) {
+	c.mu.Lock()
+	c.sessions[s.id] = s
+	c.mu.Unlock()
+}
+
+func (c *Conn) removeSession(s *Session) {
+	c.mu.Lock()
+	if c.sessions[s.id] == s {
+		delete(c.sessions, s.id)
+	}
+	c.mu.Unlock()
+}
+
+// newChunkTxn registers the transaction of one SEND chunk.
+func (c *Conn) newChunkTxn(tid string, m *outMsg, start, n int64) *txn {
+	t := &txn{c: c, tid: tid, m: m, start: start, n: n}
+	c.mu.Lock()
+	c.txns[tid] = t
+	c.mu.Unlock()
+	return t
+}
+
+// startTimer starts the transaction timer once the request's last byte has
+// been handed to the socket (RFC 4975 §7.1.1: 30 s after the last byte).
+func (t *txn) startTimer() {
+	c := t.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.txns[t.tid] != t {
+		return // already answered
+	}
+	t.timer = time.AfterFunc(c.ep.txTimeout, t.expire)
+}
+
+func (t *txn) expire() {
+	c := t.c
+	c.mu.Lock()
+	if c.txns[t.tid] != t {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.txns, t.tid)
+	c.mu.Unlock()
+	err := fmt.Errorf("%w: no response to %s within %v", ErrTimeout, t.tid, c.ep.txTimeout)
+	if t.resp != nil {
+		t.resp <- txnResult{err: err}
+		return
+	}
+	if t.m != nil {
+		t.m.s.chunkTimedOut(t.m, err)
+	}
+}
+
+func (c *Conn) dropTxn(t *txn) {
+	c.mu.Lock()
+	if c.txns[t.tid] == t {
+		delete(c.txns, t.tid)
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+	}
+	c.mu.Unlock()
+}
+
+// RoundTrip sends a request other than a SEND with a body — an AUTH
+// (RFC 4976 §5), a NICKNAME (RFC 7701), an extension method or a bodiless
+// SEND — and waits for its response. A TID is chosen when req.TID is
+// empty. The request must not be a REPORT (never answered, §7.1.2) and must
+// not carry Failure-Report "no" or "partial". The body, if any, is at most
+// 10240 octets and needs req.ContentType (§7.1). Responses other than 200
+// are returned as a Frame, not as an error; errors mean no response came:
+// the transaction timer expired (ErrTimeout), ctx ended, or the connection
+// failed.
+func (c *Conn) RoundTrip(ctx context.Context, req *Frame, body []byte) (*Frame, error) {
+	switch {
+	case !req.IsRequest():
+		return nil, errors.New("msrp: RoundTrip: not a request")
+	case req.Method == MethodREPORT:
+		return nil, errors.New("msrp: RoundTrip: REPORT requests are never answered")
+	case req.FailureReportMode() != "yes":
+		return nil, errors.New("msrp: RoundTrip: Failure-Report must be yes to get a response")
+	case len(body) > 10240:
+		return nil, fmt.Errorf("msrp: RoundTrip: body of %d octets exceeds 10240", len(body))
+	case body != nil && req.ContentType == "":
+		return nil, errors.New("msrp: RoundTrip: body without Content-Type")
+	case body == nil && req.ContentType != "":
+		body = []byte{}
+	}
+	f := *req
+	f.Flag = FlagEnd
+	if f.TID == "" {
+		f.TID = pickTID(body)
+	} else if ContainsEndLine(body, f.TID) {
+		return nil, errors.New("msrp: RoundTrip: body contains the request's end-line")
+	}
+	t := &txn{c: c, tid: f.TID, resp: make(chan txnResult, 1)}
+	c.mu.Lock()
+	if c.err != nil || c.ctx.Err() != nil {
+		err := c.errLocked()
+		c.mu.Unlock()
+		return nil, err
+	}
+	if _, dup := c.txns[f.TID]; dup {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("msrp: RoundTrip: transaction %s already in progress", f.TID)
+	}
+	c.txns[f.TID] = t
+	c.mu.Unlock()
+	c.q.pushCtrl(ctrlItem{buf: AppendFrame(nil, &f, body), written: t.startTimer})
+	select {
+	case r := <-t.resp:
+		return r.f, r.err
+	case <-ctx.Done():
+		c.dropTxn(t)
+		return nil, context.Cause(ctx)
+	}
+}
+
+func (c *Conn) errLocked() error {
+	if c.err != nil {
+		return c.err
+	}
+	if err := context.Cause(c.ctx); err != nil {
+		return err
+	}
+	return ErrConnClosed
+}
+
+// sendFrame queues a complete frame (response or REPORT).
+func (c *Conn) sendFrame(f *Frame, body []byte) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	c.q.pushCtrl(ctrlItem{buf: AppendFrame(nil, f, body)})
+}
+
+// respond answers req with code if RFC 4975 §7.1.2 allows it: never for a
+// REPORT, never for Failure-Report "no", only errors for "partial".
+func (c *Conn) respond(req *Frame, code int, comment string) {
+	if !mayRespond(req, code) {
+		return
+	}
+	resp := Respond(req, code, comment)
+	resp.Flag = FlagEnd
+	c.sendFrame(resp, nil)
+}
+
+// readLoop is the reader goroutine of c.
+func (c *Conn) readLoop() {
+	for {
+		f, err := c.r.ReadFrame()
+		if err != nil {
+			var se *StatusError
+			if errors.As(err, &se) && f != nil {
+				// Delimited but bad (400, 413): answer and go on (§7.3.1).
+				if f.IsRequest() {
+					c.respond(f, se.Code, se.Comment)
+				}
+				continue
+			}
+			if errors.Is(err, io.EOF) || c.ctx.Err() != nil {
+				c.fail(nil)
+			} else {
+				c.fail(fmt.Errorf("msrp: reading from %s: %w", c.remoteAddr, err))
+			}
+			return
+		}
+		if !f.IsRequest() {
+			if err := c.drainBody(); err != nil {
+				c.fail(err)
+				return
+			}
+			c.handleResponse(f)
+			continue
+		}
+		var herr error
+		switch f.Method {
+		case MethodSEND:
+			herr = c.handleSEND(f)
+		case MethodREPORT:
+			herr = c.handleREPORT(f)
+		default:
+			// §12: unknown (or, at an endpoint, unsupported) methods get 501.
+			herr = c.drainBody()
+			c.respond(f, 501, "")
+		}
+		if herr != nil {
+			c.fail(herr)
+			return
+		}
+	}
+}
+
+// drainBody reads and discards the rest of the current frame's body.
+func (c *Conn) drainBody() error {
+	for {
+		_, err := c.r.NextBodySegment()
+		if err == io.EOF {
+			return nil
+		}
+		if _, ok := errors.AsType[*StatusError](err); ok {
+			return nil // over a limit: the next ReadFrame skips the rest
+		}
+		if err != nil {
+			return fmt.Errorf("msrp: reading body from %s: %w", c.remoteAddr, err)
+		}
+	}
+}
+
+func (c *Conn) handleResponse(f *Frame) {
+	c.mu.Lock()
+	t := c.txns[f.TID]
+	if t != nil {
+		delete(c.txns, f.TID)
+		if t.timer != nil {
+			t.timer.Stop()
+		}
+	}
+	c.mu.Unlock()
+	if t == nil {
+		c.log.Debug("msrp response for unknown transaction", "tid", f.TID, "code", f.StatusCode)
+		return
+	}
+	if t.resp != nil {
+		t.resp <- txnResult{f: f}
+		return
+	}
+	if t.m != nil {
+		t.m.s.chunkResponse(t, f)
+	}
+}
+
+// route finds the session a request is for (RFC 4975 §5.4, §7.3): its
+// To-Path (a single URI at an endpoint) must name a session bound to this
+// connection, or an advertised session not yet bound, which the request
+// then binds to this connection. It returns 481 for an unknown session and
+// 506 for one bound to another connection.
+func (c *Conn) route(f *Frame) (*Session, int) {
+	if len(f.ToPath) != 1 {
+		return nil, 481
+	}
+	u := f.ToPath[0]
+	c.mu.Lock()
+	s := c.sessions[u.SessionID]
+	c.mu.Unlock()
+	if s != nil {
+		if !s.localURI.Equal(u) {
+			return nil, 481
+		}
+		return s, 0
+	}
+	s = c.ep.lookupSession(u)
+	if s == nil {
+		return nil, 481
+	}
+	return s, s.bindInbound(c)
+}
+
+func (c *Conn) handleSEND(f *Frame) error {
+	s, code := c.route(f)
+	if code != 0 {
+		if err := c.drainBody(); err != nil {
+			return err
+		}
+		c.respond(f, code, "")
+		return nil
+	}
+	return s.recvSEND(c, f)
+}
+
+func (c *Conn) handleREPORT(f *Frame) error {
+	// The body of a REPORT is informational only (§7.1.2).
+	if err := c.drainBody(); err != nil {
+		return err
+	}
+	s, code := c.route(f)
+	if code != 0 {
+		return nil // REPORTs are never answered, not even with 481.
+	}
+	s.recvREPORT(f)
+	return nil
+}

@@ -1,0 +1,613 @@
+package msrp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/session"
+)
+
+// The chunk scheduler (RFC 4975 §5.1, §7.1.1). One writer goroutine per
+// connection owns the socket and a bufio.Writer. It always drains the
+// control queue first (responses, REPORTs, bodiless SENDs, non-SEND
+// requests), then writes one chunk of the next ready outgoing message in
+// round-robin order. A chunk is interrupted (end-line '+') as soon as a
+// control frame waits, or once it has carried Config.ChunkSize octets while
+// another message is ready, so that responses and REPORTs are never stuck
+// behind a large body and messages and sessions sharing a connection are
+// interleaved fairly (§7.1.1: "MUST interrupt ... to allow pending
+// responses or REPORTs", "SHOULD ... interleave").
+
+const (
+	// maxUninterruptible is the largest chunk that may be sent with a known
+	// range-end; larger chunks MUST be interruptible (RFC 4975 §7.1).
+	maxUninterruptible = 2048
+	// pieceSize is the unit the writer copies from a body source between
+	// two checks for waiting traffic.
+	pieceSize = 32 << 10
+	// feedDepth is how many pieces a streamed body may have read ahead.
+	feedDepth = 2
+	// defaultChunkSize is the default fairness quantum.
+	defaultChunkSize = 64 << 10
+)
+
+var piecePool = sync.Pool{New: func() any { b := make([]byte, pieceSize); return &b }}
+
+// ctrlItem is a complete frame queued for writing, with a hook run once
+// its last byte is handed to the socket buffer.
+type ctrlItem struct {
+	buf     []byte
+	written func()
+}
+
+// stopReason tells the writer to abandon a message (end-line '#').
+type stopReason struct {
+	err error
+}
+
+// outMsg is one outgoing message being sent on a session.
+type outMsg struct {
+	s           *Session
+	id          string
+	contentType string
+	total       int64 // Unknown when the size is not known in advance
+	success     bool  // Success-Report: yes
+	d           *session.Delivery
+
+	// Body source, owned by the writer goroutine once queued.
+	data []byte  // whole body in memory, or nil
+	feed *feeder // streamed body, or nil
+	pos  int64   // octets handed to the socket so far
+
+	stop atomic.Pointer[stopReason]
+
+	// Bookkeeping guarded by s.mu.
+	outstanding int      // chunk transactions awaiting a response
+	lastSent    bool     // the '$' chunk was written
+	acked       rangeSet // octets confirmed by success REPORTs
+	finished    bool
+}
+
+// abort asks the writer to stop sending m; the current chunk, if any, ends
+// with '#' (RFC 4975 §7.1.1, §10: "interrupt the current chunk").
+func (m *outMsg) abort(err error) {
+	m.stop.CompareAndSwap(nil, &stopReason{err: err})
+	if m.feed != nil {
+		m.feed.close()
+	}
+}
+
+func (m *outMsg) stopped() bool { return m.stop.Load() != nil }
+
+// feeder reads a streamed body ahead of the writer in bounded memory.
+type feeder struct {
+	ch       chan *[]byte
+	err      error // valid once ch is closed
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	cur      *[]byte // piece being consumed (writer goroutine)
+	off      int
+	closed   bool // ch seen closed (writer goroutine)
+	fin      atomic.Bool // set once ch is closed
+}
+
+func newFeeder() *feeder {
+	return &feeder{ch: make(chan *[]byte, feedDepth), stopCh: make(chan struct{})}
+}
+
+func (f *feeder) close() { f.stopOnce.Do(func() { close(f.stopCh) }) }
+
+// run copies r into pieces until EOF, an error or close. want is the
+// declared size, or Unknown.
+func (f *feeder) run(r io.Reader, want int64, wake func()) {
+	defer func() {
+		close(f.ch)
+		f.fin.Store(true)
+		wake()
+	}()
+	if want >= 0 {
+		// Read one octet more than declared, to detect a longer body.
+		r = io.LimitReader(r, want+1)
+	}
+	var got int64
+	for {
+		bp := piecePool.Get().(*[]byte)
+		b := (*bp)[:pieceSize]
+		n, err := io.ReadFull(r, b)
+		got += int64(n)
+		if want >= 0 && got > want {
+			piecePool.Put(bp)
+			f.err = fmt.Errorf("msrp: body longer than the declared Size %d", want)
+			return
+		}
+		if n > 0 {
+			*bp = b[:n]
+			select {
+			case f.ch <- bp:
+				wake()
+			case <-f.stopCh:
+				piecePool.Put(bp)
+				return
+			}
+		} else {
+			piecePool.Put(bp)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if want >= 0 && got < want {
+				f.err = fmt.Errorf("msrp: body shorter (%d octets) than the declared Size %d", got, want)
+			}
+			return
+		}
+		if err != nil {
+			f.err = fmt.Errorf("msrp: reading message body: %w", err)
+			return
+		}
+		select {
+		case <-f.stopCh:
+			return
+		default:
+		}
+	}
+}
+
+// next returns the available unread bytes of the current piece, fetching
+// a new piece without blocking. eof is true once the source is exhausted.
+func (f *feeder) next() (p []byte, eof bool) {
+	if f.cur != nil && f.off < len(*f.cur) {
+		return (*f.cur)[f.off:], false
+	}
+	if f.cur != nil {
+		piecePool.Put(f.cur)
+		f.cur = nil
+	}
+	if f.closed {
+		return nil, true
+	}
+	select {
+	case bp, ok := <-f.ch:
+		if !ok {
+			f.closed = true
+			return nil, true
+		}
+		f.cur, f.off = bp, 0
+		return *bp, false
+	default:
+		return nil, false
+	}
+}
+
+func (f *feeder) consume(n int) { f.off += n }
+
+// release returns buffered pieces to the pool (writer goroutine).
+func (f *feeder) release() {
+	f.close()
+	if f.cur != nil {
+		piecePool.Put(f.cur)
+		f.cur = nil
+	}
+	for {
+		select {
+		case bp, ok := <-f.ch:
+			if !ok {
+				return
+			}
+			piecePool.Put(bp)
+		default:
+			return
+		}
+	}
+}
+
+// ready reports whether the writer can make progress on m now (writer
+// goroutine only).
+func (m *outMsg) ready() bool {
+	if m.stopped() || m.feed == nil {
+		return true
+	}
+	f := m.feed
+	if f.cur != nil && f.off < len(*f.cur) {
+		return true
+	}
+	return f.closed || len(f.ch) > 0 || f.fin.Load()
+}
+
+// scheduler is the write queue of one connection.
+type scheduler struct {
+	mu      sync.Mutex
+	ctrl    []ctrlItem
+	streams []*outMsg
+	rr      int // round-robin cursor
+	wake    chan struct{}
+	ctrlN   atomic.Int32 // len(ctrl), read without the lock by the writer
+}
+
+func newScheduler() *scheduler {
+	return &scheduler{wake: make(chan struct{}, 1)}
+}
+
+func (q *scheduler) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *scheduler) pushCtrl(it ctrlItem) {
+	q.mu.Lock()
+	q.ctrl = append(q.ctrl, it)
+	q.ctrlN.Store(int32(len(q.ctrl)))
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *scheduler) pushStream(m *outMsg) {
+	q.mu.Lock()
+	q.streams = append(q.streams, m)
+	q.mu.Unlock()
+	q.signal()
+}
+
+func (q *scheduler) takeCtrl() []ctrlItem {
+	q.mu.Lock()
+	c := q.ctrl
+	q.ctrl = nil
+	q.ctrlN.Store(0)
+	q.mu.Unlock()
+	return c
+}
+
+// nextStream returns the next ready message after the cursor, or nil.
+func (q *scheduler) nextStream() *outMsg {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := len(q.streams)
+	for i := 0; i < n; i++ {
+		j := (q.rr + i) % n
+		if m := q.streams[j]; m.ready() {
+			q.rr = j + 1
+			return m
+		}
+	}
+	return nil
+}
+
+// othersReady reports whether a message other than m could be written.
+func (q *scheduler) othersReady(m *outMsg) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, o := range q.streams {
+		if o != m && o.ready() {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *scheduler) remove(m *outMsg) {
+	q.mu.Lock()
+	for i, o := range q.streams {
+		if o == m {
+			q.streams = append(q.streams[:i], q.streams[i+1:]...)
+			if q.rr > i {
+				q.rr--
+			}
+			break
+		}
+	}
+	q.mu.Unlock()
+}
+
+// drain removes every queued stream (connection closing).
+func (q *scheduler) drain() []*outMsg {
+	q.mu.Lock()
+	s := q.streams
+	q.streams = nil
+	q.ctrl = nil
+	q.mu.Unlock()
+	return s
+}
+
+// deadlineWriter bounds every socket write by the transaction timeout, so
+// that a peer that stops reading is detected (the 30 s timer of RFC 4975
+// §7.1.1 starts at the last byte sent; a write that never completes would
+// otherwise leave the sender silent forever).
+type deadlineWriter struct {
+	c *Conn
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	_ = w.c.nc.SetWriteDeadline(time.Now().Add(w.c.ep.txTimeout))
+	return w.c.nc.Write(p)
+}
+
+// writeLoop is the writer goroutine of c.
+func (c *Conn) writeLoop() {
+	bw := bufio.NewWriterSize(deadlineWriter{c}, 64<<10)
+	err := c.writeLoopErr(bw)
+	if err != nil {
+		c.fail(fmt.Errorf("msrp: writing to %s: %w", c.remoteAddr, err))
+	}
+	for _, m := range c.q.drain() {
+		if m.feed != nil {
+			m.feed.release()
+		}
+	}
+}
+
+func (c *Conn) writeLoopErr(bw *bufio.Writer) error {
+	for {
+		did := false
+		for _, it := range c.q.takeCtrl() {
+			if _, err := bw.Write(it.buf); err != nil {
+				return err
+			}
+			if it.written != nil {
+				it.written()
+			}
+			did = true
+		}
+		if m := c.q.nextStream(); m != nil {
+			if err := c.writeChunk(bw, m); err != nil {
+				return err
+			}
+			did = true
+		}
+		if did {
+			continue
+		}
+		if bw.Buffered() > 0 {
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			continue // more may have arrived while flushing
+		}
+		select {
+		case <-c.q.wake:
+		case <-c.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// finishStream removes m from the queue after its final chunk or abort.
+func (c *Conn) finishStream(m *outMsg) {
+	c.q.remove(m)
+	if m.feed != nil {
+		m.feed.release()
+	}
+}
+
+// writeChunk writes one chunk of m (RFC 4975 §5.1, §7.1.1).
+func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
+	s := m.s
+	if sr := m.stop.Load(); sr != nil {
+		// Stopped between chunks: nothing more goes on the wire.
+		c.finishStream(m)
+		s.msgStopped(m, sr.err)
+		return nil
+	}
+	f := &Frame{
+		Method:        MethodSEND,
+		ToPath:        s.toPath,
+		FromPath:      s.fromPath,
+		MessageID:     m.id,
+		HasByteRange:  true,
+		FailureReport: "yes",
+		ContentType:   m.contentType,
+	}
+	if m.success {
+		f.SuccessReport = "yes"
+	}
+	start := m.pos + 1
+
+	// A whole remainder of at most 2048 octets held in memory goes as one
+	// non-interruptible chunk with a known range-end.
+	if m.feed == nil {
+		rest := m.data[m.pos:]
+		if len(rest) <= maxUninterruptible {
+			f.ByteRange = ByteRange{Start: start, End: m.pos + int64(len(rest)), Total: m.total}
+			f.TID = pickTID(rest)
+			t := c.newChunkTxn(f.TID, m, start, int64(len(rest)))
+			b := f.AppendHead(c.headBuf[:0])
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			if _, err := bw.Write(rest); err != nil {
+				return err
+			}
+			m.pos += int64(len(rest))
+			m.d.AddSent(int64(len(rest)))
+			s.chunkWritten(m, true)
+			f.Flag = FlagEnd
+			b = AppendEndLine(b[:0], f)
+			c.headBuf = b
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+			t.startTimer()
+			c.finishStream(m)
+			return nil
+		}
+	}
+
+	// Interruptible chunk: start-*/total (RFC 4975 §7.1.1).
+	f.ByteRange = ByteRange{Start: start, End: Unknown, Total: m.total}
+	first, _ := m.peek()
+	if len(first) > 4096 {
+		first = first[:4096]
+	}
+	f.TID = pickTID(first)
+	marker := endMarker(f.TID)
+	t := c.newChunkTxn(f.TID, m, start, 0)
+	b := f.AppendHead(c.headBuf[:0])
+	if _, err := bw.Write(b); err != nil {
+		return err
+	}
+	c.headBuf = b
+	var (
+		sent  int64
+		tail  []byte // last bytes of this chunk's body, for the end-line check
+		flag  = FlagMore
+		abort error
+	)
+	for {
+		p, eof := m.peek()
+		if eof {
+			if m.feed != nil && m.feed.err != nil {
+				abort = m.feed.err
+				flag = FlagAbort
+			} else {
+				flag = FlagEnd
+			}
+			break
+		}
+		if len(p) == 0 {
+			break // streamed source stalled: end this chunk with '+'
+		}
+		if len(p) > pieceSize {
+			p = p[:pieceSize]
+		}
+		// §7.1: the body must not contain the end-line; cut the chunk
+		// just before an occurrence and go on under a new tid.
+		cut := collision(tail, p, marker)
+		if cut >= 0 {
+			p = p[:cut]
+		}
+		if len(p) > 0 {
+			if _, err := bw.Write(p); err != nil {
+				return err
+			}
+			m.advance(len(p))
+			sent += int64(len(p))
+			m.d.AddSent(int64(len(p)))
+			tail = keepTail(tail, p, len(marker)-1)
+		}
+		if cut >= 0 {
+			break
+		}
+		if m.stopped() {
+			flag = FlagAbort
+			break
+		}
+		if c.q.ctrlN.Load() > 0 {
+			break
+		}
+		if sent >= c.ep.chunkSize && c.q.othersReady(m) {
+			break
+		}
+	}
+	if flag == FlagEnd && m.total == Unknown {
+		m.total = m.pos
+	}
+	t.n = sent
+	switch flag {
+	case FlagAbort:
+		// An aborted chunk still gets a response, which is ignored.
+		s.chunkWritten(m, false)
+	default:
+		s.chunkWritten(m, flag == FlagEnd)
+	}
+	f.Flag = flag
+	c.headBuf = AppendEndLine(c.headBuf[:0], f)
+	if _, err := bw.Write(c.headBuf); err != nil {
+		return err
+	}
+	t.startTimer()
+	switch flag {
+	case FlagEnd:
+		c.finishStream(m)
+	case FlagAbort:
+		c.finishStream(m)
+		if abort == nil {
+			if sr := m.stop.Load(); sr != nil {
+				abort = sr.err
+			}
+		}
+		s.msgStopped(m, abort)
+	}
+	return nil
+}
+
+// peek returns the next bytes of m's body available without blocking.
+func (m *outMsg) peek() (p []byte, eof bool) {
+	if m.feed == nil {
+		if m.pos >= int64(len(m.data)) {
+			return nil, true
+		}
+		return m.data[m.pos:], false
+	}
+	if m.total >= 0 && m.pos >= m.total {
+		// Declared size reached: let the feeder report a longer body.
+		p, eof = m.feed.next()
+		if eof {
+			return nil, true
+		}
+		if len(p) > 0 {
+			m.feed.err = fmt.Errorf("msrp: body longer than the declared Size %d", m.total)
+			m.feed.closed = true
+			return nil, true
+		}
+		return nil, false
+	}
+	return m.feed.next()
+}
+
+func (m *outMsg) advance(n int) {
+	m.pos += int64(n)
+	if m.feed != nil {
+		m.feed.consume(n)
+	}
+}
+
+// endMarker is the byte sequence that could end a body early: seven
+// hyphens and the tid (RFC 4975 §7.1). The writer cuts a chunk before any
+// occurrence, flag or not, which is stricter than ContainsEndLine.
+func endMarker(tid string) []byte {
+	return append([]byte("-------"), tid...)
+}
+
+// collision returns the offset in p before which the chunk must be cut so
+// that tail+p does not contain marker, or -1 when it does not.
+func collision(tail, p, marker []byte) int {
+	if len(tail) > 0 {
+		k := len(marker) - 1
+		w := make([]byte, 0, len(tail)+k)
+		w = append(w, tail...)
+		w = append(w, p[:min(k, len(p))]...)
+		if i := bytes.Index(w, marker); i >= 0 {
+			return max(i-len(tail), 0)
+		}
+	}
+	return bytes.Index(p, marker)
+}
+
+func keepTail(tail, p []byte, k int) []byte {
+	if len(p) >= k {
+		return append(tail[:0], p[len(p)-k:]...)
+	}
+	tail = append(tail, p...)
+	if len(tail) > k {
+		tail = append(tail[:0], tail[len(tail)-k:]...)
+	}
+	return tail
+}
+
+// pickTID returns a fresh transaction id whose end-line does not occur in
+// body (RFC 4975 §7.1: "pick a new tid").
+func pickTID(body []byte) string {
+	for {
+		tid := NewTransactionID()
+		if !ContainsEndLine(body, tid) {
+			return tid
+		}
+	}
+}
+
+// errStopped is the cause recorded when the application cancels a message.
+var errStopped = errors.New("msrp: message cancelled")

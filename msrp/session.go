@@ -1,0 +1,820 @@
+package msrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/messagesdp"
+	"github.com/parley-im/parley/session"
+)
+
+// Errors of the MSRP endpoint. Those carried by Session.Err and by failed
+// Deliveries wrap one of them.
+var (
+	// ErrConnLost: the transport connection of the session failed (RFC
+	// 4975 §5.4: a connection failure fails every session on it; recovery
+	// needs a new SDP exchange).
+	ErrConnLost = errors.New("msrp: connection lost")
+	// ErrConnClosed: the connection was closed locally.
+	ErrConnClosed = errors.New("msrp: connection closed")
+	// ErrEndpointClosed: the Endpoint was closed.
+	ErrEndpointClosed = errors.New("msrp: endpoint closed")
+	// ErrTimeout: no response arrived within Config.TransactionTimeout of
+	// the last byte sent (RFC 4975 §7.1.1).
+	ErrTimeout = errors.New("msrp: transaction timed out")
+	// ErrSessionUnknown: the peer answered 481: it has no such session
+	// (§7.3). The session has failed.
+	ErrSessionUnknown = errors.New("msrp: peer does not know the session (481)")
+	// ErrSessionBound: the peer answered 506: the session is bound to
+	// another connection (§5.4).
+	ErrSessionBound = errors.New("msrp: session bound to another connection (506)")
+	// ErrFingerprint: the peer's TLS certificate does not match the
+	// a=fingerprint of its SDP (RFC 4975 §14.4, RFC 4572).
+	ErrFingerprint = errors.New("msrp: peer certificate does not match a=fingerprint")
+	// ErrNotOpen: Send on a session whose Open has not completed.
+	ErrNotOpen = errors.New("msrp: session not open")
+)
+
+const (
+	maxIncomingInFlight = 64   // messages being reassembled per session
+	maxSeenIDs          = 4096 // Message-IDs remembered for duplicate detection
+	maxQueued           = 1024 // received messages waiting for Receive
+	defaultMaxInMemory  = 1 << 20
+)
+
+// Session is one MSRP session (RFC 4975 §5): it implements session.Session.
+// Its methods are safe for concurrent use.
+type Session struct {
+	ep        *Endpoint
+	id        string // local session-id
+	localURI  URI
+	localPath []URI // the a=path we advertised
+	fromPath  []URI // From-Path of our requests
+	opts      session.Options
+	accept    []string
+	local     *messagesdp.Media
+	relay     *Relay
+
+	bound chan struct{} // closed when a connection is bound
+
+	// Set by Open before any message is queued; read-only afterwards.
+	toPath   []URI
+	remote   *messagesdp.Media
+	remoteFP string
+
+	mu      sync.Mutex
+	conn    *Conn
+	opened  bool
+	out     map[string]*outMsg
+	refused map[string]bool // types the peer answered 415 for
+	queue   []*session.Incoming
+	qwake   chan struct{}
+	qspace  chan struct{}
+	done    chan struct{}
+	err     error
+	ended   bool
+
+	// Receive state, owned by the reader goroutine of the bound Conn.
+	in       map[string]*inMsg
+	seen     map[string]struct{}
+	seenFIFO []string
+	rejected map[string]int // Message-ID -> code answered
+}
+
+// inMsg is a message being reassembled (RFC 4975 §7.3.1).
+type inMsg struct {
+	id          string
+	contentType string
+	asm         *Assembly
+	mem         *MemoryBuffer // nil when the body goes to the Sink
+	success     bool
+}
+
+func newSession(ep *Endpoint, id string, local URI, opts session.Options) *Session {
+	s := &Session{
+		ep:       ep,
+		id:       id,
+		localURI: local,
+		fromPath: []URI{local},
+		opts:     opts,
+		accept:   opts.AcceptTypes,
+		bound:    make(chan struct{}),
+		out:      make(map[string]*outMsg),
+		refused:  make(map[string]bool),
+		qwake:    make(chan struct{}, 1),
+		qspace:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		in:       make(map[string]*inMsg),
+		seen:     make(map[string]struct{}),
+		rejected: make(map[string]int),
+	}
+	if s.accept == nil {
+		s.accept = defaultAcceptTypes
+	}
+	if s.opts.MaxInMemory <= 0 {
+		s.opts.MaxInMemory = ep.cfg.MaxInMemory
+	}
+	return s
+}
+
+// defaultAcceptTypes are accepted when Options.AcceptTypes is nil.
+var defaultAcceptTypes = []string{"text/plain", "message/cpim", "*"}
+
+// Local returns the local media description.
+func (s *Session) Local() *messagesdp.Media { return s.local }
+
+// Remote returns the peer's media description.
+func (s *Session) Remote() *messagesdp.Media {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.remote
+}
+
+// LocalURI returns the session's own MSRP URI (the last URI of a=path).
+func (s *Session) LocalURI() URI { return s.localURI }
+
+// Conn returns the connection the session is bound to, or nil.
+func (s *Session) Conn() *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended: nil while it runs and after Close.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the session: messages being sent are aborted ('#'), pending
+// deliveries fail with session.ErrClosed, and the connection is released.
+func (s *Session) Close() error {
+	s.end(nil)
+	return nil
+}
+
+// fail ends the session with err.
+func (s *Session) fail(err error) { s.end(err) }
+
+func (s *Session) end(err error) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	s.err = err
+	outs := s.out
+	s.out = map[string]*outMsg{}
+	c := s.conn
+	close(s.done)
+	s.mu.Unlock()
+
+	cause := err
+	if cause == nil {
+		cause = session.ErrClosed
+	}
+	for _, m := range outs {
+		m.abort(cause)
+		s.completeMsg(m, session.Result{Outcome: session.Failed, Err: cause})
+	}
+	s.ep.forgetSession(s)
+	if c != nil {
+		c.removeSession(s)
+		c.release()
+	}
+	if err != nil {
+		s.ep.log.Debug("msrp session failed", "session", s.id, "err", err)
+	}
+}
+
+// bindInbound binds s to c on the first request c carries for it (RFC 4975
+// §5.4). It returns 0, or the response code to refuse the request with.
+func (s *Session) bindInbound(c *Conn) int {
+	s.mu.Lock()
+	switch {
+	case s.ended:
+		s.mu.Unlock()
+		return 481
+	case s.conn == c:
+		s.mu.Unlock()
+		return 0
+	case s.conn != nil:
+		s.mu.Unlock()
+		return 506
+	}
+	if s.remoteFP != "" {
+		if err := checkFingerprint(c, s.remoteFP); err != nil {
+			s.mu.Unlock()
+			s.fail(err)
+			return 403
+		}
+	}
+	if !c.acquire() {
+		s.mu.Unlock()
+		return 481
+	}
+	s.conn = c
+	c.addSession(s)
+	close(s.bound)
+	s.mu.Unlock()
+	return 0
+}
+
+// bindOutbound binds s to a connection it dialed (or its relay's); the
+// caller holds a reference on c which the session takes over.
+func (s *Session) bindOutbound(c *Conn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		c.release()
+		return s.closedErrLocked()
+	}
+	if s.conn != nil {
+		c.release()
+		if s.conn != c {
+			return errors.New("msrp: session already bound to another connection")
+		}
+		return nil
+	}
+	s.conn = c
+	c.addSession(s)
+	close(s.bound)
+	return nil
+}
+
+func (s *Session) closedErrLocked() error {
+	if s.err != nil {
+		return fmt.Errorf("%w: %w", session.ErrClosed, s.err)
+	}
+	return session.ErrClosed
+}
+
+// Send queues m and returns a Delivery tracking it (RFC 4975 §7.1.1). A
+// body held in memory is sent from there; a BodyReader is read ahead in
+// bounded memory while the message is chunked, interleaved with other
+// traffic on the connection.
+func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errors.New("msrp: Send: nil message")
+	}
+	ctype, body, rd, size := m.ContentType, m.Body, m.BodyReader, m.Size
+	if m.CPIM != nil {
+		var err error
+		if ctype, body, rd, size, err = wrapCPIM(m); err != nil {
+			return nil, err
+		}
+	}
+	if ctype == "" {
+		return nil, errors.New("msrp: Send: empty ContentType")
+	}
+	if _, _, err := mime.ParseMediaType(ctype); err != nil {
+		return nil, fmt.Errorf("msrp: Send: bad ContentType %q: %w", ctype, err)
+	}
+	if strings.ContainsAny(ctype, "\r\n") {
+		return nil, fmt.Errorf("msrp: Send: bad ContentType %q", ctype)
+	}
+	if rd == nil {
+		size = int64(len(body))
+		if body == nil {
+			body = []byte{}
+		}
+	} else if size < 0 {
+		size = Unknown
+	}
+	id := m.ID
+	if id == "" {
+		id = NewMessageID()
+	} else if !ValidIdent(id) {
+		return nil, fmt.Errorf("msrp: Send: Message-ID %q is not an ident (RFC 4975 §9)", id)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.ended:
+		return nil, s.closedErrLocked()
+	case !s.opened:
+		return nil, ErrNotOpen
+	case s.refused[baseType(ctype)]:
+		return nil, fmt.Errorf("%w: %s (peer answered 415)", session.ErrTypeNotAccepted, ctype)
+	case s.remote != nil && !peerAccepts(s.remote, ctype):
+		return nil, fmt.Errorf("%w: %s", session.ErrTypeNotAccepted, ctype)
+	case s.remote != nil && s.remote.MaxSize > 0 && size > s.remote.MaxSize:
+		return nil, fmt.Errorf("%w: %d > %d", session.ErrTooLarge, size, s.remote.MaxSize)
+	case s.out[id] != nil:
+		return nil, fmt.Errorf("msrp: Send: message %s is already being sent", id)
+	}
+	om := &outMsg{
+		s:           s,
+		id:          id,
+		contentType: ctype,
+		total:       size,
+		success:     s.opts.WantReceipts && !m.NoReceipt,
+		d:           session.NewDelivery(id, size),
+	}
+	c := s.conn
+	if rd != nil {
+		om.feed = newFeeder()
+		s.ep.wg.Go(func() { om.feed.run(rd, size, c.q.signal) })
+	} else {
+		om.data = body
+	}
+	s.out[id] = om
+	c.q.pushStream(om)
+	return om.d, nil
+}
+
+// Cancel aborts the sending of the message tracked by d: the chunk being
+// written ends with '#' (RFC 4975 §7.1) and d fails with an error.
+func (s *Session) Cancel(d *session.Delivery) {
+	s.mu.Lock()
+	m := s.out[d.ID()]
+	s.mu.Unlock()
+	if m == nil || m.d != d {
+		return
+	}
+	m.abort(errStopped)
+	s.completeMsg(m, session.Result{Outcome: session.Failed, Err: errStopped})
+	if c := s.Conn(); c != nil {
+		c.q.signal()
+	}
+}
+
+// completeMsg finishes m's delivery once.
+func (s *Session) completeMsg(m *outMsg, r session.Result) {
+	s.mu.Lock()
+	if m.finished {
+		s.mu.Unlock()
+		return
+	}
+	m.finished = true
+	if s.out[m.id] == m {
+		delete(s.out, m.id)
+	}
+	s.mu.Unlock()
+	m.d.Complete(r)
+}
+
+// chunkWritten records that a chunk of m is about to be answered.
+func (s *Session) chunkWritten(m *outMsg, last bool) {
+	s.mu.Lock()
+	m.outstanding++
+	if last {
+		m.lastSent = true
+	}
+	s.mu.Unlock()
+}
+
+// msgStopped is called by the writer after it dropped a stopped message.
+func (s *Session) msgStopped(m *outMsg, err error) {
+	if err == nil {
+		err = errStopped
+	}
+	s.completeMsg(m, session.Result{Outcome: session.Failed, Err: err})
+}
+
+// settleLocked completes m if every byte is accounted for: answered with
+// 200 (Sent) or, when success reports were asked for, confirmed by REPORTs
+// (Delivered) (RFC 4975 §7.1.2).
+func (s *Session) settleLocked(m *outMsg) (session.Result, bool) {
+	if m.finished || !m.lastSent {
+		return session.Result{}, false
+	}
+	if m.success {
+		if m.acked.covers(m.total) {
+			return session.Result{Outcome: session.Delivered}, true
+		}
+		return session.Result{}, false
+	}
+	if m.outstanding == 0 {
+		return session.Result{Outcome: session.Sent}, true
+	}
+	return session.Result{}, false
+}
+
+func (s *Session) settle(m *outMsg) {
+	s.mu.Lock()
+	r, ok := s.settleLocked(m)
+	s.mu.Unlock()
+	if ok {
+		s.completeMsg(m, r)
+	}
+}
+
+// chunkResponse handles the response to one chunk (RFC 4975 §7.2, §10).
+func (s *Session) chunkResponse(t *txn, f *Frame) {
+	m := t.m
+	s.mu.Lock()
+	m.outstanding--
+	s.mu.Unlock()
+	code := f.StatusCode
+	if code == 200 {
+		s.settle(m)
+		return
+	}
+	r := session.Result{Outcome: session.Failed, Status: code, Comment: f.Comment}
+	switch code {
+	case 413: // §10: send no more chunks, interrupt the current one.
+		r.Err = fmt.Errorf("%w: peer answered 413 %s", session.ErrTooLarge, f.Comment)
+	case 415: // §10: stop using this type in the session.
+		s.mu.Lock()
+		s.refused[baseType(m.contentType)] = true
+		s.mu.Unlock()
+		r.Err = fmt.Errorf("%w: peer answered 415 for %s", session.ErrTypeNotAccepted, m.contentType)
+	case 408: // §10: treat as a local timeout.
+		r.Outcome = session.TimedOut
+		r.Err = fmt.Errorf("%w: 408 from the network", ErrTimeout)
+	case 481:
+		r.Err = ErrSessionUnknown
+	case 506:
+		r.Err = ErrSessionBound
+	default:
+		r.Err = fmt.Errorf("msrp: peer answered %d %s", code, f.Comment)
+	}
+	m.abort(r.Err)
+	s.completeMsg(m, r)
+	if code == 481 || code == 506 {
+		s.fail(r.Err)
+	}
+	if c := s.Conn(); c != nil {
+		c.q.signal()
+	}
+}
+
+// chunkTimedOut handles a chunk transaction without a response.
+func (s *Session) chunkTimedOut(m *outMsg, err error) {
+	m.abort(err)
+	s.completeMsg(m, session.Result{Outcome: session.TimedOut, Err: err})
+	if c := s.Conn(); c != nil {
+		c.q.signal()
+	}
+}
+
+// recvREPORT correlates a REPORT with a message being sent (§7.1.2).
+func (s *Session) recvREPORT(f *Frame) {
+	if !f.HasStatus || f.MessageID == "" {
+		return
+	}
+	s.mu.Lock()
+	m := s.out[f.MessageID]
+	if m == nil {
+		s.mu.Unlock()
+		return // §7.1.2: ignore REPORTs for unknown messages.
+	}
+	if f.Status.Code == 200 {
+		br := f.ByteRange
+		if !f.HasByteRange {
+			br = ByteRange{Start: 1, End: m.total, Total: m.total}
+		}
+		end := br.End
+		if end == Unknown {
+			end = br.Total
+		}
+		if end == Unknown && m.lastSent {
+			end = m.total
+		}
+		if end != Unknown {
+			m.acked.add(br.Start, end)
+			m.d.SetConfirmed(m.acked.size())
+		}
+		r, ok := s.settleLocked(m)
+		s.mu.Unlock()
+		if ok {
+			s.completeMsg(m, r)
+		}
+		return
+	}
+	s.mu.Unlock()
+	// A failure REPORT: the message failed; abort what is still being sent.
+	err := fmt.Errorf("msrp: failure report %03d %d %s", f.Status.Namespace, f.Status.Code, f.Status.Comment)
+	r := session.Result{Outcome: session.Failed, Status: f.Status.Code, Comment: f.Status.Comment, Err: err}
+	if f.Status.Code == 408 {
+		r.Outcome = session.TimedOut
+	}
+	m.abort(err)
+	s.completeMsg(m, r)
+	if c := s.Conn(); c != nil {
+		c.q.signal()
+	}
+}
+
+// Receive returns the next complete message from the peer.
+func (s *Session) Receive(ctx context.Context) (*session.Incoming, error) {
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			in := s.queue[0]
+			s.queue[0] = nil
+			s.queue = s.queue[1:]
+			s.mu.Unlock()
+			select {
+			case s.qspace <- struct{}{}:
+			default:
+			}
+			return in, nil
+		}
+		if s.ended {
+			err := s.closedErrLocked()
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.qwake:
+		case <-s.done:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+// enqueue hands a received message to Receive. When maxQueued messages
+// wait, it blocks the connection's reader (TCP back-pressure) until the
+// application receives one or the session ends.
+func (s *Session) enqueue(c *Conn, in *session.Incoming) {
+	for {
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return
+		}
+		if len(s.queue) < maxQueued {
+			s.queue = append(s.queue, in)
+			s.mu.Unlock()
+			select {
+			case s.qwake <- struct{}{}:
+			default:
+			}
+			return
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.qspace:
+		case <-s.done:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+}
+
+// recvSEND receives one SEND chunk for s from c (RFC 4975 §7.3.1): checks
+// type and size for a new message, writes the body into the message's
+// Assembly, answers per Failure-Report, and hands complete messages to
+// Receive, with a success REPORT when asked for (§7.1.2).
+func (s *Session) recvSEND(c *Conn, f *Frame) error {
+	if !f.HasBody() {
+		// A bodiless SEND binds the connection or keeps it alive (§5.4).
+		c.respond(f, 200, "OK")
+		return nil
+	}
+	id := f.MessageID
+	if id == "" {
+		if err := c.drainBody(); err != nil {
+			return err
+		}
+		c.respond(f, 400, "Message-ID required")
+		return nil
+	}
+	if code, ok := s.rejected[id]; ok {
+		if err := c.drainBody(); err != nil {
+			return err
+		}
+		c.respond(f, code, "")
+		return nil
+	}
+	br := f.ByteRange
+	if !f.HasByteRange {
+		br = ByteRange{Start: 1, End: Unknown, Total: Unknown}
+	}
+	im := s.in[id]
+	if im == nil {
+		var code int
+		var comment string
+		if im, code, comment = s.newIncoming(f, br); code != 0 {
+			if err := c.drainBody(); err != nil {
+				return err
+			}
+			s.reject(id, code)
+			c.respond(f, code, comment)
+			return nil
+		}
+	}
+	// §14.5: check the Byte-Range before reading the body.
+	if err := im.asm.BeginChunk(br); err != nil {
+		if err := c.drainBody(); err != nil {
+			return err
+		}
+		delete(s.in, id)
+		code := statusCode(err)
+		s.reject(id, code)
+		c.respond(f, code, "")
+		return nil
+	}
+	var (
+		got  int64
+		werr error
+	)
+	for {
+		seg, err := c.r.NextBodySegment()
+		if err == io.EOF {
+			break
+		}
+		if se, ok := errors.AsType[*StatusError](err); ok {
+			werr = se // chunk over the reader's limit; rest skipped later
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("msrp: reading SEND body: %w", err)
+		}
+		if werr == nil {
+			werr = im.asm.Write(br.Start+got, seg)
+		}
+		got += int64(len(seg))
+	}
+	if werr != nil {
+		delete(s.in, id)
+		code := statusCode(werr)
+		s.reject(id, code)
+		c.respond(f, code, "")
+		return nil
+	}
+	if f.Flag == FlagAbort {
+		// §7.1: the sender abandoned the message: discard it.
+		delete(s.in, id)
+		c.respond(f, 200, "OK")
+		return nil
+	}
+	if err := im.asm.EndChunk(br, got, f.Flag); err != nil {
+		delete(s.in, id)
+		code := statusCode(err)
+		s.reject(id, code)
+		c.respond(f, code, "")
+		return nil
+	}
+	c.respond(f, 200, "OK")
+	if !im.asm.Complete() {
+		return nil
+	}
+	delete(s.in, id)
+	total := im.asm.Total()
+	in := &session.Incoming{
+		ID:          id,
+		ContentType: im.contentType,
+		Size:        total,
+		Received:    time.Now(),
+		Duplicate:   s.markSeen(id),
+	}
+	if im.mem != nil {
+		in.Body = im.mem.Bytes()[:total]
+		in.CPIM = parseCPIM(in.ContentType, in.Body)
+	}
+	if im.success {
+		// §7.1.2: a success REPORT covering every byte received.
+		rep := &Frame{
+			TID:          NewTransactionID(),
+			Method:       MethodREPORT,
+			ToPath:       f.FromPath,
+			FromPath:     s.fromPath,
+			MessageID:    id,
+			HasByteRange: true,
+			ByteRange:    ByteRange{Start: 1, End: total, Total: total},
+			HasStatus:    true,
+			Status:       Status{Namespace: 0, Code: 200, Comment: "OK"},
+			Flag:         FlagEnd,
+		}
+		c.sendFrame(rep, nil)
+	}
+	s.enqueue(c, in)
+	return nil
+}
+
+// newIncoming starts reassembling a new message, or returns the response
+// code to refuse it with (RFC 4975 §7.3.1, §8.6: 415 for a type not in
+// accept-types, 413 for a size over max-size).
+func (s *Session) newIncoming(f *Frame, br ByteRange) (*inMsg, int, string) {
+	if !typeAccepted(f.ContentType, s.accept) {
+		return nil, 415, "Unsupported Media Type"
+	}
+	if s.opts.MaxSize > 0 && br.Total > s.opts.MaxSize {
+		return nil, 413, "Message larger than max-size"
+	}
+	if len(s.in) >= maxIncomingInFlight {
+		return nil, 413, "Too many messages in progress"
+	}
+	im := &inMsg{id: f.MessageID, contentType: f.ContentType, success: f.WantsSuccessReport()}
+	limit := s.opts.MaxSize
+	memMax := s.opts.MaxInMemory
+	if br.Total != Unknown && br.Total > memMax && s.opts.Sink != nil {
+		dst, err := s.opts.Sink(session.Info{ID: f.MessageID, ContentType: f.ContentType, Size: br.Total})
+		if err != nil || dst == nil {
+			return nil, 413, "Cannot store message"
+		}
+		im.asm = NewAssembly(dst, limit)
+	} else {
+		if br.Total != Unknown && br.Total > memMax {
+			return nil, 413, "Message too large"
+		}
+		if limit == 0 || limit > memMax {
+			limit = memMax
+		}
+		im.mem = NewMemoryBuffer(limit)
+		im.asm = NewAssembly(im.mem, limit)
+	}
+	s.in[im.id] = im
+	return im, 0, ""
+}
+
+func (s *Session) reject(id string, code int) {
+	if len(s.rejected) >= maxSeenIDs {
+		clear(s.rejected)
+	}
+	s.rejected[id] = code
+}
+
+// markSeen records id and reports whether it was already delivered
+// (RFC 4975 §5.4: duplicates are flagged, not hidden).
+func (s *Session) markSeen(id string) bool {
+	if _, ok := s.seen[id]; ok {
+		return true
+	}
+	s.seen[id] = struct{}{}
+	s.seenFIFO = append(s.seenFIFO, id)
+	if len(s.seenFIFO) > maxSeenIDs {
+		delete(s.seen, s.seenFIFO[0])
+		s.seenFIFO = s.seenFIFO[1:]
+	}
+	return false
+}
+
+// rangeSet is a set of 1-based inclusive octet ranges.
+type rangeSet struct {
+	r    [][2]int64 // sorted, disjoint, non-adjacent
+	seen bool       // add was called at least once
+}
+
+func (rs *rangeSet) add(start, end int64) {
+	rs.seen = true
+	if start < 1 || end < start {
+		return
+	}
+	out := rs.r[:0:0]
+	placed := false
+	for _, x := range rs.r {
+		switch {
+		case x[1]+1 < start:
+			out = append(out, x)
+		case end+1 < x[0]:
+			if !placed {
+				out = append(out, [2]int64{start, end})
+				placed = true
+			}
+			out = append(out, x)
+		default:
+			start, end = min(start, x[0]), max(end, x[1])
+		}
+	}
+	if !placed {
+		out = append(out, [2]int64{start, end})
+	}
+	rs.r = out
+}
+
+// covers reports whether the set covers 1..total (an empty message is
+// covered once any report for it arrived).
+func (rs *rangeSet) covers(total int64) bool {
+	if total == 0 {
+		return rs.seen
+	}
+	return len(rs.r) == 1 && rs.r[0][0] == 1 && rs.r[0][1] >= total
+}
+
+func (rs *rangeSet) size() int64 {
+	var n int64
+	for _, x := range rs.r {
+		n += x[1] - x[0] + 1
+	}
+	return n
+}
+
+// statusCode returns the response code for a reassembly error: that of a
+// *StatusError, else 413 (the destination failed: stop sending, §10).
+func statusCode(err error) int {
+	if se, ok := errors.AsType[*StatusError](err); ok {
+		return se.Code
+	}
+	return 413
+}
