@@ -1,0 +1,305 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// needTool returns the path of an external program. When it is missing the
+// test is skipped with install instructions, or fails when CI=true (CI must
+// never pass by skipping a peer).
+func needTool(t testing.TB, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	msg := fmt.Sprintf("%s not found in PATH: install it with `sudo DEBIAN_FRONTEND=noninteractive apt-get install -y %s` (or run .ci/interop.sh)", name, debianPackage)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: %s", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// Kamailio cannot listen on port 0, so the test picks one.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lockedBuffer collects a child's output for the failure log.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// process is a child started by a test, in its own process group so that
+// stopping it also stops the workers it forked.
+type process struct {
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error
+}
+
+func startProcess(t testing.TB, dir, name string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out := new(lockedBuffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	return p
+}
+
+// stop sends sig to the process group, then SIGKILL after grace.
+func (p *process) stop(sig syscall.Signal, grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	pgid := p.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kamailio is a Kamailio MSRP relay started by a test.
+type kamailio struct {
+	Port   int
+	Addr   string // 127.0.0.1:Port
+	RunDir string
+	proc   *process
+}
+
+// kamailioOptions are -A defines passed to msrp-relay.cfg.
+type kamailioOptions struct {
+	Defines []string // e.g. "MSRP_MIN_EXPIRES=60"
+}
+
+// startKamailio runs interop/kamailio/msrp-relay.cfg in the foreground in
+// a temporary run directory, on a free loopback port, waits until it
+// accepts TCP connections and stops it when the test ends.
+func startKamailio(t testing.TB, opts kamailioOptions) *kamailio {
+	t.Helper()
+	bin := needTool(t, "kamailio", "kamailio")
+	cfg, err := filepath.Abs(filepath.Join("kamailio", "msrp-relay.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		k, err := tryStartKamailio(t, bin, cfg, opts)
+		if err == nil {
+			return k
+		}
+		lastErr = err
+	}
+	t.Fatalf("kamailio did not start: %v", lastErr)
+	return nil
+}
+
+func tryStartKamailio(t testing.TB, bin, cfg string, opts kamailioOptions) (*kamailio, error) {
+	dir := t.TempDir()
+	port := freePort(t)
+	args := []string{
+		"-f", cfg, "-DD", "-E",
+		"-w", dir, "-P", filepath.Join(dir, "kamailio.pid"),
+		"-l", "tcp:127.0.0.1:" + strconv.Itoa(port),
+		"-A", `CTL_SOCK="unix:` + filepath.Join(dir, "kamailio.ctl") + `"`,
+		"-m", "64", "-M", "16",
+	}
+	if os.Getenv("KAMAILIO_DEBUG") == "1" {
+		args = append(args, "-A", "WITH_DEBUG")
+	}
+	for _, d := range opts.Defines {
+		args = append(args, "-A", d)
+	}
+	p := startProcess(t, dir, bin, args...)
+	k := &kamailio{Port: port, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), RunDir: dir, proc: p}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if p.exited() {
+			return nil, fmt.Errorf("kamailio exited (%v):\n%s", p.err, p.out.String())
+		}
+		c, err := net.DialTimeout("tcp", k.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			p.stop(syscall.SIGKILL, time.Second)
+			return nil, fmt.Errorf("kamailio not accepting on %s after 15 s:\n%s", k.Addr, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		p.stop(syscall.SIGTERM, 5*time.Second)
+		if t.Failed() {
+			t.Logf("kamailio log (%s):\n%s", k.Addr, tail(p.out.String(), 400))
+		}
+	})
+	return k, nil
+}
+
+// Log returns what Kamailio has logged so far.
+func (k *kamailio) Log() string { return k.proc.out.String() }
+
+// Alive reports whether the Kamailio process is still running (a frame it
+// cannot handle may crash it, see README.md).
+func (k *kamailio) Alive() bool { return !k.proc.exited() }
+
+func tail(s string, lines int) string {
+	ls := strings.Split(s, "\n")
+	if len(ls) > lines {
+		ls = ls[len(ls)-lines:]
+	}
+	return strings.Join(ls, "\n")
+}
+
+// capture is a tshark capture of one TCP port on the loopback interface.
+type capture struct {
+	port int
+	file string
+	proc *process
+	bin  string
+}
+
+// startCapture starts `tshark -i lo -f "tcp port N" -w file` and waits
+// until tshark reports that it is capturing.
+func startCapture(t testing.TB, port int) *capture {
+	t.Helper()
+	bin := needTool(t, "tshark", "tshark")
+	dir := t.TempDir()
+	c := &capture{port: port, file: filepath.Join(dir, "msrp.pcapng"), bin: bin}
+	c.proc = startProcess(t, dir, bin, "-i", "lo", "-f", "tcp port "+strconv.Itoa(port), "-w", c.file)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(c.proc.out.String(), "Capturing on") {
+		if c.proc.exited() {
+			t.Fatalf("tshark exited (%v):\n%s", c.proc.err, c.proc.out.String())
+		}
+		if time.Now().After(deadline) {
+			c.proc.stop(syscall.SIGKILL, time.Second)
+			t.Fatalf("tshark did not start capturing:\n%s", c.proc.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// dumpcap prints "Capturing on" slightly before packets are really
+	// recorded: frames sent at once were seen missing. The positive frame
+	// count in stopAndCheck catches a capture that started too late.
+	time.Sleep(time.Second)
+	t.Cleanup(func() { c.proc.stop(syscall.SIGKILL, time.Second) })
+	return c
+}
+
+// stopAndCheck stops the capture and checks the recorded MSRP with
+// tshark's dissector: no malformed packet and no expert warning or error,
+// and at least minFrames MSRP PDUs decoded (so the check cannot pass on an
+// empty capture). It returns the decoded MSRP start lines' methods or
+// status codes.
+func (c *capture) stopAndCheck(t testing.TB, minFrames int) []string {
+	t.Helper()
+	// Let the last segments reach the capture before stopping.
+	time.Sleep(300 * time.Millisecond)
+	c.proc.stop(syscall.SIGINT, 10*time.Second)
+	decode := "tcp.port==" + strconv.Itoa(c.port) + ",msrp"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	bad, err := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode,
+		"-Y", `_ws.malformed || _ws.expert.severity >= "Warning"`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("tshark -r: %v\n%s", err, bad)
+	}
+	if s := strings.TrimSpace(stripTsharkNoise(string(bad))); s != "" {
+		// Show the details of the first offending packets.
+		detail, _ := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode, "-V",
+			"-Y", `_ws.malformed || _ws.expert.severity >= "Warning"`, "-c", "3").CombinedOutput()
+		t.Errorf("tshark flags malformed or suspicious MSRP:\n%s\n---\n%s", s, tail(string(detail), 80))
+	}
+	out, err := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode, "-Y", "msrp",
+		"-T", "fields", "-e", "msrp.method", "-e", "msrp.status.code").Output()
+	if err != nil {
+		t.Fatalf("tshark -r -T fields: %v", err)
+	}
+	var frames []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		for _, f := range strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == '\t' || r == ',' }) {
+			frames = append(frames, f)
+		}
+	}
+	if len(frames) < minFrames {
+		all, _ := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode).CombinedOutput()
+		t.Logf("capture %s:\n%s", c.file, tail(stripTsharkNoise(string(all)), 40))
+		t.Errorf("tshark decoded %d MSRP frames on port %d, want at least %d: %q", len(frames), c.port, minFrames, frames)
+	}
+	return frames
+}
+
+// stripTsharkNoise drops tshark's root warning, which is not a finding.
+func stripTsharkNoise(s string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "Running as user") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "\n")
+}
+
+var errNoFrame = errors.New("no frame")
