@@ -243,3 +243,33 @@ func TestIsActive(t *testing.T) {
 		t.Error("nil media: want the RFC 4975 default")
 	}
 }
+
+func TestProtoPredicates(t *testing.T) {
+	tests := []struct {
+		proto              string
+		msrp, cpim, secure bool
+	}{
+		{"TCP/MSRP", true, false, false},
+		{"TCP/TLS/MSRP", true, false, true},
+		{"tcp/tls/msrp", true, false, true},
+		{"TCP/WSS/MSRP", true, false, false},
+		{"MSRP", false, false, false},
+		{"cpim/tcp", false, true, false},
+		{"cpim/tls", false, true, true},
+		{"CPIM/TLS", false, true, true},
+		{"cpim/sctp", false, false, false},
+		{"RTP/AVP", false, false, false},
+	}
+	for _, tt := range tests {
+		if messagesdp.IsMSRP(tt.proto) != tt.msrp || messagesdp.IsCPIM(tt.proto) != tt.cpim || messagesdp.IsSecure(tt.proto) != tt.secure {
+			t.Errorf("%s: IsMSRP %v IsCPIM %v IsSecure %v", tt.proto,
+				messagesdp.IsMSRP(tt.proto), messagesdp.IsCPIM(tt.proto), messagesdp.IsSecure(tt.proto))
+		}
+	}
+	if got := cpimOffer().Types(); !reflect.DeepEqual(got, []string{"text/plain", "text/html"}) {
+		t.Errorf("cpim Types = %q", got)
+	}
+	if got := msrpOffer().Types(); !reflect.DeepEqual(got, []string{"message/cpim", "text/plain"}) {
+		t.Errorf("msrp Types = %q", got)
+	}
+}
