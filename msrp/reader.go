@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 )
 
 // Default limits (Limits zero values). They bound the memory one frame
@@ -304,7 +305,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 // only until the next call on r. At the end-line it returns nil, io.EOF
 // and the frame's Flag is set. Errors are as for Read.
 func (r *Reader) NextBodySegment() ([]byte, error) {
-	return r.segment(1 << 62)
+	return r.segment(math.MaxInt)
 }
 
 // segment returns up to max body octets, consumed from the buffer.

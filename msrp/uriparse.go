@@ -159,6 +159,38 @@ func parseHostPort(u *URI, auth string) error {
 	return nil
 }
 
+// check reports whether the fields of u form a valid URI, without
+// formatting it: what ParseURI(u.String()) would accept.
+func (u URI) check() error {
+	if u.User != "" {
+		if err := checkUserinfo(u.User); err != nil {
+			return err
+		}
+	}
+	if strings.IndexByte(u.Host, ':') >= 0 {
+		if _, err := netip.ParseAddr(unescapeZone(u.Host)); err != nil {
+			return uriError("malformed IPv6 literal")
+		}
+	} else if u.Host == "" || !validRegName(u.Host) {
+		return uriError("malformed host")
+	}
+	if u.Port < 0 || u.Port > 65535 {
+		return uriError("port out of range")
+	}
+	if u.SessionID != "" && !validSessionID(u.SessionID) {
+		return uriError("malformed session-id")
+	}
+	if u.Transport == "" || !allAlnum(u.Transport) {
+		return uriError("malformed transport parameter")
+	}
+	for _, p := range u.Params {
+		if !validURIParam(p) {
+			return uriError("malformed URI parameter")
+		}
+	}
+	return nil
+}
+
 // unescapeZone turns an RFC 6874 zone "%25" into the "%" netip expects.
 func unescapeZone(h string) string {
 	if i := strings.Index(h, "%25"); i >= 0 {

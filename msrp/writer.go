@@ -166,7 +166,7 @@ func (f *Frame) Check() error {
 	}
 	for _, p := range [][]URI{f.ToPath, f.FromPath} {
 		for _, u := range p {
-			if _, err := parseURI(u.String()); err != nil {
+			if err := u.check(); err != nil {
 				return bad("URI " + strconv.Quote(u.String()) + ": " + err.Error())
 			}
 		}
@@ -313,33 +313,52 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if !w.inBody {
 		return 0, fmt.Errorf("%w: Write without WriteHead", ErrInvalidFrame)
 	}
-	// Held-back tail plus p, searched together. Keep back at most
-	// len("-------"+tid) octets: a flag after them would form an end-line.
+	// An end-line is "-------" tid flag: keep octets. The last keep octets
+	// written are held back in pending, since a flag in the next Write
+	// would complete an end-line with them.
 	keep := 7 + len(w.cur.TID)
-	joined := p
-	if len(w.pending) > 0 {
-		w.pending = append(w.pending, p...)
-		joined = w.pending
-	}
-	if i := endLineIndex(joined, w.cur.TID); i >= 0 {
-		cut := i + keep // up to, not including, the flag
-		if _, err := w.bw.Write(joined[:cut]); err != nil {
+	if old := len(w.pending); old > 0 {
+		// An end-line straddling the held-back octets and p starts in
+		// pending and ends within the first keep+1 octets of p.
+		ext := min(len(p), keep+1)
+		w.pending = append(w.pending, p[:ext]...)
+		if i := endLineIndex(w.pending, w.cur.TID); i >= 0 {
+			cut := i + keep // up to, not including, the flag
+			_, err := w.bw.Write(w.pending[:cut])
+			w.pending = w.pending[:0]
+			if err != nil {
+				return 0, err
+			}
+			return max(cut-old, 0), ErrEndLineInBody
+		}
+		if ext == len(p) {
+			// p is short: keep holding the last keep octets of the stream.
+			hold := min(keep, len(w.pending))
+			_, err := w.bw.Write(w.pending[:len(w.pending)-hold])
+			w.pending = w.pending[:copy(w.pending, w.pending[len(w.pending)-hold:])]
+			if err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		_, err := w.bw.Write(w.pending[:old])
+		w.pending = w.pending[:0]
+		if err != nil {
 			return 0, err
 		}
-		n := cut - (len(joined) - len(p))
-		w.pending = w.pending[:0]
-		return max(n, 0), ErrEndLineInBody
 	}
-	hold := min(keep, len(joined))
-	if _, err := w.bw.Write(joined[:len(joined)-hold]); err != nil {
+	if i := endLineIndex(p, w.cur.TID); i >= 0 {
+		cut := i + keep
+		if _, err := w.bw.Write(p[:cut]); err != nil {
+			return 0, err
+		}
+		return cut, ErrEndLineInBody
+	}
+	hold := min(keep, len(p))
+	if _, err := w.bw.Write(p[:len(p)-hold]); err != nil {
 		return 0, err
 	}
-	tail := joined[len(joined)-hold:]
-	if len(w.pending) > 0 {
-		w.pending = append(w.pending[:0], tail...)
-	} else {
-		w.pending = append(w.pending, tail...)
-	}
+	w.pending = append(w.pending, p[len(p)-hold:]...)
 	return len(p), nil
 }
 

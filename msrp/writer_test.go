@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,57 @@ func TestWriterStreamPlain(t *testing.T) {
 	}
 	if _, err := w.Write([]byte("x")); !errors.Is(err, ErrInvalidFrame) {
 		t.Errorf("Write after bodiless head: %v", err)
+	}
+}
+
+// TestWriterStreamRandom streams random bodies, some with an end-line
+// planted, in random pieces: the Writer must stop exactly before the flag
+// of the first end-line, and what it wrote must read back as that prefix.
+func TestWriterStreamRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	f := sampleSEND(t)
+	alphabet := "-d93kswow$+#\r\nx"
+	for iter := 0; iter < 2000; iter++ {
+		body := make([]byte, rng.IntN(200))
+		for i := range body {
+			body[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if rng.IntN(2) == 0 && len(body) > 20 {
+			copy(body[rng.IntN(len(body)-17):], "-------d93kswow+")
+		}
+		want := len(body)
+		if i := endLineIndex(body, f.TID); i >= 0 {
+			want = i + 7 + len(f.TID)
+		}
+		var out bytes.Buffer
+		w := NewWriter(&out)
+		if err := w.WriteHead(f); err != nil {
+			t.Fatal(err)
+		}
+		written := 0
+		var werr error
+		for rest := body; len(rest) > 0 && werr == nil; {
+			n := min(len(rest), 1+rng.IntN(25))
+			var k int
+			k, werr = w.Write(rest[:n])
+			written += k
+			rest = rest[n:]
+		}
+		if written != want || (want < len(body)) != errors.Is(werr, ErrEndLineInBody) {
+			t.Fatalf("body %q: wrote %d (%v), want %d", body, written, werr, want)
+		}
+		if err := w.WriteEndLine(FlagMore); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		g := *f
+		g.Flag = FlagMore
+		if exp := AppendFrame(nil, &g, body[:want]); !bytes.Equal(out.Bytes(), exp) {
+			t.Fatalf("body %q: output\n%q\nwant\n%q", body, out.Bytes(), exp)
+		}
+		frames, err := readAllFrames(t, bytes.NewReader(out.Bytes()), Limits{}, true)
+		if err != io.EOF || len(frames) != 1 || !bytes.Equal(frames[0].body, body[:want]) {
+			t.Fatalf("body %q: read back %+v %v", body, frames, err)
+		}
 	}
 }
