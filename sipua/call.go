@@ -209,6 +209,25 @@ func (c *Call) watch() {
 	}
 }
 
+// openContext bounds a session Open by d and by the call: a BYE while
+// the transport connects abandons the Open.
+func (c *Call) openContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, d)
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-c.done:
+			cancel()
+		case <-stop:
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		close(stop)
+		cancel()
+	}
+}
+
 // endedBy reports whether the call has ended with cause.
 func (c *Call) endedBy(cause error) bool {
 	select {
@@ -345,7 +364,9 @@ func (ua *UA) invite(ctx context.Context, u sip.Uri, target string, opts InviteO
 		c.end(ctx, nil, true)
 		return nil, fmt.Errorf("sipua: INVITE %s: the 200 OK carries no SDP answer", target)
 	}
-	s, err := off.Open(ctx, res.Body())
+	octx, ocancel := c.openContext(ctx, 30*time.Second)
+	s, err := off.Open(octx, res.Body())
+	ocancel()
 	if err != nil {
 		c.end(context.WithoutCancel(ctx), err, true)
 		if errors.Is(err, session.ErrNotAcceptable) {
@@ -587,7 +608,7 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(nil, fmt.Errorf("sipua: answering INVITE from %s: %w", c.remote.URI, ackErr))
 		return
 	}
-	octx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	octx, cancel := c.openContext(d.ctx, 30*time.Second)
 	s, err := ans.Open(octx)
 	cancel()
 	if err != nil {
