@@ -126,12 +126,13 @@ func isTokens(s string) bool {
 
 // validURI is a light check for an absolute URI (RFC 3986 §4.3): a scheme
 // (ALPHA *(ALPHA / DIGIT / "+" / "-" / ".")), a colon, and no space,
-// control character, angle bracket or double quote anywhere.
+// control character, angle bracket, double quote or backslash (which
+// would start an escape, §2.3) anywhere.
 func validURI(s string) bool {
 	colon := -1
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' {
+		if c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == '"' || c == '\\' {
 			return false
 		}
 		if colon < 0 {

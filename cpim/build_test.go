@@ -335,6 +335,9 @@ func TestZeroMessage(t *testing.T) {
 	if got := string(m.Bytes()); got != "To: <im:a@b>\r\n\r\nContent-Type: text/plain\r\n\r\nhi" || m.Len() != len(got) {
 		t.Errorf("got %q", got)
 	}
+	if got := string(m.AppendHeader(nil)) + string(m.Entity()); got != string(m.Bytes()) {
+		t.Errorf("AppendHeader+Entity = %q", got)
+	}
 	var buf bytes.Buffer
 	if n, err := m.WriteTo(&buf); err != nil || n != int64(m.Len()) || buf.String() != string(m.Bytes()) {
 		t.Errorf("WriteTo = %d, %v", n, err)

@@ -169,15 +169,21 @@ func Read(r io.Reader, lim Limits) (*Message, error) {
 // Append appends the message in wire form to b and returns the result. For
 // a parsed, unmodified Message that is exactly the parsed input.
 func (m *Message) Append(b []byte) []byte {
+	return append(m.AppendHeader(b), m.entity...)
+}
+
+// AppendHeader appends the CPIM headers and the separator line, everything
+// before Entity, to b. A caller streaming a large body writes
+// AppendHeader, then the MIME headers, a blank line and the body, instead
+// of copying the body into the Message with SetContent.
+func (m *Message) AppendHeader(b []byte) []byte {
 	for i := range m.fields {
 		b = append(b, m.fields[i].line...)
 	}
 	if m.sep == nil && !m.hasEntity {
-		b = append(b, crlf...)
-	} else {
-		b = append(b, m.sep...)
+		return append(b, crlf...)
 	}
-	return append(b, m.entity...)
+	return append(b, m.sep...)
 }
 
 // Bytes returns the message in wire form; see Append.

@@ -347,6 +347,7 @@ func TestAccessorErrors(t *testing.T) {
 		{"From unterminated quote", "From: \"Alice <im:a@b>" + ent, func(m *Message) error { _, err := m.From(); return err }, ErrBadAddress},
 		{"From junk after >", "From: <im:a@b> x" + ent, func(m *Message) error { _, err := m.From(); return err }, ErrBadAddress},
 		{"From empty URI", "From: Alice <>" + ent, func(m *Message) error { _, err := m.From(); return err }, ErrBadAddress},
+		{"From URI with backslash", "From: <sip:a\\b@c>" + ent, func(m *Message) error { _, err := m.From(); return err }, ErrBadAddress},
 		{"From relative URI", "From: <alice>" + ent, func(m *Message) error { _, err := m.From(); return err }, ErrBadAddress},
 		{"bad To", "To: <im:a@b>\r\nTo: x" + ent, func(m *Message) error { _, err := m.To(); return err }, ErrBadAddress},
 		{"bad DateTime", "DateTime: yesterday" + ent, func(m *Message) error { _, err := m.DateTime(); return err }, ErrBadDateTime},

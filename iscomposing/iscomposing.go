@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ContentType is the media type of an isComposing status message (§8.1).
@@ -190,9 +191,7 @@ func (s Status) Append(b []byte) []byte {
 	}
 	if s.ContentType != "" {
 		b = append(b, "<contenttype>"...)
-		var w bytes.Buffer
-		_ = xml.EscapeText(&w, []byte(s.ContentType))
-		b = append(b, w.Bytes()...)
+		b = appendXMLText(b, s.ContentType)
 		b = append(b, "</contenttype>"...)
 	}
 	if s.Refresh > 0 {
@@ -208,3 +207,30 @@ func (s Status) Append(b []byte) []byte {
 func (s Status) Marshal() []byte { return s.Append(nil) }
 
 func trimmed(b []byte) string { return string(bytes.TrimSpace(b)) }
+
+// appendXMLText appends s as XML character data: markup characters and
+// line ends as references, characters XML 1.0 does not allow (§2.2 of XML)
+// and invalid UTF-8 as U+FFFD.
+func appendXMLText(b []byte, s string) []byte {
+	for _, r := range s { // invalid UTF-8 yields utf8.RuneError, U+FFFD
+		switch {
+		case r == '&':
+			b = append(b, "&amp;"...)
+		case r == '<':
+			b = append(b, "&lt;"...)
+		case r == '>':
+			b = append(b, "&gt;"...)
+		case r == '\t':
+			b = append(b, "&#x9;"...)
+		case r == '\n':
+			b = append(b, "&#xA;"...)
+		case r == '\r':
+			b = append(b, "&#xD;"...)
+		case r < 0x20, r >= 0xD800 && r <= 0xDFFF, r == 0xFFFE, r == 0xFFFF:
+			b = utf8.AppendRune(b, utf8.RuneError)
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return b
+}

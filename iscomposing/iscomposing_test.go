@@ -111,6 +111,27 @@ func TestMarshal(t *testing.T) {
 	}
 }
 
+func TestXMLText(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"text/plain", "text/plain"},
+		{"a<b>&c", "a&lt;b&gt;&amp;c"},
+		{"\t\n\r", "&#x9;&#xA;&#xD;"},
+		{"\x00\x1f", "\uFFFD\uFFFD"},
+		{"\xff", "\uFFFD"},
+		{"\uFFFE\uFFFF ☺", "\uFFFD\uFFFD ☺"},
+	} {
+		if got := string(appendXMLText(nil, tt.in)); got != tt.want {
+			t.Errorf("appendXMLText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+	// What it writes parses back.
+	s := Status{ContentType: "a\tb<&>\x01"}
+	back, err := Parse(s.Marshal())
+	if err != nil || back.ContentType != "a\tb<&>\uFFFD" {
+		t.Errorf("round trip = %q, %v", back.ContentType, err)
+	}
+}
+
 func TestRead(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("testdata", "rfc3994-active.xml"))
 	if err != nil {
