@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
-	"database/sql/driver"
 	"io"
 	"math"
 	"net"
@@ -81,7 +81,6 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }
-
 
 // Retrying after a lost PostgreSQL connection (server restart, failover).
 // database/sql replaces a connection that is known to be dead, but the
