@@ -49,6 +49,9 @@ type ctrlItem struct {
 // stopReason tells the writer to abandon a message (end-line '#').
 type stopReason struct {
 	err error
+	// quiet: send nothing more for the message, not even a '#' chunk
+	// (after 413, §10: "MUST NOT send any further chunks"; after 481).
+	quiet bool
 }
 
 // outMsg is one outgoing message being sent on a session.
@@ -76,8 +79,13 @@ type outMsg struct {
 
 // abort asks the writer to stop sending m; the current chunk, if any, ends
 // with '#' (RFC 4975 §7.1.1, §10: "interrupt the current chunk").
-func (m *outMsg) abort(err error) {
-	m.stop.CompareAndSwap(nil, &stopReason{err: err})
+func (m *outMsg) abort(err error) { m.stopWith(&stopReason{err: err}) }
+
+// abortQuiet is abort without a closing '#' chunk between chunks.
+func (m *outMsg) abortQuiet(err error) { m.stopWith(&stopReason{err: err, quiet: true}) }
+
+func (m *outMsg) stopWith(r *stopReason) {
+	m.stop.CompareAndSwap(nil, r)
 	if m.feed != nil {
 		m.feed.close()
 	}
@@ -93,7 +101,7 @@ type feeder struct {
 	stopCh   chan struct{}
 	cur      *[]byte // piece being consumed (writer goroutine)
 	off      int
-	closed   bool // ch seen closed (writer goroutine)
+	closed   bool        // ch seen closed (writer goroutine)
 	fin      atomic.Bool // set once ch is closed
 }
 
@@ -119,7 +127,13 @@ func (f *feeder) run(r io.Reader, want int64, wake func()) {
 	for {
 		bp := piecePool.Get().(*[]byte)
 		b := (*bp)[:pieceSize]
-		n, err := io.ReadFull(r, b)
+		// One Read per piece: hand over what the source has now rather
+		// than wait for a full piece (interactive streams).
+		var n int
+		var err error
+		for n == 0 && err == nil {
+			n, err = r.Read(b)
+		}
 		got += int64(n)
 		if want >= 0 && got > want {
 			piecePool.Put(bp)
@@ -138,7 +152,7 @@ func (f *feeder) run(r io.Reader, want int64, wake func()) {
 		} else {
 			piecePool.Put(bp)
 		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.EOF {
 			if want >= 0 && got < want {
 				f.err = fmt.Errorf("msrp: body shorter (%d octets) than the declared Size %d", got, want)
 			}
@@ -386,7 +400,8 @@ func (c *Conn) finishStream(m *outMsg) {
 // writeChunk writes one chunk of m (RFC 4975 §5.1, §7.1.1).
 func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	s := m.s
-	if sr := m.stop.Load(); sr != nil {
+	sr := m.stop.Load()
+	if sr != nil && (sr.quiet || m.pos == 0) {
 		// Stopped between chunks: nothing more goes on the wire.
 		c.finishStream(m)
 		s.msgStopped(m, sr.err)
@@ -443,6 +458,22 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		first = first[:4096]
 	}
 	f.TID = pickTID(first)
+	if sr != nil {
+		// Stopped after some chunks went out: tell the receiver with an
+		// empty '#' chunk so that it discards what it holds (§7.1).
+		t := c.newChunkTxn(f.TID, m, start, 0)
+		s.chunkWritten(m, false)
+		f.Flag = FlagAbort
+		b := AppendEndLine(f.AppendHead(c.headBuf[:0]), f)
+		c.headBuf = b
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+		t.startTimer()
+		c.finishStream(m)
+		s.msgStopped(m, sr.err)
+		return nil
+	}
 	marker := endMarker(f.TID)
 	t := c.newChunkTxn(f.TID, m, start, 0)
 	b := f.AppendHead(c.headBuf[:0])

@@ -445,7 +445,11 @@ func (s *Session) chunkResponse(t *txn, f *Frame) {
 	default:
 		r.Err = fmt.Errorf("msrp: peer answered %d %s", code, f.Comment)
 	}
-	m.abort(r.Err)
+	if code == 413 || code == 481 || code == 506 {
+		m.abortQuiet(r.Err)
+	} else {
+		m.abort(r.Err)
+	}
 	s.completeMsg(m, r)
 	if code == 481 || code == 506 {
 		s.fail(r.Err)
