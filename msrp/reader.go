@@ -75,8 +75,7 @@ type Reader struct {
 	off int64 // bytes consumed from br
 	err error // sticky fatal error
 
-	head  []byte // start line and header lines of the current head
-	lines []int  // start offset of each line in head
+	lines []int // start offset of each line of the current head
 
 	endPat      []byte // "\r\n-------" + tid
 	atLineStart bool   // an end-line may start here without its CRLF
@@ -93,10 +92,9 @@ type Reader struct {
 // NewReader returns a Reader reading from rd with the given limits.
 func NewReader(rd io.Reader, lim Limits) *Reader {
 	lim = lim.withDefaults()
-	size := readerBufferSize
-	if lim.MaxLineLength+64 > size {
-		size = lim.MaxLineLength + 64
-	}
+	// The whole head is scanned in the buffer: room for MaxHeaderBytes,
+	// one more line (the one that overflows) and the end-line.
+	size := max(readerBufferSize, lim.MaxHeaderBytes+lim.MaxLineLength+64)
 	return &Reader{br: bufio.NewReaderSize(rd, size), lim: lim}
 }
 
@@ -132,23 +130,27 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 			return nil, r.fatal(err)
 		}
 	}
-	r.head = r.head[:0]
 	r.lines = r.lines[:0]
 	r.cur = nil
+
+	// The head is scanned in place in the buffer, which is sized to hold
+	// MaxHeaderBytes plus a line, and consumed with one copy into the
+	// string that all header values are sliced from.
 
 	// Start line (RFC 4975 §9 req-start / resp-start). Empty lines between
 	// frames are skipped.
 	var line []byte
 	for {
-		var err error
-		line, err = r.readLine()
+		n, err := r.lineEnd(0, true)
 		if err != nil {
 			if err == ErrLineTooLong {
 				return nil, r.fatal(r.protoErr(ErrLineTooLong, "start line"))
 			}
 			return nil, r.fatal(err)
 		}
+		line = r.peek(n)
 		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
+			r.discard(n)
 			continue
 		}
 		break
@@ -166,48 +168,59 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	}
 	r.endPat = append(append(r.endPat[:0], "\r\n-------"...), tid...)
 	r.lines = append(r.lines, 0)
-	r.head = append(r.head, line...)
+	headLen := len(line) // octets of complete lines in the head
 
 	// Header lines, up to the blank line (body follows) or the end-line
 	// (bodiless frame).
 	var limitErr error // set when accumulation stopped on a limit
 	body := false
+	consumed := 0 // octets after the head to consume with it
 	for {
-		line, err := r.readLine()
+		n, err := r.lineEnd(headLen, false)
 		if err != nil {
 			if err == ErrLineTooLong {
+				// n octets of the line are buffered; drop them too.
 				limitErr = ErrLineTooLong
-				r.atLineStart = line[len(line)-1] == '\n'
+				consumed = n - headLen
+				r.atLineStart = n > 0 && r.peek(n)[n-1] == '\n'
 				break
 			}
 			return nil, r.fatal(err)
 		}
+		line = r.peek(n)[headLen:]
 		if len(line) >= 7 && string(line[:7]) == "-------" {
 			if !r.isEndLine(line) {
+				r.discard(headLen)
 				return nil, r.fatal(r.protoErr(ErrBadEndLine, "in header section"))
 			}
 			r.endFlag = Flag(line[len(line)-3])
+			consumed = len(line)
 			break
 		}
 		if len(line) == 2 && line[0] == '\r' {
 			body = true
+			consumed = 2
 			break
 		}
 		if len(r.lines) > r.lim.MaxHeaders {
 			limitErr = ErrTooManyHeaders
+			consumed = len(line)
 			r.atLineStart = line[len(line)-1] == '\n'
 			break
 		}
-		if len(r.head)+len(line) > r.lim.MaxHeaderBytes {
+		if headLen+len(line) > r.lim.MaxHeaderBytes {
 			limitErr = ErrHeaderTooLarge
+			consumed = len(line)
 			r.atLineStart = true
 			break
 		}
-		r.lines = append(r.lines, len(r.head))
-		r.head = append(r.head, line...)
+		r.lines = append(r.lines, headLen)
+		headLen += len(line)
 	}
+	head := string(r.peek(headLen))
+	r.discard(headLen + consumed)
 
-	f, perr := parseHead(string(r.head), r.lines)
+	f, perr := parseHead(head, r.lines)
 	switch {
 	case limitErr != nil:
 		if err := r.skipBody(); err != nil {
@@ -249,6 +262,54 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	}
 }
 
+// lineEnd returns the offset just past the '\n' ending the line that
+// starts at offset off of the unread input, reading more input as needed
+// without consuming any. A line longer than MaxLineLength gives
+// ErrLineTooLong with the offset of the end of the buffered data. At the
+// end of input it returns io.EOF if first and nothing is buffered, else
+// io.ErrUnexpectedEOF.
+func (r *Reader) lineEnd(off int, first bool) (int, error) {
+	scanned := off
+	for {
+		buf := r.peek(r.br.Buffered())
+		if i := bytes.IndexByte(buf[scanned:], '\n'); i >= 0 {
+			end := scanned + i + 1
+			if end-off > r.lim.MaxLineLength {
+				return end, ErrLineTooLong
+			}
+			return end, nil
+		}
+		scanned = len(buf)
+		if scanned-off > r.lim.MaxLineLength {
+			return scanned, ErrLineTooLong
+		}
+		if _, err := r.br.Peek(len(buf) + 1); err != nil {
+			if errors.Is(err, io.EOF) {
+				if first && len(buf) == 0 {
+					return 0, io.EOF
+				}
+				return 0, io.ErrUnexpectedEOF
+			}
+			if err == bufio.ErrBufferFull {
+				return scanned, ErrLineTooLong
+			}
+			return 0, err
+		}
+	}
+}
+
+// peek returns the first n unread octets, which must be buffered.
+func (r *Reader) peek(n int) []byte {
+	b, _ := r.br.Peek(n)
+	return b
+}
+
+// discard consumes n buffered octets.
+func (r *Reader) discard(n int) {
+	r.br.Discard(n)
+	r.off += int64(n)
+}
+
 // isEndLine reports whether line is exactly "-------" tid flag CRLF.
 func (r *Reader) isEndLine(line []byte) bool {
 	tl := len(r.endPat) - 2
@@ -257,27 +318,6 @@ func (r *Reader) isEndLine(line []byte) bool {
 }
 
 func isFlag(c byte) bool { return c == '$' || c == '+' || c == '#' }
-
-// readLine reads one line including its '\n'. The slice is valid until the
-// next read.
-func (r *Reader) readLine() ([]byte, error) {
-	line, err := r.br.ReadSlice('\n')
-	r.off += int64(len(line))
-	switch {
-	case err == bufio.ErrBufferFull:
-		return line, ErrLineTooLong
-	case err == io.EOF:
-		if len(line) > 0 || len(r.lines) > 0 {
-			return line, io.ErrUnexpectedEOF
-		}
-		return line, io.EOF
-	case err != nil:
-		return line, err
-	case len(line) > r.lim.MaxLineLength:
-		return line, ErrLineTooLong
-	}
-	return line, nil
-}
 
 func (r *Reader) protoErr(err error, detail string) error {
 	return &ProtocolError{Offset: r.off, Detail: detail, Err: err}
