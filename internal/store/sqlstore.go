@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -168,6 +169,48 @@ func (s *sqlStore) inTx(ctx context.Context, op string, f func(tx *sql.Tx) error
 	}, func(err error) bool { return !committing && connLost(err) })
 }
 
+// ---- input checks ----
+
+// Limits on what one call stores. Text fields must be valid UTF-8 without
+// NUL in both backends (PostgreSQL TEXT rejects anything else; SQLite would
+// store it, so the check keeps the backends alike).
+const (
+	// MaxText is the longest identifier or header value (AOR, Contact,
+	// Call-ID, content type…), in bytes.
+	MaxText = 8 << 10
+	// MaxBody is the largest message or history body, in bytes.
+	MaxBody = 16 << 20
+)
+
+func checkText(vals ...string) error {
+	for _, v := range vals {
+		if len(v) > MaxText {
+			return fmt.Errorf("%w: text field of %d bytes (max %d)", ErrInvalid, len(v), MaxText)
+		}
+		if !utf8.ValidString(v) || strings.IndexByte(v, 0) >= 0 {
+			return fmt.Errorf("%w: text field %q is not UTF-8 without NUL", ErrInvalid, v)
+		}
+	}
+	return nil
+}
+
+func checkBody(b []byte) error {
+	if len(b) > MaxBody {
+		return fmt.Errorf("%w: body of %d bytes (max %d)", ErrInvalid, len(b), MaxBody)
+	}
+	return nil
+}
+
+// cleanText makes a free-text reason storable: invalid UTF-8 and NUL
+// become U+FFFD, and it is cut to MaxText bytes.
+func cleanText(v string) string {
+	v = strings.ToValidUTF8(strings.ReplaceAll(v, "\x00", "\uFFFD"), "\uFFFD")
+	if len(v) > MaxText {
+		v = strings.ToValidUTF8(v[:MaxText], "")
+	}
+	return v
+}
+
 // ---- accounts ----
 
 func normDomain(d string) string { return strings.ToLower(strings.TrimSpace(d)) }
@@ -185,8 +228,11 @@ func insertCreds(ctx context.Context, tx *sql.Tx, domain, user string, creds []C
 		if err != nil {
 			return err
 		}
-		if c.HA1 == "" {
-			return fmt.Errorf("%w: empty HA1", ErrInvalid)
+		if err := checkText(c.Realm, c.HA1); err != nil {
+			return err
+		}
+		if want := alg.newHash().Size() * 2; len(c.HA1) != want || strings.Trim(strings.ToLower(c.HA1), "0123456789abcdef") != "" {
+			return fmt.Errorf("%w: %s HA1 must be %d hex digits", ErrInvalid, alg, want)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO credential (domain, username, realm, algorithm, ha1)
 			VALUES ($1, $2, $3, $4, $5)
@@ -199,6 +245,9 @@ func insertCreds(ctx context.Context, tx *sql.Tx, domain, user string, creds []C
 }
 
 func (s *sqlStore) AddAccount(ctx context.Context, a Account) error {
+	if err := checkText(a.Domain, a.User, a.DisplayName); err != nil {
+		return err
+	}
 	domain := normDomain(a.Domain)
 	if err := checkAccount(domain, a.User); err != nil {
 		return err
@@ -219,6 +268,9 @@ func (s *sqlStore) AddAccount(ctx context.Context, a Account) error {
 }
 
 func (s *sqlStore) SetCredentials(ctx context.Context, domain, user string, creds []Credential) error {
+	if err := checkText(domain, user); err != nil {
+		return err
+	}
 	domain = normDomain(domain)
 	if err := checkAccount(domain, user); err != nil {
 		return err
@@ -240,6 +292,9 @@ func (s *sqlStore) SetCredentials(ctx context.Context, domain, user string, cred
 }
 
 func (s *sqlStore) DeleteAccount(ctx context.Context, domain, user string) error {
+	if err := checkText(domain, user); err != nil {
+		return err
+	}
 	domain = normDomain(domain)
 	return s.inTx(ctx, "delete account", func(tx *sql.Tx) error {
 		// Explicit, so that it does not depend on foreign_keys being on.
@@ -315,6 +370,9 @@ func (s *sqlStore) accounts1(ctx context.Context, where string, args ...any) ([]
 }
 
 func (s *sqlStore) Account(ctx context.Context, domain, user string) (Account, error) {
+	if err := checkText(domain, user); err != nil {
+		return Account{}, err
+	}
 	domain = normDomain(domain)
 	list, err := s.accounts(ctx, `WHERE domain = $1 AND username = $2`, domain, user)
 	if err != nil {
@@ -327,6 +385,9 @@ func (s *sqlStore) Account(ctx context.Context, domain, user string) (Account, e
 }
 
 func (s *sqlStore) Accounts(ctx context.Context, domain string) ([]Account, error) {
+	if err := checkText(domain); err != nil {
+		return nil, err
+	}
 	if domain == "" {
 		return s.accounts(ctx, "")
 	}
@@ -334,6 +395,9 @@ func (s *sqlStore) Accounts(ctx context.Context, domain string) ([]Account, erro
 }
 
 func (s *sqlStore) Credential(ctx context.Context, domain, user, realm string, alg Algorithm) (Credential, error) {
+	if err := checkText(domain, user, realm); err != nil {
+		return Credential{}, err
+	}
 	base, err := alg.Canonical()
 	if err != nil {
 		return Credential{}, err
@@ -361,6 +425,9 @@ func bindingKey(b Binding) string {
 }
 
 func (s *sqlStore) Bind(ctx context.Context, b Binding) error {
+	if err := checkText(b.AOR, b.Contact, b.Instance, b.CallID, b.Node, b.Received, b.UserAgent, strings.Join(b.Path, "")); err != nil {
+		return err
+	}
 	if b.AOR == "" || b.Contact == "" {
 		return fmt.Errorf("%w: binding needs AOR and Contact", ErrInvalid)
 	}
@@ -396,6 +463,9 @@ func (s *sqlStore) Bind(ctx context.Context, b Binding) error {
 }
 
 func (s *sqlStore) Lookup(ctx context.Context, aor string) ([]Binding, error) {
+	if err := checkText(aor); err != nil {
+		return nil, err
+	}
 	var out []Binding
 	err := s.read(ctx, func() error {
 		var err error
@@ -447,15 +517,24 @@ func (s *sqlStore) exec(ctx context.Context, op, q string, args ...any) (int, er
 }
 
 func (s *sqlStore) Remove(ctx context.Context, aor, contact string) (bool, error) {
+	if err := checkText(aor, contact); err != nil {
+		return false, err
+	}
 	n, err := s.exec(ctx, "remove", `DELETE FROM binding WHERE aor = $1 AND contact = $2`, aor, contact)
 	return n > 0, err
 }
 
 func (s *sqlStore) RemoveAll(ctx context.Context, aor string) (int, error) {
+	if err := checkText(aor); err != nil {
+		return 0, err
+	}
 	return s.exec(ctx, "remove all", `DELETE FROM binding WHERE aor = $1`, aor)
 }
 
 func (s *sqlStore) RemoveNode(ctx context.Context, node string) (int, error) {
+	if err := checkText(node); err != nil {
+		return 0, err
+	}
 	return s.exec(ctx, "remove node", `DELETE FROM binding WHERE node = $1`, node)
 }
 
@@ -473,8 +552,14 @@ func nullString(v string) any {
 }
 
 func (s *sqlStore) Enqueue(ctx context.Context, m Message) (int64, bool, error) {
+	if err := checkText(m.Rcpt, m.Sender, m.ClientID, m.ContentType); err != nil {
+		return 0, false, err
+	}
 	if m.Rcpt == "" || m.Sender == "" {
 		return 0, false, fmt.Errorf("%w: message needs Rcpt and Sender", ErrInvalid)
+	}
+	if err := checkBody(m.Body); err != nil {
+		return 0, false, err
 	}
 	body := m.Body
 	if body == nil {
@@ -537,6 +622,9 @@ func clampLimit(limit, def, max int) int {
 }
 
 func (s *sqlStore) Pending(ctx context.Context, rcpt string, limit int) ([]StoredMessage, error) {
+	if err := checkText(rcpt); err != nil {
+		return nil, err
+	}
 	var out []StoredMessage
 	err := s.read(ctx, func() error {
 		var err error
@@ -631,13 +719,13 @@ func (s *sqlStore) MarkFailed(ctx context.Context, id int64, reason string) erro
 	// A delivered message stays delivered.
 	return s.update(ctx, "mark failed", id,
 		`UPDATE message SET state = 2, last_error = $2, updated = $3 WHERE id = $1 AND state = 0`,
-		id, reason, micros(s.now()))
+		id, cleanText(reason), micros(s.now()))
 }
 
 func (s *sqlStore) RecordAttempt(ctx context.Context, id int64, reason string) error {
 	return s.update(ctx, "record attempt", id,
 		`UPDATE message SET attempts = attempts + 1, last_error = $2, updated = $3 WHERE id = $1`,
-		id, reason, micros(s.now()))
+		id, cleanText(reason), micros(s.now()))
 }
 
 func (s *sqlStore) PurgeMessages(ctx context.Context, before time.Time) (int, error) {
@@ -647,12 +735,18 @@ func (s *sqlStore) PurgeMessages(ctx context.Context, before time.Time) (int, er
 // ---- history ----
 
 func (s *sqlStore) AppendHistory(ctx context.Context, e HistoryEntry) (int64, error) {
+	if err := checkText(e.Owner, e.Peer, e.MessageID, e.ContentType); err != nil {
+		return 0, err
+	}
 	if e.Owner == "" || e.Peer == "" {
 		return 0, fmt.Errorf("%w: history entry needs Owner and Peer", ErrInvalid)
 	}
 	t := e.Time
 	if t.IsZero() {
 		t = s.now()
+	}
+	if err := checkBody(e.Body); err != nil {
+		return 0, err
 	}
 	body := e.Body
 	if body == nil {
@@ -676,6 +770,9 @@ func (s *sqlStore) AppendHistory(ctx context.Context, e HistoryEntry) (int64, er
 }
 
 func (s *sqlStore) History(ctx context.Context, owner, peer string, before Cursor, limit int) ([]HistoryEntry, error) {
+	if err := checkText(owner, peer); err != nil {
+		return nil, err
+	}
 	var out []HistoryEntry
 	err := s.read(ctx, func() error {
 		var err error
@@ -721,6 +818,9 @@ func (s *sqlStore) history(ctx context.Context, owner, peer string, before Curso
 }
 
 func (s *sqlStore) DeleteHistory(ctx context.Context, owner, peer string) (int, error) {
+	if err := checkText(owner, peer); err != nil {
+		return 0, err
+	}
 	if peer == "" {
 		return s.exec(ctx, "delete history", `DELETE FROM history WHERE owner = $1`, owner)
 	}
@@ -730,6 +830,9 @@ func (s *sqlStore) DeleteHistory(ctx context.Context, owner, peer string) (int, 
 // ---- relay sessions ----
 
 func (s *sqlStore) PutSession(ctx context.Context, key, node string, expires time.Time) error {
+	if err := checkText(key, node); err != nil {
+		return err
+	}
 	if key == "" || node == "" {
 		return fmt.Errorf("%w: session needs key and node", ErrInvalid)
 	}
@@ -739,6 +842,9 @@ func (s *sqlStore) PutSession(ctx context.Context, key, node string, expires tim
 }
 
 func (s *sqlStore) SessionNode(ctx context.Context, key string) (string, error) {
+	if err := checkText(key); err != nil {
+		return "", err
+	}
 	var node string
 	err := s.read(ctx, func() error {
 		return s.r.QueryRowContext(ctx, `SELECT node FROM relay_session WHERE skey = $1 AND expires > $2`,
@@ -751,6 +857,9 @@ func (s *sqlStore) SessionNode(ctx context.Context, key string) (string, error) 
 }
 
 func (s *sqlStore) RemoveSession(ctx context.Context, key string) (bool, error) {
+	if err := checkText(key); err != nil {
+		return false, err
+	}
 	n, err := s.exec(ctx, "remove session", `DELETE FROM relay_session WHERE skey = $1`, key)
 	return n > 0, err
 }

@@ -84,6 +84,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"Sessions", testSessions},
 		{"Notify", testNotify},
 		{"NotifyInvalid", testNotifyInvalid},
+		{"InvalidText", testInvalidText},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ClosedStore", testClosed},
 	}
@@ -936,6 +937,50 @@ func testNotifyInvalid(e *env) {
 	}
 	if p, _ := recv(t, c); p != max {
 		t.Errorf("got %d bytes, want %d", len(p), len(max))
+	}
+}
+
+// Both backends refuse the same bad input (PostgreSQL TEXT cannot hold
+// invalid UTF-8 or NUL; SQLite could, but must not differ).
+func testInvalidText(e *env) {
+	t, ctx := e.t, e.ctx
+	s := e.open()
+	bad := []string{"\xff\xfe", "a\x00b", string(bytes.Repeat([]byte("x"), store.MaxText+1))}
+	for _, v := range bad {
+		checks := map[string]error{}
+		_, _, checks["Enqueue rcpt"] = s.Enqueue(ctx, store.Message{Rcpt: v, Sender: "sip:a@b"})
+		_, _, checks["Enqueue client id"] = s.Enqueue(ctx, store.Message{Rcpt: "sip:a@b", Sender: "sip:a@b", ClientID: v})
+		checks["Bind"] = s.Bind(ctx, store.Binding{AOR: "sip:a@b", Contact: v, Expires: e.clock.Now().Add(time.Hour)})
+		_, checks["Lookup"] = s.Lookup(ctx, v)
+		_, checks["Pending"] = s.Pending(ctx, v, 0)
+		checks["AddAccount"] = s.AddAccount(ctx, store.Account{Domain: "d", User: v})
+		_, checks["Credential"] = s.Credential(ctx, "d", "u", v, store.MD5)
+		_, checks["AppendHistory"] = s.AppendHistory(ctx, store.HistoryEntry{Owner: "sip:a@b", Peer: v})
+		_, checks["History"] = s.History(ctx, v, "", store.Cursor{}, 0)
+		checks["PutSession"] = s.PutSession(ctx, v, "n", e.clock.Now())
+		for name, err := range checks {
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s(%.10q…) = %v, want ErrInvalid", name, v, err)
+			}
+		}
+	}
+	if err := s.AddAccount(ctx, store.Account{Domain: "d", User: "u", Credentials: []store.Credential{
+		{Realm: "r", Algorithm: store.SHA256, HA1: "0123456789abcdef0123456789abcdef"}}}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("MD5-length HA1 for SHA-256 accepted: %v", err)
+	}
+	if _, _, err := s.Enqueue(ctx, store.Message{Rcpt: "sip:a@b", Sender: "sip:a@b", Body: make([]byte, store.MaxBody+1)}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("oversized body: %v", err)
+	}
+	// Free-text reasons (SIP reason phrases) are cleaned, not refused.
+	id, _, err := s.Enqueue(ctx, store.Message{Rcpt: "sip:a@b", Sender: "sip:a@b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkFailed(ctx, id, "486 Busy\xff\x00Here"); err != nil {
+		t.Fatalf("MarkFailed with a dirty reason: %v", err)
+	}
+	if m, _ := s.Message(ctx, id); m.LastError != "486 Busy\uFFFD\uFFFDHere" {
+		t.Errorf("reason stored as %q", m.LastError)
 	}
 }
 
