@@ -18,10 +18,9 @@ import (
 // side's Open takes its end. It lets the SIP tests run without a real
 // transport (the real MSRP endpoint has its own tests in package msrp).
 type fakeNet struct {
-	mu     sync.Mutex
-	pairs  map[string]*fakePair
-	reject bool // Answer fails with ErrNotAcceptable
-	proto  string
+	mu    sync.Mutex
+	pairs map[string]*fakePair
+	proto string
 }
 
 type fakePair struct{ a, b *fakeSession }

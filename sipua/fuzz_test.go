@@ -1,7 +1,13 @@
 package sipua
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
 	"bytes"
+	"github.com/emiago/sipgo/sip"
 	"strings"
 	"testing"
 )
@@ -76,5 +82,27 @@ func TestQueueKey(t *testing.T) {
 	c, _ := parseTarget("sip:carol@example.com:5060")
 	if queueKey(a) != queueKey(b) || queueKey(a) == queueKey(c) {
 		t.Errorf("keys %q %q %q", queueKey(a), queueKey(b), queueKey(c))
+	}
+}
+
+func TestClassify(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{fmt.Errorf("Timer_B timed out. %w", sip.ErrTransactionTimeout), ErrTimeout},
+		{fmt.Errorf("TLS handshake error: %w", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}), ErrTLSVerify},
+		{fmt.Errorf("x: %w", x509.HostnameError{Host: "h", Certificate: &x509.Certificate{}}), ErrTLSVerify},
+		{tls.AlertError(48), ErrTLSVerify},
+	} {
+		if got := classify("OP", c.err); !errors.Is(got, c.want) || !errors.Is(got, c.err) {
+			t.Errorf("classify(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+	if classify("OP", nil) != nil {
+		t.Error("classify(nil) != nil")
+	}
+	if got := classify("OP", errors.New("boom")); errors.Is(got, ErrTimeout) || errors.Is(got, ErrTLSVerify) {
+		t.Errorf("plain error classified: %v", got)
 	}
 }

@@ -116,18 +116,28 @@ func (ua *UA) SendMessage(ctx context.Context, target, contentType string, body 
 		}
 		req.AppendHeader(sip.NewHeader("Content-Type", contentType))
 		req.SetBody(body)
+		switched := false
 		if transport == UDP && estimateSize(req) > 1300 {
 			// RFC 3261 §18.1.1 / RFC 3428 §9: a request over 1300 bytes
-			// needs a congestion-controlled transport. sipgo does not
-			// switch by itself (it fails with ErrUDPMTUCongestion).
-			if _, ok := ua.contact(TCP); ok && ua.cfg.OutboundProxy == "" {
+			// needs a congestion-controlled transport: TCP to the same
+			// host and port (every RFC 3261 UA listens on both). sipgo
+			// does not switch by itself (it fails with
+			// ErrUDPMTUCongestion).
+			if _, ok := ua.contact(TCP); ok {
 				req.SetTransport("TCP")
-			} else if ua.pagerMax > 0 {
+				switched = true
+			} else if ua.pagerMax > 0 && ua.media != nil {
 				large = true
 			}
 		}
 		if !large {
-			return ua.sendPager(ctx, req, target)
+			res, err := ua.sendPager(ctx, req, target)
+			var se *StatusError
+			if err == nil || !switched || errors.As(err, &se) || ctx.Err() != nil || ua.media == nil || ua.pagerMax <= 0 {
+				return res, err
+			}
+			// TCP did not connect: carry the message in a session.
+			ua.log.Debug("MESSAGE over TCP failed; using large-message mode", "target", target, "err", err)
 		}
 	}
 	if ua.pagerMax < 0 {

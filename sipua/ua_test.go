@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,9 +52,7 @@ func testUA(t *testing.T, cfg Config, transports ...string) *UA {
 }
 
 type inbox struct {
-	mu   sync.Mutex
-	msgs []*Message
-	ch   chan *Message
+	ch chan *Message
 }
 
 func newInbox() *inbox { return &inbox{ch: make(chan *Message, 64)} }
@@ -432,3 +429,103 @@ func TestUnspecifiedListenerNeedsContactHost(t *testing.T) {
 type unspecifiedListener struct{ net.Listener }
 
 func (unspecifiedListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero, Port: 5060} }
+
+// sameportUA listens on UDP and TCP on one port number, as a SIP UA on
+// 5060 does.
+func samePortUA(t *testing.T, cfg Config) *UA {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			continue
+		}
+		ua := testUA(t, cfg)
+		if err := ua.ServeUDP(pc); err != nil {
+			t.Fatal(err)
+		}
+		if err := ua.ServeTCP(l); err != nil {
+			t.Fatal(err)
+		}
+		return ua
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return nil
+}
+
+// RFC 3261 §18.1.1, RFC 3428 §9: a MESSAGE over 1300 bytes does not go
+// over UDP. With the body under the pager limit it switches to TCP; when
+// TCP cannot connect, the message goes in a session.
+func TestPagerUDPTooLarge(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 1250)
+	t.Run("tcp", func(t *testing.T) {
+		box := newInbox()
+		bob := samePortUA(t, Config{AOR: "sip:bob@example.com", OnMessage: box.on})
+		alice := testUA(t, Config{}, UDP, TCP)
+		res, err := alice.SendMessage(ctxT(t, 10*time.Second), bob.URI(UDP), "text/plain", body)
+		if err != nil || res.Mode != PagerMode {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if m := box.next(t); len(m.Body) != len(body) {
+			t.Errorf("got %d bytes", len(m.Body))
+		}
+	})
+	t.Run("session", func(t *testing.T) {
+		n := newFakeNet()
+		box := newInbox()
+		bob := testUA(t, Config{AOR: "sip:bob@example.com", OnMessage: box.on, Media: n.media(false)}, UDP)
+		alice := testUA(t, Config{Media: n.media(false)}, UDP, TCP)
+		res, err := alice.SendMessage(ctxT(t, 10*time.Second), bob.URI(UDP), "text/plain", body)
+		if err != nil || res.Mode != LargeMessageMode {
+			t.Fatalf("%+v %v", res, err)
+		}
+		if m := box.next(t); len(m.Body) != len(body) || m.Mode != LargeMessageMode {
+			t.Errorf("got %d bytes, %v", len(m.Body), m.Mode)
+		}
+	})
+}
+
+// Close hangs up every call (BYE), so the peer's call ends too.
+func TestCloseHangsUp(t *testing.T) {
+	n := newFakeNet()
+	calls := make(chan *Call, 1)
+	bob := testUA(t, Config{AOR: "sip:bob@example.com", Media: n.media(false), AutoAnswer: true, OnCall: func(c *Call) { calls <- c }}, TCP)
+	alice, err := New(Config{AOR: "sip:alice@example.com", Media: n.media(false), Listen: []Listen{{TCP, "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ac, err := alice.Invite(ctxT(t, 10*time.Second), bob.URI(TCP), InviteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := recvCall(t, calls)
+	if err := alice.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ac.Done():
+	default:
+		t.Error("Close left the call open")
+	}
+	select {
+	case <-bc.Done():
+		if !errors.Is(bc.Err(), ErrRemoteHangup) {
+			t.Errorf("peer Err = %v", bc.Err())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer got no BYE")
+	}
+	if _, err := alice.SendMessage(t.Context(), bob.URI(TCP), "text/plain", []byte("x")); err == nil {
+		t.Error("SendMessage after Close succeeded")
+	}
+	if err := alice.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
