@@ -20,7 +20,7 @@ func (m *Message) SetFrom(a Address) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	return m.set(NSCPIM, "From", "", a.appendTo(nil))
+	return m.set(NSCPIM, "From", "", a.appendTo)
 }
 
 // AddTo adds a To header (§4.2).
@@ -28,7 +28,7 @@ func (m *Message) AddTo(a Address) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	return m.add(NSCPIM, "To", "", a.appendTo(nil))
+	return m.add(NSCPIM, "To", "", a.appendTo)
 }
 
 // AddCC adds a courtesy-copy header, spelt cc as RFC 3862 §4.3 does.
@@ -36,13 +36,13 @@ func (m *Message) AddCC(a Address) error {
 	if err := a.validate(); err != nil {
 		return err
 	}
-	return m.add(NSCPIM, "cc", "", a.appendTo(nil))
+	return m.add(NSCPIM, "cc", "", a.appendTo)
 }
 
 // SetDateTime sets the DateTime header (§4.4) to t in RFC 3339 form, with
 // fractional seconds only when t has them, replacing any existing one.
 func (m *Message) SetDateTime(t time.Time) {
-	_ = m.set(NSCPIM, "DateTime", "", t.AppendFormat(nil, time.RFC3339Nano))
+	_ = m.set(NSCPIM, "DateTime", "", func(b []byte) []byte { return t.AppendFormat(b, time.RFC3339Nano) })
 }
 
 // AddSubject adds a Subject header (§4.5) with an optional language tag
@@ -58,7 +58,7 @@ func (m *Message) AddSubject(lang, text string) error {
 	if !utf8.ValidString(text) {
 		return fmt.Errorf("%w: Subject is not UTF-8", ErrInvalid)
 	}
-	return m.add(NSCPIM, "Subject", params, appendValue(nil, text))
+	return m.add(NSCPIM, "Subject", params, func(b []byte) []byte { return appendValue(b, text) })
 }
 
 // AddNS appends a namespace declaration, NS: prefix <uri> (§4.6); prefix
@@ -71,12 +71,12 @@ func (m *Message) AddNS(prefix, uri string) error {
 	if !validURI(uri) {
 		return fmt.Errorf("%w: namespace URI %q", ErrInvalid, uri)
 	}
-	v := make([]byte, 0, len(prefix)+len(uri)+3)
-	if prefix != "" {
-		v = append(append(v, prefix...), ' ')
-	}
-	v = append(append(append(v, '<'), uri...), '>')
-	f := render([]byte("NS"), "", v)
+	f := render("", "NS", "", func(v []byte) []byte {
+		if prefix != "" {
+			v = append(append(v, prefix...), ' ')
+		}
+		return append(append(append(v, '<'), uri...), '>')
+	})
 	f.ns, f.decl, f.declPrefix, f.declURI = NSCPIM, true, prefix, uri
 	m.fields = append(m.fields, f)
 	return nil
@@ -95,19 +95,25 @@ func (m *Message) AddRequire(ns, name string) error {
 		return err
 	}
 	names := append(old, HeaderName{ns, name})
-	var v []byte
+	pres := make([]string, len(names))
 	for i, h := range names {
-		w, err := m.nameFor(h.NS, h.Name)
-		if err != nil {
+		if pres[i], err = m.prefixFor(h.NS); err != nil {
 			return err
 		}
-		if i > 0 {
-			v = append(v, ',', ' ')
-		}
-		v = append(v, w...)
 	}
 	m.Del(NSCPIM, "Require")
-	return m.add(NSCPIM, "Require", "", v)
+	return m.add(NSCPIM, "Require", "", func(v []byte) []byte {
+		for i, h := range names {
+			if i > 0 {
+				v = append(v, ',', ' ')
+			}
+			if pres[i] != "" {
+				v = append(append(v, pres[i]...), '.')
+			}
+			v = append(v, h.Name...)
+		}
+		return v
+	})
 }
 
 // Set sets header name of namespace ns to value: the first such header
@@ -119,7 +125,7 @@ func (m *Message) Set(ns, name, value string) error {
 	if err := checkValue(ns, name, value); err != nil {
 		return err
 	}
-	return m.set(ns, name, "", appendValue(nil, value))
+	return m.set(ns, name, "", func(b []byte) []byte { return appendValue(b, value) })
 }
 
 // Add appends a header named name in namespace ns with the given value,
@@ -128,7 +134,7 @@ func (m *Message) Add(ns, name, value string) error {
 	if err := checkValue(ns, name, value); err != nil {
 		return err
 	}
-	return m.add(ns, name, "", appendValue(nil, value))
+	return m.add(ns, name, "", func(b []byte) []byte { return appendValue(b, value) })
 }
 
 // Del removes every header named name in namespace ns. NS headers are
@@ -164,14 +170,14 @@ func checkValue(ns, name, value string) error {
 	return nil
 }
 
-func (m *Message) set(ns, name, params string, value []byte) error {
+func (m *Message) set(ns, name, params string, value func([]byte) []byte) error {
 	ns, name = canon(ns, name)
 	for i := range m.fields {
 		f := &m.fields[i]
 		if !f.is(ns, name) {
 			continue
 		}
-		nf := render(f.name(), params, value)
+		nf := render("", string(f.name()), params, value)
 		nf.ns = f.ns
 		*f = nf
 		// Remove the later ones.
@@ -188,25 +194,29 @@ func (m *Message) set(ns, name, params string, value []byte) error {
 	return m.add(ns, name, params, value)
 }
 
-func (m *Message) add(ns, name, params string, value []byte) error {
-	w, err := m.nameFor(ns, name)
+func (m *Message) add(ns, name, params string, value func([]byte) []byte) error {
+	pre, err := m.prefixFor(ns)
 	if err != nil {
 		return err
 	}
-	f := render(w, params, value)
+	f := render(pre, name, params, value)
 	f.ns = ns
 	m.fields = append(m.fields, f)
 	return nil
 }
 
-// render builds a canonical header line and its offsets.
-func render(name []byte, params string, value []byte) field {
-	line := make([]byte, 0, len(name)+len(params)+len(value)+4)
+// render builds a canonical header line, [prefix "."] name ":" params SP
+// value CRLF, and its offsets; value appends the encoded value.
+func render(prefix, name, params string, value func([]byte) []byte) field {
+	line := make([]byte, 0, 64+len(prefix)+len(name)+len(params))
+	if prefix != "" {
+		line = append(append(line, prefix...), '.')
+	}
 	line = append(line, name...)
 	line = append(line, ':')
 	line = append(line, params...)
 	line = append(line, ' ')
-	line = append(line, value...)
+	line = value(line)
 	n := len(line)
 	line = append(line, crlf...)
 	f, msg := lexField(line, n)
@@ -216,20 +226,17 @@ func render(name []byte, params string, value []byte) field {
 	return f
 }
 
-// nameFor returns the wire name for name in namespace ns at the end of the
-// headers, appending an NS declaration when needed.
-func (m *Message) nameFor(ns, name string) ([]byte, error) {
+// prefixFor returns the prefix for namespace ns at the end of the headers
+// ("" for the default namespace), appending an NS declaration when needed.
+func (m *Message) prefixFor(ns string) (string, error) {
 	pre, ok := m.prefixAtEnd(ns)
 	if !ok {
 		pre = m.freePrefix(ns)
 		if err := m.AddNS(pre, ns); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
-	if pre == "" {
-		return []byte(name), nil
-	}
-	return append(append([]byte(pre), '.'), name...), nil
+	return pre, nil
 }
 
 // prefixAtEnd returns a prefix bound to ns at the end of the headers ("" if

@@ -145,7 +145,7 @@ type mimeField struct {
 var crlf = []byte("\r\n")
 
 // New returns an empty Message to be filled with the setters.
-func New() *Message { return &Message{} }
+func New() *Message { return &Message{fields: make([]field, 0, 8)} }
 
 // Parse parses a message/cpim object with the default Limits. The Message
 // refers to b without copying it: the caller must not modify b afterwards
