@@ -52,7 +52,14 @@
 //     stands; AddRequire keeps a single Require header.
 //   - §4.1–4.5: From, To, cc, DateTime (RFC 3339, lowercase t/z accepted),
 //     Subject. From and DateTime must not repeat (ErrRepeated).
-//   - RFC 5438 §6 header names (IMDN*) and namespace (NSIMDN) as constants.
+//   - RFC 5438 §6 header names (IMDN*) and namespace (NSIMDN) as constants,
+//     and NewMessageID for fresh imdn.Message-ID values (96 random bits).
+//
+// Setters write values with the escapes of §2.3.1, and leading or trailing
+// spaces as \u0020 (a line may not end in whitespace, §2.2, and a tolerant
+// receiver drops extra spaces after the colon). AppendHeader writes
+// everything before the encapsulated object, for callers that stream a
+// large body instead of copying it in with SetContent.
 //
 // # Tolerated deviations
 //

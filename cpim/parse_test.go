@@ -488,6 +488,22 @@ func TestMIMEHeadersAtEOF(t *testing.T) {
 	}
 }
 
+// TestMixedLineEnds: CRLF and bare LF mixed in one message (deviation),
+// and the body's own line ends untouched.
+func TestMixedLineEnds(t *testing.T) {
+	in := "From: <im:a@b>\r\nTo: <im:c@d>\n\r\nContent-Type: a/b\n\tfolded\r\n\nbody\r\nmore\n"
+	m, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to, _ := m.To(); len(to) != 1 || to[0].URI != "im:c@d" {
+		t.Errorf("To = %v", to)
+	}
+	if m.ContentType() != "a/b\tfolded" || string(m.Body()) != "body\r\nmore\n" || string(m.Bytes()) != in {
+		t.Errorf("ContentType %q body %q", m.ContentType(), m.Body())
+	}
+}
+
 func TestRead(t *testing.T) {
 	in := mustRead(t, "imdn-request.cpim")
 	m, err := Read(bytes.NewReader(in), Limits{})
