@@ -31,14 +31,17 @@ type Conn struct {
 	peerCert   *x509.Certificate
 	r          *Reader
 	q          *scheduler
-	headBuf    []byte // writer goroutine scratch
+	headBuf    []byte      // writer goroutine scratch
+	sockOff    int64       // octets written to nc (writer goroutine)
+	flushHooks []flushHook // writer goroutine
 	log        *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 
-	shutdown atomic.Bool // close once the write queue is empty
+	shutdown atomic.Bool  // close once the write queue is empty
+	lastSend atomic.Int64 // unix nanoseconds of the last socket write
 	failOnce sync.Once
 
 	mu       sync.Mutex
@@ -95,6 +98,10 @@ func (c *Conn) start() {
 	wg.Add(2)
 	c.ep.wg.Go(func() { defer wg.Done(); c.readLoop() })
 	c.ep.wg.Go(func() { defer wg.Done(); c.writeLoop() })
+	if ka := c.ep.cfg.KeepAlive; ka > 0 {
+		wg.Add(1)
+		c.ep.wg.Go(func() { defer wg.Done(); c.keepAlive(ka) })
+	}
 	c.ep.wg.Go(func() {
 		wg.Wait()
 		close(c.done)
@@ -516,4 +523,51 @@ func (c *Conn) handleREPORT(f *Frame) error {
 	}
 	s.recvREPORT(f)
 	return nil
+}
+
+// keepAlive sends a bodiless SEND (RFC 4975 §7.1.1) on every session of c
+// once nothing was written for d; a missing response within the
+// transaction timeout fails the connection, so that a peer that vanished
+// without closing the socket is noticed even when nothing is being sent.
+func (c *Conn) keepAlive(d time.Duration) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(time.Unix(0, c.lastSend.Load())) < d {
+			continue
+		}
+		c.mu.Lock()
+		var ss []*Session
+		for _, s := range c.sessions {
+			ss = append(ss, s)
+		}
+		c.mu.Unlock()
+		for _, s := range ss {
+			s.mu.Lock()
+			ok := s.opened && !s.ended
+			s.mu.Unlock()
+			if !ok {
+				continue
+			}
+			req := &Frame{Method: MethodSEND, ToPath: s.toPath, FromPath: s.fromPath, MessageID: NewMessageID()}
+			resp, err := c.RoundTrip(c.ctx, req, nil)
+			if err != nil {
+				if c.ctx.Err() == nil {
+					c.fail(fmt.Errorf("msrp: keep-alive to %s: %w", c.remoteAddr, err))
+				}
+				return
+			}
+			switch resp.StatusCode {
+			case 481:
+				s.fail(ErrSessionUnknown)
+			case 506:
+				s.fail(ErrSessionBound)
+			}
+		}
+	}
 }

@@ -336,8 +336,40 @@ type deadlineWriter struct {
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	_ = w.c.nc.SetWriteDeadline(time.Now().Add(w.c.ep.txTimeout))
-	return w.c.nc.Write(p)
+	c := w.c
+	now := time.Now()
+	_ = c.nc.SetWriteDeadline(now.Add(c.ep.txTimeout))
+	n, err := c.nc.Write(p)
+	c.lastSend.Store(now.UnixNano())
+	c.sockOff += int64(n)
+	// Run the hooks of requests whose last byte is now on the socket.
+	i := 0
+	for ; i < len(c.flushHooks) && c.flushHooks[i].off <= c.sockOff; i++ {
+		c.flushHooks[i].fn()
+		c.flushHooks[i] = flushHook{}
+	}
+	c.flushHooks = c.flushHooks[i:]
+	return n, err
+}
+
+// flushHook runs fn once the socket has taken off octets in all.
+type flushHook struct {
+	off int64
+	fn  func()
+}
+
+// afterFlush runs fn once everything written to bw so far has reached the
+// socket: the transaction timer starts at the last byte sent (§7.1.1),
+// not when the request was queued behind a blocked socket.
+func (c *Conn) afterFlush(bw *bufio.Writer, fn func()) {
+	if fn == nil {
+		return
+	}
+	c.flushHooks = append(c.flushHooks, flushHook{off: c.sockOff + int64(bw.Buffered()), fn: fn})
+	if bw.Buffered() == 0 {
+		c.flushHooks[len(c.flushHooks)-1].fn()
+		c.flushHooks = c.flushHooks[:len(c.flushHooks)-1]
+	}
 }
 
 // writeLoop is the writer goroutine of c.
@@ -362,7 +394,7 @@ func (c *Conn) writeLoopErr(bw *bufio.Writer) error {
 				return err
 			}
 			if it.written != nil {
-				it.written()
+				c.afterFlush(bw, it.written)
 			}
 			did = true
 		}
@@ -445,7 +477,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 			if _, err := bw.Write(b); err != nil {
 				return err
 			}
-			t.startTimer()
+			c.afterFlush(bw, t.startTimer)
 			c.finishStream(m)
 			return nil
 		}
@@ -469,7 +501,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
-		t.startTimer()
+		c.afterFlush(bw, t.startTimer)
 		c.finishStream(m)
 		s.msgStopped(m, sr.err)
 		return nil
@@ -549,7 +581,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	if _, err := bw.Write(c.headBuf); err != nil {
 		return err
 	}
-	t.startTimer()
+	c.afterFlush(bw, t.startTimer)
 	switch flag {
 	case FlagEnd:
 		c.finishStream(m)
