@@ -141,14 +141,28 @@ func (c *Call) end(ctx context.Context, cause error, sendBye bool) error {
 }
 
 func (c *Call) byeError(err error) error {
-	var de sipgo.ErrDialogResponse
-	if errors.As(err, &de) && de.Res.StatusCode == 481 {
-		return nil // the peer already forgot the dialog: it is over either way
-	}
-	if errors.As(err, &de) {
-		return statusError("BYE", c.remote.URI, de.Res)
+	if res := dialogResponse(err); res != nil {
+		if res.StatusCode == 481 {
+			return nil // the peer already forgot the dialog: it is over either way
+		}
+		return statusError("BYE", c.remote.URI, res)
 	}
 	return classify("BYE "+c.remote.URI, err)
+}
+
+// dialogResponse extracts the failure response from a sipgo dialog error.
+// sipgo returns ErrDialogResponse as a pointer from WaitAnswer and as a
+// value from Bye, so both forms are tried.
+func dialogResponse(err error) *sip.Response {
+	var p *sipgo.ErrDialogResponse
+	if errors.As(err, &p) && p != nil {
+		return p.Res
+	}
+	var v sipgo.ErrDialogResponse
+	if errors.As(err, &v) {
+		return v.Res
+	}
+	return nil
 }
 
 func (c *Call) setSession(s session.Session, localSDP, remoteSDP []byte) (old session.Session) {
@@ -334,9 +348,8 @@ func (ua *UA) invite(ctx context.Context, u sip.Uri, target string, opts InviteO
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sipua: INVITE %s: %w: %w", target, ErrCanceled, context.Cause(ctx))
 		}
-		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) {
-			return nil, statusError("INVITE", target, de.Res)
+		if res := dialogResponse(err); res != nil {
+			return nil, statusError("INVITE", target, res)
 		}
 		return nil, classify("INVITE "+target, err)
 	}

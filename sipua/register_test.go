@@ -38,6 +38,9 @@ type testRegistrar struct {
 	binds   map[string]sip.Uri // user -> contact
 	history []string           // "REGISTER alice expires=N auth=bool"
 	regs    chan string
+	// proxyAuth makes forward demand digest credentials (407, RFC 3261
+	// §22.3) before relaying.
+	proxyAuth bool
 }
 
 func newTestRegistrar(t *testing.T, users map[string]string, grant int) *testRegistrar {
@@ -120,7 +123,29 @@ func (r *testRegistrar) binding(user string) (sip.Uri, bool) {
 }
 
 // forward relays an out-of-dialog MESSAGE to the callee's contact.
+func (r *testRegistrar) checkDigest(req *sip.Request, header string) bool {
+	h := req.GetHeader(header)
+	if h == nil {
+		return false
+	}
+	cred, err := digest.ParseCredentials(h.Value())
+	if err != nil || cred.Nonce != r.nonce || r.users[cred.Username] == "" {
+		return false
+	}
+	want, err := digest.Digest(&digest.Challenge{Realm: r.realm, Nonce: r.nonce, QOP: []string{"auth"}, Algorithm: "MD5"}, digest.Options{
+		Method: req.Method.String(), URI: cred.URI, Username: cred.Username, Password: r.users[cred.Username], Cnonce: cred.Cnonce, Count: cred.Nc,
+	})
+	return err == nil && want.Response == cred.Response
+}
+
 func (r *testRegistrar) forward(req *sip.Request, tx sip.ServerTransaction) {
+	if r.proxyAuth && !r.checkDigest(req, "Proxy-Authorization") {
+		res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
+		chal := digest.Challenge{Realm: r.realm, Nonce: r.nonce, QOP: []string{"auth"}, Algorithm: "MD5"}
+		res.AppendHeader(sip.NewHeader("Proxy-Authenticate", chal.String()))
+		tx.Respond(res)
+		return
+	}
 	target, ok := r.binding(req.Recipient.User)
 	if !ok {
 		tx.Respond(sip.NewResponseFromRequest(req, 404, "Not Found", nil))
@@ -296,5 +321,35 @@ func TestRefreshAfter(t *testing.T) {
 		if got := refreshAfter(c.in); got != c.want {
 			t.Errorf("refreshAfter(%v) = %v, want %v", c.in, got, c.want)
 		}
+	}
+}
+
+func TestProxyAuth(t *testing.T) {
+	reg := newTestRegistrar(t, map[string]string{"alice": "pw", "bob": "b0b"}, 0)
+	reg.proxyAuth = true
+	box := newInbox()
+	testUA(t, Config{AOR: "sip:bob@example.com", Password: "b0b", Registrar: reg.uri, OnMessage: box.on}, TCP)
+	reg.nextReg(t)
+	for _, c := range []struct {
+		name, password string
+		want           error
+	}{{"right", "pw", nil}, {"wrong", "nope", ErrAuthFailed}} {
+		t.Run(c.name, func(t *testing.T) {
+			alice := testUA(t, Config{AOR: "sip:alice@example.com", Password: c.password, OutboundProxy: reg.uri}, TCP)
+			_, err := alice.SendMessage(ctxT(t, 10*time.Second), "sip:bob@example.com", "text/plain", []byte("auth me"))
+			if !errors.Is(err, c.want) && !(c.want == nil && err == nil) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if c.want == nil {
+				if m := box.next(t); string(m.Body) != "auth me" {
+					t.Errorf("got %q", m.Body)
+				}
+			} else {
+				var se *StatusError
+				if !errors.As(err, &se) || se.Code != 407 {
+					t.Errorf("err = %v, want a 407 StatusError", err)
+				}
+			}
+		})
 	}
 }
