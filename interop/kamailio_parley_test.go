@@ -1,0 +1,217 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/session"
+)
+
+// kamailioChunk keeps every frame well under Kamailio 5.6.3's limits
+// (about 11 KB for the script's view of a frame, 14 KB for msrp_relay()).
+const kamailioChunk = 8 << 10
+
+// hardChunkCap sets a hard per-chunk size limit on cfg, if msrp.Config
+// has one, and reports whether it did. Config.ChunkSize is only a
+// preference (a chunk is cut at ChunkSize only when another message
+// waits, and the writer moves 32 KiB pieces), so on its own it cannot keep
+// frames under Kamailio's caps. The field is looked up by name so that this
+// test starts exercising large messages as soon as the endpoint grows one.
+func hardChunkCap(cfg *msrp.Config, n int) bool {
+	v := reflect.ValueOf(cfg).Elem()
+	for _, name := range []string{"MaxChunkSize", "MaxChunk", "ChunkLimit"} {
+		if f := v.FieldByName(name); f.IsValid() && f.CanSet() && f.Kind() == reflect.Int {
+			f.SetInt(int64(n))
+			return true
+		}
+	}
+	return false
+}
+
+func newParleyEndpoint(t testing.TB) *msrp.Endpoint {
+	t.Helper()
+	cfg := msrp.Config{ChunkSize: kamailioChunk, Host: "127.0.0.1"}
+	hardChunkCap(&cfg, kamailioChunk)
+	ep, err := msrp.NewEndpoint(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Close() })
+	return ep
+}
+
+// relayFor dials Kamailio from ep, authenticates with Parley's relay
+// client and returns the session option that routes through the relay.
+func relayFor(t testing.TB, ctx context.Context, ep *msrp.Endpoint, k *kamailio, user string) *msrp.Relay {
+	t.Helper()
+	relay, err := msrp.ParseURI(relayURI(k))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ep.Dial(ctx, relay)
+	if err != nil {
+		t.Fatalf("dial %s: %v", relay, err)
+	}
+	la := conn.LocalAddr().(*net.TCPAddr)
+	self := msrp.URI{Host: "127.0.0.1", Port: la.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	ra, err := msrp.Authenticate(ctx, conn, relay, msrp.Credentials{Username: user, Password: user + "-secret"},
+		msrp.AuthOptions{From: self, Expires: 10 * time.Minute, RequireResponseAuth: true})
+	if err != nil {
+		t.Fatalf("AUTH as %s: %v", user, err)
+	}
+	if ra.Expires != 10*time.Minute || !ra.ResponseAuthVerified {
+		t.Fatalf("grant %+v", ra)
+	}
+	return &msrp.Relay{Conn: conn, UsePath: ra.UsePath}
+}
+
+// parleyPair sets up a session from a (offerer) to b (answerer), each
+// behind its own Use-Path on the same Kamailio.
+func parleyPair(t testing.TB, ctx context.Context, a, b *msrp.Endpoint, ra, rb *msrp.Relay, opts session.Options) (*msrp.Session, *msrp.Session) {
+	t.Helper()
+	off, err := a.OfferWith(ctx, opts, msrp.SessionOptions{Relay: ra})
+	if err != nil {
+		t.Fatalf("OfferWith: %v", err)
+	}
+	// RFC 4976 §5.1: a=path is the reversed Use-Path, then our own URI.
+	if p := strings.Fields(strings.Join(off.Media().Path, " ")); len(p) != 2 || p[0] != ra.UsePath[0].String() {
+		t.Fatalf("offer a=path %q: want the Use-Path %s, then the endpoint's URI", p, ra.UsePath[0])
+	}
+	ans, err := b.AnswerWith(ctx, off.Media(), opts, msrp.SessionOptions{Relay: rb})
+	if err != nil {
+		t.Fatalf("AnswerWith: %v", err)
+	}
+	type res struct {
+		s   *msrp.Session
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := ans.OpenAnswer(ctx)
+		ch <- res{s, err}
+	}()
+	sa, err := off.OpenOffer(ctx, ans.Media())
+	if err != nil {
+		<-ch
+		t.Fatalf("OpenOffer through Kamailio: %v", err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatalf("OpenAnswer through Kamailio: %v", r.err)
+	}
+	t.Cleanup(func() { sa.Close(); r.s.Close() })
+	return sa, r.s
+}
+
+// TestParleyThroughKamailio: two Parley endpoints each AUTH to Kamailio
+// and exchange text both ways and a chunked 10 MB message through it, with
+// end-to-end success REPORTs; tshark checks every frame on the wire.
+func TestParleyThroughKamailio(t *testing.T) {
+	k := startKamailio(t, kamailioOptions{})
+	capt := startCapture(t, k.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	a, b := newParleyEndpoint(t), newParleyEndpoint(t)
+	ra, rb := relayFor(t, ctx, a, k, "alice"), relayFor(t, ctx, b, k, "bob")
+	opts := session.Options{WantReceipts: true, MaxInMemory: 16 << 20, MaxSize: 32 << 20}
+	sa, sb := parleyPair(t, ctx, a, b, ra, rb, opts)
+
+	t.Run("text both ways", func(t *testing.T) {
+		for i, dir := range []struct {
+			name     string
+			from, to *msrp.Session
+		}{{"a->b", sa, sb}, {"b->a", sb, sa}, {"a->b", sa, sb}, {"b->a", sb, sa}} {
+			body := fmt.Sprintf("message %d %s through Kamailio", i, dir.name)
+			d, err := dir.from.Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte(body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := dir.to.Receive(ctx)
+			if err != nil {
+				t.Fatalf("%s: Receive: %v", dir.name, err)
+			}
+			if string(in.Body) != body || in.ID != d.ID() || in.ContentType != "text/plain" {
+				t.Fatalf("%s: got %+v, want %q", dir.name, in, body)
+			}
+			r, err := d.Wait(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The success REPORT comes from the receiving Parley endpoint
+			// through Kamailio (Kamailio never generates REPORTs).
+			if r.Outcome != session.Delivered {
+				t.Fatalf("%s: outcome %v (%v), want delivered", dir.name, r.Outcome, r.Err)
+			}
+		}
+	})
+
+	t.Run("10 MB chunked", func(t *testing.T) {
+		if !hardChunkCap(&msrp.Config{}, kamailioChunk) {
+			// Without a cap the first chunk of a large message is written
+			// whole: Kamailio logs "tcp_read(): buffer overrun, dropping"
+			// and closes the connection (observed; see README.md).
+			t.Skip("msrp.Config has no hard chunk-size cap (MaxChunkSize): the endpoint cannot keep chunks <= 8 KiB, which Kamailio needs; see interop/README.md")
+		}
+		big := make([]byte, 10<<20)
+		rand.Read(big)
+		start := time.Now()
+		d, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/octet-stream", Body: big})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Wait for the sender's outcome first: if Kamailio drops the
+		// connection the sender learns it, while the receiver would wait.
+		r, err := d.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != session.Delivered {
+			t.Fatalf("outcome %v (%v), want delivered", r.Outcome, r.Err)
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
+		defer rcancel()
+		in, err := sb.Receive(rctx)
+		if err != nil {
+			t.Fatalf("Receive: %v", err)
+		}
+		if !bytes.Equal(in.Body, big) || in.Size != int64(len(big)) {
+			t.Fatalf("received %d bytes (size %d), content equal: %v", len(in.Body), in.Size, bytes.Equal(in.Body, big))
+		}
+		el := time.Since(start)
+		t.Logf("10 MiB through Kamailio in %v (%.1f MB/s, %d-byte chunks)", el, float64(len(big))/el.Seconds()/1e6, kamailioChunk)
+	})
+
+	if !k.Alive() {
+		t.Fatal("kamailio died")
+	}
+	big := hardChunkCap(&msrp.Config{}, kamailioChunk)
+	minFrames := 40
+	if big {
+		minFrames = 2 * (10 << 20) / kamailioChunk
+	}
+	frames := capt.stopAndCheck(t, minFrames)
+	counts := map[string]int{}
+	for _, f := range frames {
+		counts[f]++
+	}
+	t.Logf("tshark decoded %d MSRP frames: %v", len(frames), counts)
+	// Each SEND crosses the wire at least twice (A to the relay, the
+	// relay to B; on the two-hop path through one instance also the relay
+	// to itself, which tshark does not always count as a separate PDU);
+	// each success REPORT likewise. 2 binding SENDs + 4 texts.
+	if counts["AUTH"] != 4 || counts["401"] != 2 || counts["REPORT"] < 2*4 || counts["SEND"] < 2*6 {
+		t.Errorf("frame counts %v: want 4 AUTH, 2 401, >= 8 REPORT, >= 12 SEND", counts)
+	}
+	if big && counts["SEND"] < 2*(10<<20)/kamailioChunk {
+		t.Errorf("only %d SEND frames for 10 MiB in %d-byte chunks", counts["SEND"], kamailioChunk)
+	}
+}
