@@ -583,21 +583,16 @@ func parseHead(s string, lines []int) (*Frame, *StatusError) {
 		if !crlf {
 			return f, badRequest(ErrBadLineEnd, "Bad Line End")
 		}
-		colon := -1
-		for j := 0; j < len(l); j++ {
-			if l[j] == ':' {
-				colon = j
-				break
-			}
+		// hname ":" value; hname = ALPHA *token (RFC 4975 §9).
+		colon := 0
+		for colon < len(l) && chars[l[colon]]&cToken != 0 {
+			colon++
 		}
-		if colon <= 0 || !isAlpha(l[0]) || !isToken(l[:colon]) {
+		if colon == 0 || colon == len(l) || l[colon] != ':' || !isAlpha(l[0]) {
 			return f, badRequest(ErrBadHeader, "Malformed Header")
 		}
 		name := l[:colon]
 		value := trimOWS(l[colon+1:])
-		if !validText(value) {
-			return f, badRequest(ErrBadHeader, "Malformed Header")
-		}
 		if seen&seenCT != 0 {
 			return f, badRequest(ErrContentTypeNotLast, "Content-Type Not Last")
 		}
@@ -700,12 +695,17 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 		}
 	case len("Content-Type"):
 		if headerIs(name, "Content-Type", "content-type") {
-			if !validMediaType(value) {
+			if !validMediaType(value) || !validText(value) {
 				return 0, badRequest(ErrBadContentType, "Malformed Content-Type")
 			}
 			f.ContentType = value
 			return seenCT, nil
 		}
+	}
+	// Values of typed headers are checked by their parsers; others must be
+	// utf8text (no control characters).
+	if !validText(value) {
+		return 0, badRequest(ErrBadHeader, "Malformed Header")
 	}
 	if f.Headers == nil {
 		f.Headers = fa.hdr[:0]

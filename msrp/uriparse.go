@@ -25,8 +25,8 @@ import (
 // ParseURI parses one MSRP or MSRPS URI. The strings in the result are
 // substrings of s (no copy); only Params allocates.
 func ParseURI(s string) (URI, error) {
-	u, err := parseURI(s)
-	if err != nil {
+	var u URI
+	if err := parseURIInto(&u, s); err != nil {
 		return URI{}, fmt.Errorf("%w %q: %s", ErrBadURI, s, err.Error())
 	}
 	return u, nil
@@ -36,8 +36,9 @@ type uriError string
 
 func (e uriError) Error() string { return string(e) }
 
-func parseURI(s string) (URI, error) {
-	var u URI
+// parseURIInto parses s into *up, which must be the zero URI.
+func parseURIInto(up *URI, s string) error {
+	u := up
 	rest := s
 	switch {
 	case hasPrefixFold(rest, "msrp://"):
@@ -46,50 +47,63 @@ func parseURI(s string) (URI, error) {
 		u.Secure = true
 		rest = rest[len("msrps://"):]
 	default:
-		return u, uriError("scheme is not msrp:// or msrps://")
+		return uriError("scheme is not msrp:// or msrps://")
 	}
-	// authority ends at the session-id "/" or the transport ";".
-	end := 0
+	// authority ends at the session-id "/" or the transport ";"; note the
+	// last "@" on the way.
+	end, at := 0, -1
 	for end < len(rest) && rest[end] != '/' && rest[end] != ';' {
+		if rest[end] == '@' {
+			at = end
+		}
 		end++
 	}
 	if end == len(rest) {
-		return u, uriError("missing ;transport parameter")
+		return uriError("missing ;transport parameter")
 	}
 	auth := rest[:end]
 	rest = rest[end:]
-	if at := strings.LastIndexByte(auth, '@'); at >= 0 {
+	if at >= 0 {
 		u.User = auth[:at]
 		auth = auth[at+1:]
 		if err := checkUserinfo(u.User); err != nil {
-			return u, err
+			return err
 		}
 	}
-	if err := parseHostPort(&u, auth); err != nil {
-		return u, err
+	if err := parseHostPort(u, auth); err != nil {
+		return err
 	}
 	if rest[0] == '/' {
-		semi := strings.IndexByte(rest, ';')
-		if semi < 0 {
-			return u, uriError("missing ;transport parameter")
+		// session-id: validated while looking for the ";" that ends it.
+		i := 1
+		for i < len(rest) && rest[i] != ';' {
+			c := rest[i]
+			if chars[c]&cSessionID == 0 {
+				if c != '%' || !pctAt(rest, i) {
+					return uriError("malformed session-id")
+				}
+				i += 2
+			}
+			i++
 		}
-		u.SessionID = rest[1:semi]
-		rest = rest[semi:]
-		if !validSessionID(u.SessionID) {
-			return u, uriError("malformed session-id")
+		if i >= len(rest) {
+			return uriError("missing ;transport parameter")
 		}
+		if i == 1 {
+			return uriError("malformed session-id")
+		}
+		u.SessionID = rest[1:i]
+		rest = rest[i:]
 	}
-	// rest starts with ';'.
-	rest = rest[1:]
-	semi := strings.IndexByte(rest, ';')
-	if semi < 0 {
-		u.Transport, rest = rest, ""
-	} else {
-		u.Transport, rest = rest[:semi], rest[semi:]
+	// rest starts with ';'. transport = 1*ALPHANUM.
+	i := 1
+	for i < len(rest) && chars[rest[i]]&(cAlpha|cDigit) != 0 {
+		i++
 	}
-	if u.Transport == "" || !allAlnum(u.Transport) {
-		return u, uriError("malformed transport parameter")
+	if i == 1 || i < len(rest) && rest[i] != ';' {
+		return uriError("malformed transport parameter")
 	}
+	u.Transport, rest = rest[1:i], rest[i:]
 	for rest != "" {
 		rest = rest[1:] // ';'
 		var p string
@@ -99,11 +113,11 @@ func parseURI(s string) (URI, error) {
 			p, rest = rest[:semi], rest[semi:]
 		}
 		if !validURIParam(p) {
-			return u, uriError("malformed URI parameter")
+			return uriError("malformed URI parameter")
 		}
 		u.Params = append(u.Params, p)
 	}
-	return u, nil
+	return nil
 }
 
 func parseHostPort(u *URI, auth string) error {
@@ -128,19 +142,26 @@ func parseHostPort(u *URI, auth string) error {
 			}
 		}
 	} else {
-		if c := strings.IndexByte(auth, ':'); c >= 0 {
-			u.Host, port = auth[:c], auth[c+1:]
-			if port == "" {
-				return uriError("empty port")
+		// reg-name or IPv4address, validated up to the ":" of the port.
+		i := 0
+		for ; i < len(auth) && auth[i] != ':'; i++ {
+			c := auth[i]
+			if chars[c]&(cUnreserved|cSubDelim) == 0 || c == ';' {
+				if c != '%' || !pctAt(auth, i) {
+					return uriError("malformed host")
+				}
+				i += 2
 			}
-		} else {
-			u.Host = auth
 		}
+		u.Host = auth[:i]
 		if u.Host == "" {
 			return uriError("empty host")
 		}
-		if !validRegName(u.Host) {
-			return uriError("malformed host")
+		if i < len(auth) {
+			port = auth[i+1:]
+			if port == "" {
+				return uriError("empty port")
+			}
 		}
 	}
 	if port != "" {
@@ -309,11 +330,16 @@ func parsePathInto(dst []URI, s string) ([]URI, error) {
 		} else {
 			one, s = s[:sp], s[sp:]
 		}
-		u, err := ParseURI(one)
-		if err != nil {
-			return dst, err
+		n := len(dst)
+		if n < cap(dst) {
+			dst = dst[:n+1]
+			dst[n] = URI{}
+		} else {
+			dst = append(dst, URI{})
 		}
-		dst = append(dst, u)
+		if err := parseURIInto(&dst[n], one); err != nil {
+			return dst[:n], fmt.Errorf("%w %q: %s", ErrBadURI, one, err.Error())
+		}
 	}
 	if len(dst) == 0 {
 		return dst, fmt.Errorf("%w: empty path", ErrBadURI)
