@@ -328,3 +328,95 @@ func TestReaderFatalSticky(t *testing.T) {
 		t.Errorf("empty stream: %v %v", f, err)
 	}
 }
+
+// TestReaderLimitBoundaries: each limit admits exactly its value.
+func TestReaderLimitBoundaries(t *testing.T) {
+	// Non-SEND body of exactly 10240 octets (RFC 4975 §7.1) passes.
+	body := strings.Repeat("r", 10240)
+	in := "MSRP abcd1234 REPORT\r\n" + paths + "Message-ID: m1234567\r\nStatus: 000 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body + "\r\n-------abcd1234$\r\n"
+	got, err := readAllFrames(t, strings.NewReader(in), Limits{}, true)
+	if err != io.EOF || len(got) != 1 || got[0].err != nil || len(got[0].body) != 10240 {
+		t.Fatalf("10240-octet REPORT body: %v %v", got, err)
+	}
+	// MaxChunkSize admits a body of exactly its size.
+	in = "MSRP abcd1234 SEND\r\n" + paths + "Content-Type: a/b\r\n\r\n" + strings.Repeat("s", 100) + "\r\n-------abcd1234$\r\n"
+	if got, err := readAllFrames(t, strings.NewReader(in), Limits{MaxChunkSize: 100}, false); err != io.EOF || len(got) != 1 {
+		t.Fatalf("100-octet chunk with MaxChunkSize 100: %v", err)
+	}
+	// MaxHeaders counts header lines (not the start line).
+	in = "MSRP abcd1234 SEND\r\n" + paths + "A: 1\r\n-------abcd1234$\r\n"
+	if got, err := readAllFrames(t, strings.NewReader(in), Limits{MaxHeaders: 3}, false); err != io.EOF || len(got) != 1 || got[0].err != nil {
+		t.Fatalf("3 headers with MaxHeaders 3: %v %v", got, err)
+	}
+	if got, _ := readAllFrames(t, strings.NewReader(in), Limits{MaxHeaders: 2}, false); len(got) != 1 || !errors.Is(got[0].err, ErrTooManyHeaders) {
+		t.Fatalf("3 headers with MaxHeaders 2: %v", got)
+	}
+	// MaxLineLength counts the CRLF.
+	line := "X: " + strings.Repeat("v", 95) + "\r\n" // 100 octets
+	in = "MSRP abcd1234 SEND\r\n" + paths + line + "-------abcd1234$\r\n"
+	lim := Limits{MaxLineLength: 100}
+	if got, err := readAllFrames(t, strings.NewReader(in), lim, false); err != io.EOF || len(got) != 1 || got[0].err != nil {
+		t.Fatalf("100-octet line with MaxLineLength 100: %v %v", got, err)
+	}
+	lim.MaxLineLength = 99
+	if got, _ := readAllFrames(t, strings.NewReader(in), lim, false); len(got) != 1 || !errors.Is(got[0].err, ErrLineTooLong) {
+		t.Fatalf("100-octet line with MaxLineLength 99: %v", got)
+	}
+	// MaxHeaderBytes counts the start line and header lines.
+	head := "MSRP abcd1234 SEND\r\n" + paths
+	in = head + "-------abcd1234$\r\n"
+	if got, err := readAllFrames(t, strings.NewReader(in), Limits{MaxHeaderBytes: len(head)}, false); err != io.EOF || len(got) != 1 || got[0].err != nil {
+		t.Fatalf("head of exactly MaxHeaderBytes: %v %v", got, err)
+	}
+	if got, _ := readAllFrames(t, strings.NewReader(in), Limits{MaxHeaderBytes: len(head) - 1}, false); len(got) != 1 || !errors.Is(got[0].err, ErrHeaderTooLarge) {
+		t.Fatalf("head over MaxHeaderBytes: %v", got)
+	}
+}
+
+// TestReaderLargeLimits: limits above the default buffer size work (the
+// buffer grows to hold a whole head).
+func TestReaderLargeLimits(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("v", 100000) + "\r\n"
+	in := "MSRP abcd1234 SEND\r\n" + paths + long + strings.Repeat("Y: 1\r\n", 100) + "-------abcd1234$\r\n"
+	lim := Limits{MaxLineLength: 200000, MaxHeaderBytes: 300000, MaxHeaders: 200}
+	for vname, mk := range readerVariants([]byte(in)) {
+		got, err := readAllFrames(t, mk(), lim, false)
+		if err != io.EOF || len(got) != 1 || got[0].err != nil || len(got[0].f.Headers) != 101 {
+			t.Fatalf("%s: %v %v", vname, got, err)
+		}
+	}
+}
+
+// TestReaderReadSmallBuffer reads a body through Read with tiny buffers.
+func TestReaderReadSmallBuffer(t *testing.T) {
+	body := strings.Repeat("0123456789\r\n-------abcd123", 500)
+	in := "MSRP abcd1234 SEND\r\n" + paths + "Content-Type: a/b\r\n\r\n" + body + "\r\n-------abcd1234+\r\n" + okFrame
+	for vname, mk := range readerVariants([]byte(in)) {
+		r := NewReader(mk(), Limits{})
+		f, err := r.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []byte
+		p := make([]byte, 7)
+		for {
+			n, err := r.Read(p)
+			got = append(got, p[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(got) != body || f.Flag != FlagMore {
+			t.Fatalf("%s: body mismatch (%d octets), flag %q", vname, len(got), f.Flag)
+		}
+		if n, err := r.Read(p); n != 0 || err != io.EOF {
+			t.Errorf("%s: Read after EOF: %d %v", vname, n, err)
+		}
+		if f2, err := r.ReadFrame(); err != nil || f2.TID != "okok1234" {
+			t.Fatalf("%s: next frame %v %v", vname, f2, err)
+		}
+	}
+}
