@@ -30,9 +30,9 @@ const (
 	maxUninterruptible = 2048
 	// pieceSize is the unit the writer copies from a body source between
 	// two checks for waiting traffic.
-	pieceSize = 32 << 10
+	pieceSize = 64 << 10
 	// feedDepth is how many pieces a streamed body may have read ahead.
-	feedDepth = 2
+	feedDepth = 4
 	// defaultChunkSize is the default fairness quantum.
 	defaultChunkSize = 64 << 10
 )

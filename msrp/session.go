@@ -83,7 +83,8 @@ type Session struct {
 	// Receive state, owned by the reader goroutine of the bound Conn.
 	in       map[string]*inMsg
 	seen     map[string]struct{}
-	seenFIFO []string
+	seenRing []string // the last maxSeenIDs Message-IDs, oldest at seenNext
+	seenNext int
 	rejected map[string]int // Message-ID -> code answered
 }
 
@@ -756,11 +757,13 @@ func (s *Session) markSeen(id string) bool {
 		return true
 	}
 	s.seen[id] = struct{}{}
-	s.seenFIFO = append(s.seenFIFO, id)
-	if len(s.seenFIFO) > maxSeenIDs {
-		delete(s.seen, s.seenFIFO[0])
-		s.seenFIFO = s.seenFIFO[1:]
+	if len(s.seenRing) < maxSeenIDs {
+		s.seenRing = append(s.seenRing, id)
+		return false
 	}
+	delete(s.seen, s.seenRing[s.seenNext])
+	s.seenRing[s.seenNext] = id
+	s.seenNext = (s.seenNext + 1) % maxSeenIDs
 	return false
 }
 
