@@ -523,3 +523,18 @@ func TestKeepAuthenticatedLapses(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthErrorMessage(t *testing.T) {
+	e := &AuthError{Relay: mustParseURI(t, testRelay1), StatusCode: 423, Comment: "Interval Out-of-Bounds", MinExpires: 60, Err: ErrAuthExpires}
+	want := "msrp: AUTH to msrp://relay1.example.test:2855;tcp: 423 Interval Out-of-Bounds (Min-Expires 60, Max-Expires 0): msrp: relay refused the requested Expires"
+	if e.Error() != want {
+		t.Fatalf("Error() = %q\nwant %q", e.Error(), want)
+	}
+	if !errors.Is(e, ErrAuthExpires) {
+		t.Fatal("Unwrap")
+	}
+	e = &AuthError{Relay: mustParseURI(t, testRelay1), Err: errors.New("boom")}
+	if e.Error() != "msrp: AUTH to msrp://relay1.example.test:2855;tcp: boom" {
+		t.Fatalf("Error() = %q", e.Error())
+	}
+}
