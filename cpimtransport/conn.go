@@ -21,6 +21,8 @@ import (
 // beyond it.
 const maxQueuedReports = 4096
 
+var errReportOverflow = errors.New("cpimtransport: peer does not read its delivery reports")
+
 // conn is one TCP or TLS connection carrying any number of sessions in
 // both directions (§2). A reader goroutine frames and dispatches incoming
 // messages; a writer goroutine drains the write queue.
@@ -98,17 +100,18 @@ func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn
 			}
 		}
 	}
-	return c
-}
-
-// run runs the writer in a goroutine and the reader in this one.
-func (c *conn) run() {
-	c.e.wg.Add(1)
+	// Counted under e.mu so that Close, which sets e.closed under it,
+	// waits for both loops.
+	e.wg.Add(2)
 	go func() {
-		defer c.e.wg.Done()
+		defer e.wg.Done()
 		c.writeLoop()
 	}()
-	c.readLoop()
+	go func() {
+		defer e.wg.Done()
+		c.readLoop()
+	}()
+	return c
 }
 
 func (c *conn) isClosed() bool {
@@ -183,7 +186,11 @@ func (c *conn) close(cause error) {
 		}
 		for s := range c.sessions {
 			if s.conn.Load() == c {
+				// A session in use ends; one still being set up whose
+				// binding was guessed from the address goes back to waiting.
+				s.bmu.Lock()
 				s.conn.Store(nil)
+				s.bmu.Unlock()
 				if s.confirmed || s.isOpen() {
 					ended = append(ended, s)
 				}
@@ -221,8 +228,7 @@ func (c *conn) push(f *outFrame) error {
 	if f.report {
 		if c.reports >= maxQueuedReports {
 			c.mu.Unlock()
-			c.close(errors.New("cpimtransport: peer does not read its delivery reports"))
-			return session.ErrClosed
+			return errReportOverflow
 		}
 		c.reports++
 	}

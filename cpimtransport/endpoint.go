@@ -225,7 +225,6 @@ func (e *Endpoint) Listen(network, address string) (net.Listener, error) {
 		l.Close()
 		return nil, err
 	}
-	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
 		e.serve(l)
@@ -243,7 +242,6 @@ func (e *Endpoint) Serve(l net.Listener) error {
 		l.Close()
 		return err
 	}
-	e.wg.Add(1)
 	defer e.wg.Done()
 	return e.serve(l)
 }
@@ -255,6 +253,7 @@ func (e *Endpoint) addListener(l net.Listener) error {
 		return ErrEndpointClosed
 	}
 	e.listeners[l] = struct{}{}
+	e.wg.Add(1) // for the serve loop; counted under e.mu, see Close
 	if e.port == 0 {
 		if ta, ok := l.Addr().(*net.TCPAddr); ok {
 			e.port = ta.Port
@@ -338,11 +337,7 @@ func (e *Endpoint) accept(nc net.Conn) {
 			nc, secure = tc, true
 		}
 	}
-	c := e.newConn(nc, secure, true, connKey{})
-	if c == nil {
-		return
-	}
-	c.run()
+	e.newConn(nc, secure, true, connKey{})
 }
 
 func (e *Endpoint) serverTLS() *tls.Config {
@@ -558,18 +553,20 @@ func (e *Endpoint) open(ctx context.Context, s *sess, offerer bool) (session.Ses
 		e.bind(s, c, true)
 		e.mu.Unlock()
 	} else {
+		// The peer connects to us. The draft gives the passive side no way
+		// to tell which accepted connection is the peer's before a message
+		// of the session arrives on it (§6.2); until then a connection from
+		// the peer's c-line address is assumed, and without one messages
+		// sent are held back until the peer's connection is known.
 		e.mu.Lock()
 		if s.conn.Load() == nil {
 			e.bindByAddress(s)
 		}
 		e.mu.Unlock()
 		select {
-		case <-s.bound:
-		case <-ctx.Done():
-			s.Close()
-			return nil, fmt.Errorf("cpimtransport: waiting for the peer to connect: %w", context.Cause(ctx))
 		case <-s.done:
 			return nil, s.endErr()
+		default:
 		}
 	}
 	s.markOpen()
@@ -637,11 +634,6 @@ func (e *Endpoint) dial(ctx context.Context, key connKey, remote *messagesdp.Med
 	if c == nil {
 		return nil, ErrEndpointClosed
 	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		c.run()
-	}()
 	return c, nil
 }
 
@@ -657,7 +649,16 @@ func (e *Endpoint) bind(s *sess, c *conn, confirmed bool) {
 	if old != nil {
 		old.unref(s)
 	}
+	s.bmu.Lock()
 	s.conn.Store(c)
+	backlog := s.backlog
+	s.backlog = nil
+	for _, f := range backlog {
+		if err := c.push(f); err != nil && f.d != nil {
+			f.d.Complete(session.Result{Outcome: session.Failed, Err: err})
+		}
+	}
+	s.bmu.Unlock()
 	s.confirmed = confirmed
 	c.sessions[s] = struct{}{}
 	c.stopIdle()
@@ -692,10 +693,17 @@ func (e *Endpoint) bindByAddress(s *sess) {
 // connection if this endpoint dialed it and it is now unused.
 func (e *Endpoint) release(s *sess) *conn {
 	c := s.conn.Load()
-	if c == nil {
-		return nil
+	s.bmu.Lock()
+	s.conn.Store(nil)
+	backlog := s.backlog
+	s.backlog = nil
+	s.bmu.Unlock()
+	for _, f := range backlog {
+		if f.d != nil {
+			f.d.Complete(session.Result{Outcome: session.Failed, Err: session.ErrClosed})
+		}
 	}
-	if c.unref(s) && !c.inbound {
+	if c != nil && c.unref(s) && !c.inbound {
 		return c
 	}
 	return nil
@@ -727,4 +735,8 @@ var errPeerClosed = fmt.Errorf("%w: connection closed by peer", session.ErrClose
 func isEOF(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) }
 
 // sortedProtos is used in error messages.
-func sortedProtos(p []string) string { p = slices.Clone(p); slices.Sort(p); return strings.Join(p, ", ") }
+func sortedProtos(p []string) string {
+	p = slices.Clone(p)
+	slices.Sort(p)
+	return strings.Join(p, ", ")
+}

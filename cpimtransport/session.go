@@ -106,6 +106,11 @@ type sess struct {
 	conn  atomic.Pointer[conn]
 	bound chan struct{} // closed at the first binding
 
+	// bmu guards changes of conn and the backlog: messages sent by a
+	// passive side before its peer's connection is known.
+	bmu     sync.Mutex
+	backlog []*outFrame
+
 	peerReports bool // the peer listed message/im-delivery-status (§6.3); set before Open returns
 	wantReports bool
 
@@ -148,7 +153,9 @@ func (s *sess) waitsFor(c *conn) bool {
 		!messagesdp.IsActive(s.local, s.remote, s.isOfferer())
 }
 
-func (s *sess) isOfferer() bool { return s.local.Setup == messagesdp.SetupActpass || s.local.Direction == messagesdp.DirectionBoth }
+func (s *sess) isOfferer() bool {
+	return s.local.Setup == messagesdp.SetupActpass || s.local.Direction == messagesdp.DirectionBoth
+}
 
 func (s *sess) holdEarly(c *conn, m *cpim.Message, msgID int64) bool {
 	if len(s.early) >= maxEarly {
@@ -321,41 +328,46 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 		resend = id
 	}
 
+	// Flow control: wait for room in the connection's queue. Without a
+	// connection yet, the backlog is bounded by the same number.
 	c := s.conn.Load()
-	if c == nil {
-		return nil, s.closedErr()
+	if c != nil {
+		select {
+		case c.credits <- struct{}{}:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-c.done:
+			return nil, s.closedErr()
+		case <-s.done:
+			return nil, s.closedErr()
+		}
 	}
-	// Flow control: wait for room in the connection's queue.
-	select {
-	case c.credits <- struct{}{}:
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	case <-c.done:
-		return nil, s.closedErr()
-	case <-s.done:
-		return nil, s.closedErr()
+	release := func() {
+		if c != nil {
+			<-c.credits
+		}
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		<-c.credits
-		return nil, s.closedErr()
+		release()
+		return nil, closedErr(s.err)
 	}
 	id := resend
 	if id == 0 {
 		id = s.nextOut + 1
 	} else if id > s.nextOut {
-		<-c.credits
+		release()
 		return nil, fmt.Errorf("cpimtransport: ID %d was never sent on this session", id)
 	}
 	head, err := s.appendMessage(nil, id, ct, m.CPIM, body, n)
 	if err != nil {
-		<-c.credits
+		release()
 		return nil, err
 	}
 	d := session.NewDelivery(strconv.FormatInt(id, 10), n)
-	f := &outFrame{head: head, r: r, n: 0, s: s, d: d, msgID: id, credit: true,
+	f := &outFrame{head: head, r: r, s: s, d: d, msgID: id,
 		expect: s.wantReports && !m.NoReceipt}
 	if r != nil {
 		f.n = n
@@ -370,9 +382,23 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 		}
 		s.pending[id] = &pendingDelivery{d: d}
 	}
-	if err := c.push(f); err != nil {
+	s.bmu.Lock()
+	now := s.conn.Load()
+	switch {
+	case now == nil && len(s.backlog) >= s.e.cfg.SendQueue:
+		err = fmt.Errorf("cpimtransport: the peer has not connected yet and %d messages are waiting", len(s.backlog))
+	case now == nil:
+		s.backlog = append(s.backlog, f)
+	default:
+		f.credit = now == c && c != nil
+		err = now.push(f)
+	}
+	s.bmu.Unlock()
+	if !f.credit {
+		release()
+	}
+	if err != nil {
 		delete(s.pending, id)
-		<-c.credits
 		return nil, err
 	}
 	if resend == 0 {
@@ -381,8 +407,10 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 	return d, nil
 }
 
-func (s *sess) closedErr() error {
-	if err := s.Err(); err != nil {
+func (s *sess) closedErr() error { return closedErr(s.Err()) }
+
+func closedErr(err error) error {
+	if err != nil {
 		return fmt.Errorf("%w: %w", session.ErrClosed, err)
 	}
 	return session.ErrClosed
@@ -531,14 +559,19 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
 		size > maxMem && s.opts.Sink == nil:
 		status = StatusTooBig
 	}
+	var repErr error
 	if s.peerReports && msgID > 0 {
 		rep := Report{OriginalMsgID: msgID, Action: ActionDelivered, Status: status}
 		if status != StatusOK {
 			rep.Action = ActionFailed
 		}
-		s.sendReportLocked(c, rep)
+		repErr = s.sendReportLocked(c, rep)
 	}
 	s.mu.Unlock()
+	if errors.Is(repErr, errReportOverflow) {
+		c.close(repErr)
+		return
+	}
 	if status != StatusOK {
 		e.st.rejected.Add(1)
 		e.log.Info("cpim message rejected", "session", s.local.URI, "msgid", msgID, "type", ct, "size", size, "status", status)
@@ -584,16 +617,17 @@ func (s *sess) sink(inc *session.Incoming) error {
 
 // sendReportLocked queues a delivery report (s.mu held): a CPIM message of
 // the session with the next MsgID (§6.3).
-func (s *sess) sendReportLocked(c *conn, rep Report) {
+func (s *sess) sendReportLocked(c *conn, rep Report) error {
 	id := s.nextOut + 1
 	body := AppendReport(nil, rep)
 	head, err := s.appendMessage(nil, id, TypeDeliveryStatus, nil, body, int64(len(body)))
 	if err != nil {
-		return
+		return err
 	}
 	if err := c.push(&outFrame{head: head, s: s, msgID: id, report: true}); err != nil {
-		return
+		return err
 	}
 	s.nextOut = id
 	s.e.st.reportsSent.Add(1)
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -385,19 +386,42 @@ func TestPeerClose(t *testing.T) {
 	_ = sb
 }
 
-func TestOpenContext(t *testing.T) {
-	a := newLoopback(t, Config{})
-	off, err := a.Offer(context.Background(), session.Options{})
+// TestPassiveBacklog: a passive side may send before its peer connects;
+// the messages wait and go out once the peer's connection is known.
+func TestPassiveBacklog(t *testing.T) {
+	p := newRawPeerNoDial(t)
+	ctx := context.Background()
+	d, err := p.sess.Send(ctx, &session.Outgoing{Body: []byte("early")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The peer answers active but never connects.
-	ans := &messagesdp.Media{Proto: "cpim/tcp", Port: 9, Address: "127.0.0.1", Formats: []string{"text/plain"},
-		Direction: "active", URI: "im:nobody@127.0.0.1"}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := off.Open(ctx, ans); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Open = %v", err)
+	select {
+	case <-d.Done():
+		t.Fatalf("delivered before the peer connected: %+v", d.Result())
+	default:
+	}
+	nc, err := net.Dial("tcp", net.JoinHostPort(p.sess.Local().Address, strconv.Itoa(p.sess.Local().Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	r := NewReader(nc, nil)
+	b, err := r.ReadMessage(nil)
+	if err != nil || !strings.HasSuffix(string(b), "\r\n\r\nearly") {
+		t.Fatalf("peer read %q, %v", b, err)
+	}
+	if res := wait(t, d); res.Outcome != session.Sent {
+		t.Errorf("outcome %v", res.Outcome)
+	}
+	// Closing a session fails what is still waiting.
+	p2 := newRawPeerNoDial(t)
+	d2, err := p2.sess.Send(ctx, &session.Outgoing{Body: []byte("never")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2.sess.Close()
+	if res := wait(t, d2); res.Outcome != session.Failed || !errors.Is(res.Err, session.ErrClosed) {
+		t.Errorf("after Close: %+v", res)
 	}
 }
 
