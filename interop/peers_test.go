@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -278,9 +277,7 @@ func (c *capture) stopAndCheck(t testing.TB, minFrames int) []string {
 	var frames []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		for _, f := range strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == '\t' || r == ',' }) {
-			frames = append(frames, f)
-		}
+		frames = append(frames, strings.FieldsFunc(sc.Text(), func(r rune) bool { return r == '\t' || r == ',' })...)
 	}
 	if len(frames) < minFrames {
 		all, _ := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode).CombinedOutput()
@@ -301,5 +298,3 @@ func stripTsharkNoise(s string) string {
 	}
 	return strings.Join(keep, "\n")
 }
-
-var errNoFrame = errors.New("no frame")

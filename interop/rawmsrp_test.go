@@ -196,16 +196,14 @@ func (rc *rawConn) RoundTrip(ctx context.Context, req *msrp.Frame, body []byte) 
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	for {
-		rf, err := rc.read(time.Until(deadline))
-		if err != nil {
-			return nil, err
-		}
-		if rf.Method != "" || rf.TID != f.TID {
-			return nil, fmt.Errorf("unexpected frame while waiting for %s:\n%s", f.TID, rf)
-		}
-		return rf.toFrame()
+	rf, err := rc.read(time.Until(deadline))
+	if err != nil {
+		return nil, err
 	}
+	if rf.Method != "" || rf.TID != f.TID {
+		return nil, fmt.Errorf("unexpected frame while waiting for %s:\n%s", f.TID, rf)
+	}
+	return rf.toFrame()
 }
 
 func (f *rawFrame) toFrame() (*msrp.Frame, error) {
