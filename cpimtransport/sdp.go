@@ -58,11 +58,12 @@ func localFormats(opts session.Options) []string {
 	out := []string{TypePlain}
 	add := func(t string) {
 		t = strings.TrimSpace(t)
-		if t == "" || t == "*" || strings.HasSuffix(t, "/*") {
-			// The seed's format list holds MIME types; wildcards are an
-			// MSRP accept-types notion (RFC 4975 §8.6) and are not sent.
+		if t == "" || strings.ContainsAny(t, " \t\r\n") {
 			return
 		}
+		// Wildcards ("text/*", "*") are passed through: the draft's
+		// format list holds MIME types and says nothing of them, and
+		// matching treats them as RFC 4975 §8.6 does.
 		if strings.EqualFold(t, TypeDeliveryStatus) {
 			return // only WantReceipts lists it
 		}
