@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,7 @@ func parleyPair(t testing.TB, ctx context.Context, a, b *msrp.Endpoint, ra, rb *
 		t.Fatalf("OfferWith: %v", err)
 	}
 	// RFC 4976 §5.1: a=path is the reversed Use-Path, then our own URI.
-	if p := strings.Fields(strings.Join(off.Media().Path, " ")); len(p) != 2 || p[0] != ra.UsePath[0].String() {
+	if p := strings.Fields(strings.Join(off.Media().Path, " ")); ra != nil && (len(p) != 2 || p[0] != ra.UsePath[0].String()) {
 		t.Fatalf("offer a=path %q: want the Use-Path %s, then the endpoint's URI", p, ra.UsePath[0])
 	}
 	ans, err := b.AnswerWith(ctx, off.Media(), opts, msrp.SessionOptions{Relay: rb})
@@ -213,5 +214,62 @@ func TestParleyThroughKamailio(t *testing.T) {
 	}
 	if big && counts["SEND"] < 2*(10<<20)/kamailioChunk {
 		t.Errorf("only %d SEND frames for 10 MiB in %d-byte chunks", counts["SEND"], kamailioChunk)
+	}
+}
+
+// TestParleyOneSideRelayed: only the answerer (B) uses Kamailio; the
+// offerer (A) listens and connects straight to B's relay URI (RFC 4976
+// §9.2's "user that does not use relays connects directly to the relay").
+// A→B goes A → Kamailio → B. B→A goes B → Kamailio, which opens its own
+// connection to A's listener (it cannot reuse A's connection: that one
+// comes from an ephemeral port), so A receives B's requests on a second
+// connection.
+func TestParleyOneSideRelayed(t *testing.T) {
+	k := startKamailio(t, kamailioOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := newParleyEndpoint(t), newParleyEndpoint(t)
+	la, err := a.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aPort := la.Addr().(*net.TCPAddr).Port
+	capt := startCapture(t, aPort)
+	rb := relayFor(t, ctx, b, k, "bob")
+	opts := session.Options{WantReceipts: true}
+	sa, sb := parleyPair(t, ctx, a, b, nil, rb, opts)
+
+	for i, dir := range []struct {
+		name     string
+		from, to *msrp.Session
+	}{{"a->b", sa, sb}, {"b->a", sb, sa}} {
+		body := fmt.Sprintf("one-sided %d %s", i, dir.name)
+		d, err := dir.from.Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		in, err := dir.to.Receive(rctx)
+		rcancel()
+		if err != nil {
+			t.Fatalf("%s: Receive: %v", dir.name, err)
+		}
+		if string(in.Body) != body {
+			t.Fatalf("%s: got %q", dir.name, in.Body)
+		}
+		r, err := d.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Outcome != session.Delivered {
+			t.Fatalf("%s: outcome %v (%v), want delivered", dir.name, r.Outcome, r.Err)
+		}
+	}
+	// Kamailio delivered B's SEND and REPORT to A's listener on its own
+	// connection, and A answered there.
+	frames := capt.stopAndCheck(t, 2)
+	t.Logf("on A's listener port: %v", frames)
+	if !slices.Contains(frames, "SEND") {
+		t.Fatalf("no SEND reached A's listener: %v", frames)
 	}
 }
