@@ -69,6 +69,7 @@ func Run(t *testing.T, newDSN NewDSN) {
 		f    func(*env)
 	}{
 		{"Migrations", testMigrations},
+		{"ConcurrentOpen", testConcurrentOpen},
 		{"Accounts", testAccounts},
 		{"AccountsInvalid", testAccountsInvalid},
 		{"Bindings", testBindings},
@@ -122,6 +123,34 @@ func testMigrations(e *env) {
 	}
 	if err := s1.Ping(e.ctx); err != nil {
 		t.Errorf("Ping: %v", err)
+	}
+}
+
+// Several nodes starting at once on a new database: migrations run once and
+// every node opens.
+func testConcurrentOpen(e *env) {
+	t := e.t
+	const nodes = 4
+	stores := make([]store.Store, nodes)
+	errs := make([]error, nodes)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = store.OpenOptions(e.ctx, e.dsn, store.Options{Now: e.clock.Now})
+		}()
+	}
+	wg.Wait()
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Errorf("node %d: Open: %v", i, errs[i])
+			continue
+		}
+		defer stores[i].Close()
+		if v, err := stores[i].SchemaVersion(e.ctx); err != nil || v < 3 {
+			t.Errorf("node %d: SchemaVersion = %d, %v", i, v, err)
+		}
 	}
 }
 
