@@ -99,6 +99,19 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		} else {
 			stream = io.MultiReader(bytes.NewReader(head), e.stdin)
 			size = known
+			if size < 0 {
+				// A pipe: spool it so the message has a size. A
+				// receiver streams a sized message to disk, but holds
+				// one of unknown size (Byte-Range total "*") in memory
+				// and refuses it beyond its in-memory limit.
+				f, n, err := spool(stream)
+				if err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				defer f.Close()
+				stream, size = f, n
+			}
 		}
 	}
 
@@ -127,6 +140,25 @@ func peerURI(s string) string {
 		return s
 	}
 	return "sip:" + s
+}
+
+// spool copies r to a temporary file and returns it rewound, with its
+// size.
+func spool(r io.Reader) (*os.File, int64, error) {
+	f, err := os.CreateTemp("", "parley-send-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("spooling standard input: %w", err)
+	}
+	n, err := io.Copy(f, r)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, 0, fmt.Errorf("spooling standard input to %s: %w", f.Name(), err)
+	}
+	return f, n, nil
 }
 
 // stdinSize returns the bytes left in r when it is a regular file, else -1.
