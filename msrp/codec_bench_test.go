@@ -43,11 +43,21 @@ func benchBody(n int, adversarial bool) []byte {
 }
 
 func benchFrames(b *testing.B, bodySize int, count int, adversarial bool) []byte {
+	return benchFramesPaths(b, bodySize, count, adversarial, false)
+}
+
+// benchFramesPaths builds count SENDs; with distinctPaths each has its own
+// To-Path and From-Path (many sessions multiplexed on one connection).
+func benchFramesPaths(b *testing.B, bodySize int, count int, adversarial, distinctPaths bool) []byte {
 	body := benchBody(bodySize, adversarial)
 	var wire []byte
 	for i := 0; i < count; i++ {
 		f := sampleSEND(b)
 		f.TID = NewTransactionID()
+		if distinctPaths {
+			f.ToPath[0].SessionID = NewSessionID()
+			f.FromPath[0].SessionID = NewSessionID()
+		}
 		f.ByteRange = ByteRange{1, int64(len(body)), int64(len(body))}
 		wire = AppendFrame(wire, f, body)
 	}
@@ -162,7 +172,17 @@ func BenchmarkReadLargeChunkCopy(b *testing.B) {
 // BenchmarkReadSmallSend reads SENDs with 100-octet bodies: one frame per
 // iteration (ns/op is per frame).
 func BenchmarkReadSmallSend(b *testing.B) {
-	data := benchFrames(b, 100, 64, false)
+	benchReadSmall(b, benchFrames(b, 100, 64, false))
+}
+
+// BenchmarkReadSmallSendManySessions is BenchmarkReadSmallSend with a
+// different To-Path and From-Path on every frame, so the Reader's path
+// cache never hits.
+func BenchmarkReadSmallSendManySessions(b *testing.B) {
+	benchReadSmall(b, benchFramesPaths(b, 100, 64, false, true))
+}
+
+func benchReadSmall(b *testing.B, data []byte) {
 	r := NewReader(&loopReader{data: data}, Limits{})
 	b.SetBytes(int64(len(data) / 64))
 	b.ReportAllocs()

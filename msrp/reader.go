@@ -75,7 +75,9 @@ type Reader struct {
 	off int64 // bytes consumed from br
 	err error // sticky fatal error
 
-	lines []int // start offset of each line of the current head
+	lines []int        // start offset of each line of the current head
+	win   []byte       // buffered input while the head is scanned
+	paths [2]pathCache // last To-Path and From-Path parsed
 
 	endPat      []byte // "\r\n-------" + tid
 	atLineStart bool   // an end-line may start here without its CRLF
@@ -140,6 +142,7 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	// Start line (RFC 4975 §9 req-start / resp-start). Empty lines between
 	// frames are skipped.
 	var line []byte
+	r.win = r.peek(r.br.Buffered())
 	for {
 		n, err := r.lineEnd(0, true)
 		if err != nil {
@@ -148,9 +151,10 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 			}
 			return nil, r.fatal(err)
 		}
-		line = r.peek(n)
+		line = r.win[:n]
 		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
 			r.discard(n)
+			r.win = r.peek(r.br.Buffered())
 			continue
 		}
 		break
@@ -182,12 +186,12 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 				// n octets of the line are buffered; drop them too.
 				limitErr = ErrLineTooLong
 				consumed = n - headLen
-				r.atLineStart = n > 0 && r.peek(n)[n-1] == '\n'
+				r.atLineStart = n > 0 && r.win[n-1] == '\n'
 				break
 			}
 			return nil, r.fatal(err)
 		}
-		line = r.peek(n)[headLen:]
+		line = r.win[headLen:n]
 		if len(line) >= 7 && string(line[:7]) == "-------" {
 			if !r.isEndLine(line) {
 				r.discard(headLen)
@@ -217,10 +221,11 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 		r.lines = append(r.lines, headLen)
 		headLen += len(line)
 	}
-	head := string(r.peek(headLen))
+	head := string(r.win[:headLen])
+	r.win = nil
 	r.discard(headLen + consumed)
 
-	f, perr := parseHead(head, r.lines)
+	f, perr := parseHead(head, r.lines, &r.paths)
 	switch {
 	case limitErr != nil:
 		if err := r.skipBody(); err != nil {
@@ -264,14 +269,15 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 
 // lineEnd returns the offset just past the '\n' ending the line that
 // starts at offset off of the unread input, reading more input as needed
-// without consuming any. A line longer than MaxLineLength gives
+// without consuming any; r.win is the buffered input, refreshed when more
+// is read. A line longer than MaxLineLength gives
 // ErrLineTooLong with the offset of the end of the buffered data. At the
 // end of input it returns io.EOF if first and nothing is buffered, else
 // io.ErrUnexpectedEOF.
 func (r *Reader) lineEnd(off int, first bool) (int, error) {
 	scanned := off
 	for {
-		buf := r.peek(r.br.Buffered())
+		buf := r.win
 		if i := bytes.IndexByte(buf[scanned:], '\n'); i >= 0 {
 			end := scanned + i + 1
 			if end-off > r.lim.MaxLineLength {
@@ -295,6 +301,7 @@ func (r *Reader) lineEnd(off int, first bool) (int, error) {
 			}
 			return 0, err
 		}
+		r.win = r.peek(r.br.Buffered())
 	}
 }
 
@@ -527,7 +534,7 @@ const (
 // returns the fields parsed so far together with a *StatusError.
 // Requirements (RFC 4975 §9, §7.1): To-Path then From-Path as the first
 // two headers; Content-Type, if any, last; known headers at most once.
-func parseHead(s string, lines []int) (*Frame, *StatusError) {
+func parseHead(s string, lines []int, pc *[2]pathCache) (*Frame, *StatusError) {
 	fa := new(frameAlloc)
 	f := &fa.f
 	line := func(i int) (string, bool) {
@@ -601,13 +608,13 @@ func parseHead(s string, lines []int) (*Frame, *StatusError) {
 		case i == 1 && !isTo, i == 2 && !isFrom, i > 2 && (isTo || isFrom):
 			return f, badRequest(ErrMissingPath, "Bad Path Headers")
 		case isTo:
-			p, err := parsePathInto(fa.to[:0], value)
+			p, err := pc[0].parse(fa.to[:0], value)
 			if err != nil {
 				return f, badRequest(ErrBadURI, "Malformed To-Path")
 			}
 			f.ToPath = p
 		case isFrom:
-			p, err := parsePathInto(fa.from[:0], value)
+			p, err := pc[1].parse(fa.from[:0], value)
 			if err != nil {
 				return f, badRequest(ErrBadURI, "Malformed From-Path")
 			}
@@ -627,6 +634,32 @@ func parseHead(s string, lines []int) (*Frame, *StatusError) {
 		return f, badRequest(ErrMissingPath, "Missing Path Headers")
 	}
 	return f, nil
+}
+
+// pathCache remembers the last path value parsed and its URIs: within a
+// session every frame carries the same To-Path and From-Path, so a string
+// comparison replaces parsing them.
+type pathCache struct {
+	raw  string
+	uris []URI
+}
+
+func (c *pathCache) parse(dst []URI, value string) ([]URI, error) {
+	if value == c.raw && value != "" {
+		return append(dst, c.uris...), nil
+	}
+	p, err := parsePathInto(dst, value)
+	if err != nil || len(p) > 4 {
+		return p, err
+	}
+	for _, u := range p {
+		if u.Params != nil {
+			return p, nil // would be shared between frames: do not cache
+		}
+	}
+	c.raw = value
+	c.uris = append(c.uris[:0], p...)
+	return p, nil
 }
 
 // Duplicate-detection bits of the single-instance headers.

@@ -420,3 +420,25 @@ func TestReaderReadSmallBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderPathCache: frames sharing a path string get equal but
+// independent URIs; a changed path is parsed again.
+func TestReaderPathCache(t *testing.T) {
+	other := "MSRP abcd1235 SEND\r\nTo-Path: msrp://other.example.com:1/zz;tcp;p=1\r\n" + hdrFrom + "-------abcd1235$\r\n"
+	in := okFrame + okFrame + other + other + okFrame
+	got, err := readAllFrames(t, strings.NewReader(in), Limits{}, true)
+	if err != io.EOF || len(got) != 5 {
+		t.Fatal(got, err)
+	}
+	got[0].f.ToPath[0].Host = "mutated"
+	if got[1].f.ToPath[0].Host != "bob.example.com" || got[4].f.ToPath[0].Host != "bob.example.com" {
+		t.Errorf("frames share URI storage: %v", got[1].f.ToPath)
+	}
+	if got[2].f.ToPath[0].Host != "other.example.com" || got[2].f.ToPath[0].Params[0] != "p=1" {
+		t.Errorf("changed path not re-parsed: %+v", got[2].f.ToPath)
+	}
+	got[2].f.ToPath[0].Params[0] = "q=2"
+	if got[3].f.ToPath[0].Params[0] != "p=1" {
+		t.Errorf("URI parameters shared between frames")
+	}
+}
