@@ -54,4 +54,3 @@ func TestDemoBadFlags(t *testing.T) {
 		}
 	}
 }
-

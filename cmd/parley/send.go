@@ -51,6 +51,9 @@ const sendExamples = `  parley send sip:bob@127.0.0.1:5060 "hello bob"
   PARLEY_AS=sip:alice@example.com PARLEY_SERVER="sip:example.com;transport=tcp" \
     PARLEY_PASSWORD=secret parley send sip:bob@example.com "via the server"`
 
+// byeGrace is how long send waits after the delivery before its BYE.
+const byeGrace = 250 * time.Millisecond
+
 // streamThreshold is the stdin size above which send streams in a session
 // instead of holding the body in memory.
 const streamThreshold = 1 << 20
@@ -221,6 +224,15 @@ func sendSession(ctx context.Context, e *env, a *agent, id *identity, peer, subj
 		return &exitError{code: exitFailed, err: explain(err, id, peer)}
 	}
 	defer func() {
+		// Workaround: a receiving sipua UA whose BYE arrives before it
+		// has finished opening the answered session (it waits for the
+		// ACK first) drops that session with the messages already in
+		// it. A short pause before the BYE lets it open the session.
+		select {
+		case <-time.After(byeGrace):
+		case <-call.Done():
+		case <-ctx.Done():
+		}
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		call.Hangup(hctx)
 		cancel()
