@@ -1,0 +1,618 @@
+package cpimtransport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/cpim"
+	"github.com/parley-im/parley/messagesdp"
+)
+
+// RelayConfig configures a Relay.
+type RelayConfig struct {
+	// Host is the relay's address, written into rewritten c-lines. Empty
+	// means the IP of the first listener.
+	Host string
+	// TLS, if set, lets the relay serve and dial cpim/tls legs. Its first
+	// certificate's fingerprint replaces the endpoints' a=fingerprint in
+	// rewritten cpim/tls media, since the relay terminates TLS.
+	TLS *tls.Config
+	// Dial opens connections to endpoints; nil means a net.Dialer.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Reader limits the framer on every connection.
+	Reader ReaderOptions
+	// MaxQueued bounds the messages held for a leg whose endpoint has not
+	// connected yet; 0 means 256. Beyond it messages are dropped (counted).
+	MaxQueued int
+	// Logger; nil discards the log.
+	Logger *slog.Logger
+}
+
+// RelayStats counts what a Relay did.
+type RelayStats struct {
+	// Forwarded messages, and Unmatched ones whose From/To pair names no
+	// installed session (discarded, §6.2, §7).
+	Forwarded, Unmatched int64
+	// Dropped messages found their destination leg's queue full.
+	Dropped int64
+	// Garbage octets discarded by the framers.
+	Garbage int64
+}
+
+// Relay is a CPIM transport session relay (§7). A SIP proxy rewrites the
+// SDP of an offer and its answer to point at the relay (RewriteOffer,
+// Install) and installs the session; the relay then carries the session's
+// messages between the two endpoints. It shares connections between all
+// the sessions it relays, in both directions, and demultiplexes only by
+// the CPIM From and To headers, never by port (§7). Messages are forwarded
+// byte for byte (RFC 3862 §6: intermediaries change nothing).
+type Relay struct {
+	cfg    RelayConfig
+	log    *slog.Logger
+	ctx    context.Context
+	stop   context.CancelCauseFunc
+	wg     sync.WaitGroup
+	tlsSrv *tls.Config
+	fp     string
+
+	mu        sync.Mutex
+	closed    bool
+	host      string
+	port      int
+	listeners map[net.Listener]struct{}
+	conns     map[*rconn]struct{}
+	dialed    map[connKey]*rconn
+	routes    map[routeKey]*relayLeg // (From, To) → destination leg
+	legs      map[string]*relayLeg   // by the URI of the leg's endpoint
+
+	forwarded, unmatched, dropped, garbage atomic.Int64
+}
+
+type routeKey struct{ from, to string }
+
+// relayLeg is the relay's side of one endpoint of one session.
+type relayLeg struct {
+	uri    string
+	media  *messagesdp.Media // the endpoint's own media, as it sent it
+	active bool              // the relay connects to the endpoint
+	conn   *rconn            // nil until connected or learned
+	queue  [][]byte
+	rs     *RelaySession
+}
+
+// RelaySession is one session installed in a Relay.
+type RelaySession struct {
+	r    *Relay
+	legs [2]*relayLeg
+}
+
+// NewRelay returns a Relay; call Listen or Serve, then RewriteOffer and
+// Install for each session.
+func NewRelay(cfg RelayConfig) (*Relay, error) {
+	r := &Relay{
+		cfg: cfg, log: cfg.Logger, host: cfg.Host,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*rconn]struct{}{},
+		dialed:    map[connKey]*rconn{},
+		routes:    map[routeKey]*relayLeg{},
+		legs:      map[string]*relayLeg{},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.cfg.MaxQueued <= 0 {
+		r.cfg.MaxQueued = 256
+	}
+	if r.cfg.Dial == nil {
+		var d net.Dialer
+		r.cfg.Dial = d.DialContext
+	}
+	if cfg.TLS != nil {
+		if len(cfg.TLS.Certificates) == 0 || len(cfg.TLS.Certificates[0].Certificate) == 0 {
+			return nil, errors.New("cpimtransport: RelayConfig.TLS needs a certificate")
+		}
+		r.fp = Fingerprint(cfg.TLS.Certificates[0].Certificate[0])
+		r.tlsSrv = cfg.TLS.Clone()
+		r.tlsSrv.MinVersion = max(r.tlsSrv.MinVersion, tls.VersionTLS12)
+	}
+	r.ctx, r.stop = context.WithCancelCause(context.Background())
+	return r, nil
+}
+
+// Stats returns a snapshot of the relay's counters.
+func (r *Relay) Stats() RelayStats {
+	return RelayStats{Forwarded: r.forwarded.Load(), Unmatched: r.unmatched.Load(),
+		Dropped: r.dropped.Load(), Garbage: r.garbage.Load()}
+}
+
+// Listen listens on a TCP address and serves it in a goroutine owned by
+// the relay.
+func (r *Relay) Listen(network, address string) (net.Listener, error) {
+	l, err := net.Listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.addListener(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	go func() {
+		defer r.wg.Done()
+		r.serve(l)
+	}()
+	return l, nil
+}
+
+// Serve accepts connections on l until the relay is closed. A connection
+// whose first octet starts a TLS handshake is served as cpim/tls.
+func (r *Relay) Serve(l net.Listener) error {
+	if err := r.addListener(l); err != nil {
+		l.Close()
+		return err
+	}
+	defer r.wg.Done()
+	return r.serve(l)
+}
+
+func (r *Relay) addListener(l net.Listener) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrEndpointClosed
+	}
+	r.listeners[l] = struct{}{}
+	r.wg.Add(1)
+	if r.port == 0 {
+		if h, p, err := net.SplitHostPort(l.Addr().String()); err == nil {
+			r.port, _ = strconv.Atoi(p)
+			if ip := net.ParseIP(h); r.host == "" && (ip == nil || !ip.IsUnspecified()) {
+				r.host = h
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Relay) serve(l net.Listener) error {
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if r.ctx.Err() != nil {
+				return ErrEndpointClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.accept(nc)
+		}()
+	}
+}
+
+func (r *Relay) accept(nc net.Conn) {
+	if r.tlsSrv != nil {
+		pc := &peekConn{Conn: nc}
+		nc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		var b [1]byte
+		n, err := nc.Read(b[:])
+		nc.SetReadDeadline(time.Time{})
+		var ne net.Error
+		if n == 0 && !(errors.As(err, &ne) && ne.Timeout()) {
+			nc.Close()
+			return
+		}
+		pc.peeked = b[:n]
+		nc = pc
+		if n == 1 && b[0] == 0x16 {
+			tc := tls.Server(nc, r.tlsSrv)
+			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
+			err := tc.HandshakeContext(ctx)
+			cancel()
+			if err != nil {
+				nc.Close()
+				return
+			}
+			nc = tc
+		}
+	}
+	r.newConn(nc, connKey{})
+}
+
+// Close closes the listeners and every connection and waits for the
+// relay's goroutines.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.wg.Wait()
+		return nil
+	}
+	r.closed = true
+	r.stop(ErrEndpointClosed)
+	var ls []net.Listener
+	for l := range r.listeners {
+		ls = append(ls, l)
+	}
+	var cs []*rconn
+	for c := range r.conns {
+		cs = append(cs, c)
+	}
+	r.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, c := range cs {
+		c.close(ErrEndpointClosed)
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// RewriteMedia returns a copy of m rewritten to send its endpoint's peer
+// to a relay at host:port (§7): the c-line address and the m-line port,
+// the proto when proto is not "" (it must still be a CPIM transport), and
+// the relay's own a=fingerprint (fp, "" to drop it) for cpim/tls, because
+// the relay terminates TLS. Nothing else changes: a=uri in particular
+// stays, since the relay demultiplexes by it. The a=direction attribute of
+// messagesdp carries no source address, so there is none to rewrite.
+func RewriteMedia(m *messagesdp.Media, host string, port int, proto, fp string) (*messagesdp.Media, error) {
+	if m == nil || !messagesdp.IsCPIM(m.Proto) {
+		return nil, fmt.Errorf("%w: not a CPIM transport media", messagesdp.ErrInvalid)
+	}
+	if proto != "" && !messagesdp.IsCPIM(proto) {
+		return nil, fmt.Errorf("%w: %q is not a CPIM transport", messagesdp.ErrInvalid, proto)
+	}
+	o := m.Clone()
+	o.Address = host
+	o.Port = port
+	if proto != "" {
+		o.Proto = strings.ToLower(proto)
+	}
+	o.Fingerprint = ""
+	if messagesdp.IsSecure(o.Proto) {
+		o.Fingerprint = fp
+	}
+	return o, nil
+}
+
+func (r *Relay) addr() (string, int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return "", 0, ErrEndpointClosed
+	}
+	if r.host == "" || r.port == 0 {
+		return "", 0, errors.New("cpimtransport: relay has no listener or host")
+	}
+	return r.host, r.port, nil
+}
+
+// RewriteOffer returns the offer to forward to the answerer: offer
+// pointing at the relay, with proto changed to proto when it is not "".
+func (r *Relay) RewriteOffer(offer *messagesdp.Media, proto string) (*messagesdp.Media, error) {
+	host, port, err := r.addr()
+	if err != nil {
+		return nil, err
+	}
+	if proto != "" && messagesdp.IsSecure(proto) && r.tlsSrv == nil {
+		return nil, errors.New("cpimtransport: relay has no TLS configuration")
+	}
+	return RewriteMedia(offer, host, port, proto, r.fp)
+}
+
+// Install installs a session from the original offer (as the offerer sent
+// it) and the original answer (as the answerer sent it, to the rewritten
+// offer) and returns the answer to forward to the offerer. The relay plays
+// the answerer's connection role toward the offerer and the offerer's
+// toward the answerer; when it is the active side it connects now.
+func (r *Relay) Install(ctx context.Context, offer, answer *messagesdp.Media) (*messagesdp.Media, *RelaySession, error) {
+	if err := checkRemote(offer, []string{messagesdp.ProtoCPIMTCP, messagesdp.ProtoCPIMTLS}); err != nil {
+		return nil, nil, fmt.Errorf("offer: %w", err)
+	}
+	if err := checkRemote(answer, []string{messagesdp.ProtoCPIMTCP, messagesdp.ProtoCPIMTLS}); err != nil {
+		return nil, nil, fmt.Errorf("answer: %w", err)
+	}
+	if offer.URI == answer.URI {
+		return nil, nil, errors.New("cpimtransport: offer and answer carry the same a=uri")
+	}
+	host, port, err := r.addr()
+	if err != nil {
+		return nil, nil, err
+	}
+	rewritten, err := RewriteMedia(answer, host, port, offer.Proto, r.fp)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs := &RelaySession{r: r}
+	// Toward the offerer the relay stands in for the answerer, and
+	// toward the answerer for the offerer.
+	rs.legs[0] = &relayLeg{uri: offer.URI, media: offer.Clone(), active: messagesdp.IsActive(answer, offer, false), rs: rs}
+	rs.legs[1] = &relayLeg{uri: answer.URI, media: answer.Clone(), active: messagesdp.IsActive(offer, answer, true), rs: rs}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, nil, ErrEndpointClosed
+	}
+	for _, l := range rs.legs {
+		if _, dup := r.legs[l.uri]; dup {
+			r.mu.Unlock()
+			return nil, nil, fmt.Errorf("cpimtransport: a=uri %s is already relayed", l.uri)
+		}
+	}
+	for _, l := range rs.legs {
+		r.legs[l.uri] = l
+	}
+	r.routes[routeKey{offer.URI, answer.URI}] = rs.legs[1]
+	r.routes[routeKey{answer.URI, offer.URI}] = rs.legs[0]
+	r.mu.Unlock()
+	for _, l := range rs.legs {
+		if !l.active {
+			continue
+		}
+		c, err := r.connTo(ctx, l.media)
+		if err != nil {
+			rs.Close()
+			return nil, nil, err
+		}
+		r.mu.Lock()
+		r.attach(l, c)
+		r.mu.Unlock()
+	}
+	return rewritten, rs, nil
+}
+
+// Close removes the session from the relay. Connections stay open for the
+// other sessions they carry.
+func (rs *RelaySession) Close() {
+	r := rs.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range rs.legs {
+		if r.legs[l.uri] == l {
+			delete(r.legs, l.uri)
+		}
+		l.queue = nil
+	}
+	delete(r.routes, routeKey{rs.legs[0].uri, rs.legs[1].uri})
+	delete(r.routes, routeKey{rs.legs[1].uri, rs.legs[0].uri})
+}
+
+// attach makes c the leg's connection and flushes what waited (r.mu held).
+func (r *Relay) attach(l *relayLeg, c *rconn) {
+	l.conn = c
+	q := l.queue
+	l.queue = nil
+	for _, b := range q {
+		c.push(b)
+	}
+}
+
+// connTo returns a connection to an endpoint's c-line address and m-line
+// port, shared with every other session going there (§7).
+func (r *Relay) connTo(ctx context.Context, m *messagesdp.Media) (*rconn, error) {
+	secure := messagesdp.IsSecure(m.Proto)
+	key := connKey{addr: net.JoinHostPort(strings.Trim(m.Address, "[]"), strconv.Itoa(m.Port)), tls: secure, fingerprint: m.Fingerprint}
+	r.mu.Lock()
+	if c := r.dialed[key]; c != nil && !c.isClosed() {
+		r.mu.Unlock()
+		return c, nil
+	}
+	r.mu.Unlock()
+	nc, err := r.cfg.Dial(ctx, "tcp", key.addr)
+	if err != nil {
+		return nil, fmt.Errorf("cpimtransport: relay connecting to %s: %w", key.addr, err)
+	}
+	if secure {
+		e := &Endpoint{cfg: Config{TLS: r.cfg.TLS}}
+		if r.cfg.TLS != nil {
+			e.clientCert = &r.cfg.TLS.Certificates[0]
+		}
+		tc := tls.Client(nc, e.clientTLS(m))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("cpimtransport: relay TLS with %s: %w", key.addr, err)
+		}
+		nc = tc
+	}
+	c := r.newConn(nc, key)
+	if c == nil {
+		return nil, ErrEndpointClosed
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.dialed[key]; old != nil && !old.isClosed() {
+		// Another session dialed the same place meanwhile; use one.
+		go c.close(errors.New("duplicate connection"))
+		return old, nil
+	}
+	r.dialed[key] = c
+	return c, nil
+}
+
+// rconn is one relay connection, shared by any number of sessions.
+type rconn struct {
+	r    *Relay
+	nc   net.Conn
+	key  connKey
+	out  chan []byte
+	done chan struct{}
+	once sync.Once
+}
+
+func (r *Relay) newConn(nc net.Conn, key connKey) *rconn {
+	c := &rconn{r: r, nc: nc, key: key, out: make(chan []byte, 256), done: make(chan struct{})}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		nc.Close()
+		return nil
+	}
+	r.conns[c] = struct{}{}
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		c.writeLoop()
+	}()
+	go func() {
+		defer r.wg.Done()
+		c.readLoop()
+	}()
+	return c
+}
+
+func (c *rconn) isClosed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *rconn) close(err error) {
+	c.once.Do(func() {
+		close(c.done)
+		c.nc.Close()
+		r := c.r
+		r.mu.Lock()
+		delete(r.conns, c)
+		if r.dialed[c.key] == c {
+			delete(r.dialed, c.key)
+		}
+		for _, l := range r.legs {
+			if l.conn == c {
+				l.conn = nil
+			}
+		}
+		r.mu.Unlock()
+		if err != nil && !isEOF(err) {
+			r.log.Info("cpim relay connection closed", "remote", c.nc.RemoteAddr(), "err", err)
+		}
+	})
+}
+
+// push queues a framed message; it blocks while the connection's queue is
+// full (back-pressure onto the sending connection).
+func (c *rconn) push(b []byte) {
+	select {
+	case c.out <- b:
+	case <-c.done:
+	}
+}
+
+func (c *rconn) writeLoop() {
+	w := NewWriter(c.nc)
+	for {
+		var b []byte
+		select {
+		case b = <-c.out:
+		case <-c.done:
+			return
+		}
+		for {
+			if _, err := w.bw.Write(b); err != nil {
+				c.close(err)
+				return
+			}
+			select {
+			case b = <-c.out:
+				continue
+			default:
+			}
+			break
+		}
+		if err := w.Flush(); err != nil {
+			c.close(err)
+			return
+		}
+	}
+}
+
+func (c *rconn) readLoop() {
+	r := c.r
+	fr := NewReader(c.nc, &r.cfg.Reader)
+	for {
+		n, err := fr.Next()
+		if err != nil {
+			if Recoverable(err) {
+				var fe *FrameError
+				errors.As(err, &fe)
+				r.garbage.Add(fe.Discarded)
+				continue
+			}
+			c.close(err)
+			return
+		}
+		// The frame is rebuilt around the content, byte for byte.
+		b := AppendEnvelope(make([]byte, 0, n+64), n)
+		start := len(b)
+		b = growLen(b, int(n))
+		if _, err := io.ReadFull(fr, b[start:]); err != nil {
+			c.close(err)
+			return
+		}
+		c.route(b, b[start:])
+	}
+}
+
+// route forwards one message by its From and To (§7).
+func (c *rconn) route(frame, content []byte) {
+	r := c.r
+	m, err := cpim.Parse(content)
+	var from cpim.Address
+	var tos []cpim.Address
+	if err == nil {
+		from, err = m.From()
+	}
+	if err == nil {
+		tos, err = m.To()
+	}
+	if err != nil || len(tos) != 1 {
+		r.unmatched.Add(1)
+		r.log.Info("cpim relay: message without one From and one To", "remote", c.nc.RemoteAddr(), "err", err)
+		return
+	}
+	r.mu.Lock()
+	dst := r.routes[routeKey{from.URI, tos[0].URI}]
+	if dst == nil {
+		r.mu.Unlock()
+		r.unmatched.Add(1)
+		r.log.Info("cpim relay: no session", "from", from.URI, "to", tos[0].URI)
+		return
+	}
+	// The sender's leg is learned from its messages when the endpoint
+	// connected to the relay.
+	if src := r.legs[from.URI]; src != nil && !src.active && src.conn != c {
+		r.attach(src, c)
+	}
+	out := dst.conn
+	if out == nil {
+		if len(dst.queue) >= r.cfg.MaxQueued {
+			r.mu.Unlock()
+			r.dropped.Add(1)
+			return
+		}
+		dst.queue = append(dst.queue, frame)
+		r.mu.Unlock()
+		r.forwarded.Add(1)
+		return
+	}
+	r.mu.Unlock()
+	out.push(frame)
+	r.forwarded.Add(1)
+}

@@ -1,0 +1,161 @@
+package cpimtransport
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/messagesdp"
+	"github.com/parley-im/parley/session"
+)
+
+func newRelay(t *testing.T, cfg RelayConfig) *Relay {
+	t.Helper()
+	r, err := NewRelay(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// relayed sets up a session from a to b through r, as a SIP proxy that
+// rewrites the SDP would (§7).
+func relayed(t *testing.T, r *Relay, a, b *Endpoint) (session.Session, session.Session, *RelaySession) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	off, err := a.Offer(ctx, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := viaSDP(t, off.Media())
+	o2, err := r.RewriteOffer(o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o2.URI != o.URI || o2.Port == o.Port && o2.Address == o.Address {
+		t.Fatalf("rewritten offer %+v", o2)
+	}
+	ans, err := b.Answer(ctx, viaSDP(t, o2), session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, rs, err := r.Install(ctx, o, viaSDP(t, ans.Media()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := off.Open(ctx, viaSDP(t, a2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := ans.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sa, sb, rs
+}
+
+func TestRelayThreeSessions(t *testing.T) {
+	r := newRelay(t, RelayConfig{})
+	c1 := newLoopback(t, Config{})
+	c2 := newLoopback(t, Config{})
+	c3 := newLoopback(t, Config{})
+	type pair struct{ off, ans session.Session }
+	var ps []pair
+	for _, from := range []*Endpoint{c1, c1, c3} {
+		sa, sb, _ := relayed(t, r, from, c2)
+		ps = append(ps, pair{sa, sb})
+	}
+	// The offerers speak first: the relay holds their messages until the
+	// answerers, which connect to the relay, are heard from.
+	for i, p := range ps {
+		send(t, p.off, fmt.Sprint("hello from offerer ", i))
+	}
+	for i, p := range ps {
+		send(t, p.ans, fmt.Sprint("hello from answerer ", i))
+	}
+	for i, p := range ps {
+		if m := recv(t, p.ans); string(m.Body) != fmt.Sprint("hello from offerer ", i) || m.ID != "1" {
+			t.Errorf("session %d answerer got %q id %s", i, m.Body, m.ID)
+		}
+		if m := recv(t, p.off); string(m.Body) != fmt.Sprint("hello from answerer ", i) || m.ID != "1" {
+			t.Errorf("session %d offerer got %q id %s", i, m.Body, m.ID)
+		}
+	}
+	for round := range 3 {
+		for i, p := range ps {
+			send(t, p.off, fmt.Sprint(i, "/", round))
+			send(t, p.ans, fmt.Sprint(i, "\\", round))
+		}
+		for i, p := range ps {
+			if m := recv(t, p.ans); string(m.Body) != fmt.Sprint(i, "/", round) {
+				t.Errorf("session %d: %q", i, m.Body)
+			}
+			if m := recv(t, p.off); string(m.Body) != fmt.Sprint(i, "\\", round) {
+				t.Errorf("session %d: %q", i, m.Body)
+			}
+		}
+	}
+	// Three sessions, three relay connections: one to c1 (two sessions),
+	// one to c3, and the one c2 opened for all three of its sessions.
+	r.mu.Lock()
+	nr := len(r.conns)
+	r.mu.Unlock()
+	c2.mu.Lock()
+	n2 := len(c2.conns)
+	c2.mu.Unlock()
+	if nr != 3 || n2 != 1 {
+		t.Errorf("relay has %d connections (want 3), c2 has %d (want 1)", nr, n2)
+	}
+	if st := r.Stats(); st.Forwarded != 24 || st.Unmatched != 0 {
+		t.Errorf("relay stats %+v", st)
+	}
+	for _, p := range ps {
+		p.off.Close()
+		p.ans.Close()
+	}
+}
+
+func TestRelayUnmatched(t *testing.T) {
+	r := newRelay(t, RelayConfig{})
+	c1 := newLoopback(t, Config{})
+	c2 := newLoopback(t, Config{})
+	sa, sb, rs := relayed(t, r, c1, c2)
+	send(t, sb, "before")
+	recv(t, sa)
+	rs.Close()
+	// The relay no longer knows the pair: the message is discarded.
+	send(t, sb, "after")
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Stats().Unmatched == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := r.Stats(); st.Unmatched != 1 || st.Forwarded != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestRewriteMedia(t *testing.T) {
+	m := &messagesdp.Media{Proto: "cpim/tcp", Port: 7394, Address: "alice.example.com", Formats: []string{"text/plain"},
+		Direction: "both", Setup: "actpass", URI: "im:2s93i9@alice.example.com"}
+	got, err := RewriteMedia(m, "relay.example.net", 9000, "cpim/tls", "sha-256 AA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Clone()
+	want.Address, want.Port, want.Proto, want.Fingerprint = "relay.example.net", 9000, "cpim/tls", "sha-256 AA"
+	if !got.Equal(want) {
+		t.Errorf("got %+v\nwant %+v", got, want)
+	}
+	if m.Address != "alice.example.com" {
+		t.Error("RewriteMedia modified its argument")
+	}
+	if _, err := RewriteMedia(m, "r", 1, "TCP/MSRP", ""); err == nil {
+		t.Error("rewrite to an MSRP proto accepted")
+	}
+}
