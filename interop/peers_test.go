@@ -26,6 +26,13 @@ func needTool(t testing.TB, name, debianPackage string) string {
 	if err == nil {
 		return p
 	}
+	// Debian installs kamailio in /usr/sbin, which is not in a normal
+	// user's PATH.
+	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return filepath.Join(dir, name)
+		}
+	}
 	msg := fmt.Sprintf("%s not found in PATH: install it with `sudo DEBIAN_FRONTEND=noninteractive apt-get install -y %s` (or run .ci/interop.sh)", name, debianPackage)
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("CI=true: %s", msg)
