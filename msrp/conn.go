@@ -50,6 +50,7 @@ type Conn struct {
 	refs     int
 	idle     *time.Timer
 	err      error
+	closed   bool // fail has run: no new transactions
 }
 
 // txnResult is what a RoundTrip waiter receives.
@@ -92,7 +93,9 @@ func newConn(ep *Endpoint, nc net.Conn, key string) *Conn {
 	return c
 }
 
-// start launches the connection's goroutines, owned by the endpoint.
+// start launches the connection's goroutines, owned by the endpoint. It is
+// called by Endpoint.addConn with the endpoint's lock held, so that no
+// goroutine starts once Close has begun.
 func (c *Conn) start() {
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -152,7 +155,7 @@ func (c *Conn) Release() { c.release() }
 func (c *Conn) acquire() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err != nil || c.ctx.Err() != nil {
+	if c.closed || c.shutdown.Load() || c.ctx.Err() != nil {
 		return false
 	}
 	c.refs++
@@ -205,6 +208,7 @@ func (c *Conn) fail(err error) {
 			cause = ErrConnClosed
 		}
 		c.mu.Lock()
+		c.closed = true
 		if err != nil && !errors.Is(err, ErrConnClosed) {
 			c.err = err
 		}
@@ -339,7 +343,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *Frame, body []byte) (*Frame, 
 	}
 	t := &txn{c: c, tid: f.TID, resp: make(chan txnResult, 1)}
 	c.mu.Lock()
-	if c.err != nil || c.ctx.Err() != nil {
+	if c.closed || c.ctx.Err() != nil {
 		err := c.errLocked()
 		c.mu.Unlock()
 		return nil, err

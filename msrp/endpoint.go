@@ -169,11 +169,10 @@ func (e *Endpoint) Listen(ctx context.Context, network, addr string) (net.Listen
 	if err != nil {
 		return nil, fmt.Errorf("msrp: listen: %w", err)
 	}
-	if err := e.addListener(l, false); err != nil {
+	if err := e.addListener(l, false, true); err != nil {
 		l.Close()
 		return nil, err
 	}
-	e.wg.Go(func() { _ = e.serve(l, false) })
 	return l, nil
 }
 
@@ -189,18 +188,17 @@ func (e *Endpoint) ListenTLS(ctx context.Context, network, addr string) (net.Lis
 		return nil, fmt.Errorf("msrp: listen: %w", err)
 	}
 	tl := tls.NewListener(l, e.serverTLS)
-	if err := e.addListener(tl, true); err != nil {
+	if err := e.addListener(tl, true, true); err != nil {
 		tl.Close()
 		return nil, err
 	}
-	e.wg.Go(func() { _ = e.serve(tl, true) })
 	return tl, nil
 }
 
 // Serve accepts plain MSRP connections on l until l fails or the Endpoint
 // is closed. It returns the accept error (ErrEndpointClosed after Close).
 func (e *Endpoint) Serve(l net.Listener) error {
-	if err := e.addListener(l, false); err != nil {
+	if err := e.addListener(l, false, false); err != nil {
 		return err
 	}
 	return e.serve(l, false)
@@ -212,19 +210,24 @@ func (e *Endpoint) ServeTLS(l net.Listener) error {
 		return errors.New("msrp: ServeTLS: no certificate configured")
 	}
 	tl := tls.NewListener(l, e.serverTLS)
-	if err := e.addListener(tl, true); err != nil {
+	if err := e.addListener(tl, true, false); err != nil {
 		return err
 	}
 	return e.serve(tl, true)
 }
 
-func (e *Endpoint) addListener(l net.Listener, secure bool) error {
+// addListener registers l; with spawn it also starts serving l in a
+// goroutine owned by the endpoint.
+func (e *Endpoint) addListener(l net.Listener, secure, spawn bool) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
 		return ErrEndpointClosed
 	}
 	e.listeners[l] = secure
+	if spawn {
+		e.wg.Go(func() { _ = e.serve(l, secure) })
+	}
 	i := 0
 	if secure {
 		i = 1
@@ -261,6 +264,12 @@ func (e *Endpoint) serve(l net.Listener, secure bool) error {
 // §5.4): sessions are bound to it by the requests it carries. A *tls.Conn
 // is handshaken first. ServeConn returns at once.
 func (e *Endpoint) ServeConn(nc net.Conn) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		nc.Close()
+		return
+	}
 	e.wg.Go(func() {
 		if tc, ok := nc.(*tls.Conn); ok {
 			ctx, cancel := context.WithTimeout(e.ctx, e.txTimeout)
@@ -275,14 +284,12 @@ func (e *Endpoint) ServeConn(nc net.Conn) {
 		c := newConn(e, nc, "")
 		if !e.addConn(c, "") {
 			nc.Close()
-			return
 		}
-		c.start()
 	})
 }
 
-// addConn registers c; with a key it returns false when another live
-// connection already has it.
+// addConn registers and starts c; with a key it returns false when
+// another live connection already has it.
 func (e *Endpoint) addConn(c *Conn, key string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -296,6 +303,7 @@ func (e *Endpoint) addConn(c *Conn, key string) bool {
 		e.conns[key] = c
 	}
 	e.all[c] = struct{}{}
+	c.start()
 	e.wg.Go(func() {
 		<-c.done
 		e.mu.Lock()
@@ -391,7 +399,6 @@ func (e *Endpoint) dial(ctx context.Context, u URI, fp string) (*Conn, error) {
 		// The other connection is going away; take its place.
 		e.forgetConn(other)
 	}
-	c.start()
 	return c, nil
 }
 
