@@ -61,14 +61,17 @@ func ExampleAppendFrame() {
 }
 
 func ExampleRespond() {
+	// A SEND from Alice that reached Bob through her relay, which put its
+	// own URI first in From-Path (RFC 4976 §6.4.1).
 	req := &msrp.Frame{TID: "d93kswow", Method: msrp.MethodSEND, MessageID: "12339sdqwer"}
 	req.ToPath, _ = msrp.ParsePath("msrp://bob.example.com:8888/9di4eae923wzd;tcp")
 	req.FromPath, _ = msrp.ParsePath("msrps://relay.example.com:2855/r1;tcp msrp://alicepc.example.com:7777/iau39soe2843z;tcp")
 	resp := msrp.Respond(req, 200, "")
+	// The response goes to the previous hop only (RFC 4975 §7.2).
 	fmt.Print(strings.ReplaceAll(string(msrp.AppendFrame(nil, resp, nil)), "\r\n", "\n"))
 	// Output:
 	// MSRP d93kswow 200 OK
-	// To-Path: msrp://alicepc.example.com:7777/iau39soe2843z;tcp
+	// To-Path: msrps://relay.example.com:2855/r1;tcp
 	// From-Path: msrp://bob.example.com:8888/9di4eae923wzd;tcp
 	// Message-ID: 12339sdqwer
 	// -------d93kswow$

@@ -2,6 +2,8 @@ package msrp
 
 import (
 	"bytes"
+	"io"
+	"reflect"
 	"testing"
 )
 
@@ -15,9 +17,10 @@ func TestRespondSEND(t *testing.T) {
 	if resp.TID != req.TID || resp.StatusCode != 200 || resp.Comment != "OK" || resp.Method != "" {
 		t.Errorf("start line: %+v", resp)
 	}
-	// §7.2: a SEND response goes to the previous hop only.
-	if len(resp.ToPath) != 1 || !resp.ToPath[0].Equal(req.FromPath[1]) {
-		t.Errorf("To-Path = %v, want the last From-Path URI", FormatPath(resp.ToPath))
+	// §7.2: a SEND response goes to the previous hop only: the relay that
+	// prepended itself to From-Path (RFC 4976 §6.4.1).
+	if len(resp.ToPath) != 1 || !resp.ToPath[0].Equal(req.FromPath[0]) {
+		t.Errorf("To-Path = %v, want the first From-Path URI", FormatPath(resp.ToPath))
 	}
 	if len(resp.FromPath) != 1 || !resp.FromPath[0].Equal(req.ToPath[0]) {
 		t.Errorf("From-Path = %v", FormatPath(resp.FromPath))
@@ -41,9 +44,14 @@ func TestRespondOtherMethod(t *testing.T) {
 	if resp.Comment != "Unknown Method" {
 		t.Errorf("comment %q", resp.Comment)
 	}
-	// §7.2: other methods get the reversed From-Path.
-	if got := FormatPath(resp.ToPath); got != "msrp://b.example.com:2/y;tcp msrp://a.example.com:1/x;tcp" {
+	// Other methods go back along the whole From-Path, in received order
+	// (previous hop first, RFC 4976 §6.4.2).
+	if got := FormatPath(resp.ToPath); got != "msrp://a.example.com:1/x;tcp msrp://b.example.com:2/y;tcp" {
 		t.Errorf("To-Path = %q", got)
+	}
+	resp.ToPath[0].Host = "changed"
+	if req.FromPath[0].Host != "a.example.com" {
+		t.Errorf("response shares the request's From-Path storage")
 	}
 	if !resp.FromPath[0].Equal(req.ToPath[0]) {
 		t.Errorf("From-Path = %v", FormatPath(resp.FromPath))
@@ -74,5 +82,44 @@ func TestStatusText(t *testing.T) {
 	}
 	if StatusText(299) != "" {
 		t.Errorf("StatusText(299) = %q", StatusText(299))
+	}
+}
+
+// TestRespondRelayedGolden replays the relayed flow of RFC 4976 §3 (Alice,
+// relays a.example.org and b.example.net, Bob): each hop's 200 is Respond
+// of the SEND it received, and each REPORT hop follows the same path rule.
+// (The example's Bob 200 lacks its end-line, a typo; the golden file has
+// one. The examples' 200s carry no Byte-Range, which Respond copies.)
+func TestRespondRelayedGolden(t *testing.T) {
+	data := mustRead(t, "rfc4976-s3-relayed.msrp")
+	frames, err := readAllFrames(t, bytes.NewReader(data), Limits{}, true)
+	if err != io.EOF || len(frames) != 9 {
+		t.Fatalf("%d frames, %v", len(frames), err)
+	}
+	tids := []string{"6aef", "6aef", "juh76", "juh76", "xght6", "xght6", "yh67", "yh67", "yh67"}
+	wire := splitFrames(data, tids)
+	for i := 0; i < 6; i += 2 {
+		send, want := frames[i].f, frames[i+1].f
+		if frames[i].err != nil || send.Method != MethodSEND {
+			t.Fatalf("frame %d: %+v %v", i, send, frames[i].err)
+		}
+		resp := Respond(send, 200, "OK")
+		resp.ByteRange, resp.HasByteRange = ByteRange{}, false
+		if !reflect.DeepEqual(resp, want) {
+			t.Errorf("hop %d: Respond\n got %+v\nwant %+v", i/2, resp, want)
+		}
+		if enc := AppendFrame(nil, resp, nil); !bytes.Equal(enc, wire[i+1]) {
+			t.Errorf("hop %d: encoded\n got %q\nwant %q", i/2, enc, wire[i+1])
+		}
+	}
+	// The REPORTs are written in Parley's header order: byte for byte.
+	for i := 6; i < 9; i++ {
+		if enc := AppendFrame(nil, frames[i].f, nil); !bytes.Equal(enc, wire[i]) {
+			t.Errorf("REPORT %d:\n got %q\nwant %q", i, enc, wire[i])
+		}
+	}
+	// Bob's REPORT goes back along the From-Path of the SEND he received.
+	if got, want := FormatPath(frames[6].f.ToPath), FormatPath(frames[4].f.FromPath); got != want {
+		t.Errorf("REPORT To-Path %q, want the SEND's From-Path %q", got, want)
 	}
 }
