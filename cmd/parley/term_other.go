@@ -1,0 +1,14 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"os"
+)
+
+// rawMode is implemented on Linux only; elsewhere chat reads whole lines
+// (and cannot tell the peer that you are typing).
+func rawMode(f *os.File) (restore func(), err error) {
+	return nil, errors.New("raw terminal mode not supported on this system")
+}
