@@ -364,3 +364,54 @@ func TestKamailioTunnelledAuth(t *testing.T) {
 		t.Fatalf("on R2's port tshark saw %q, want the tunnelled AUTH and R2's 401", frames)
 	}
 }
+
+// TestKamailioRefresh keeps a short grant alive with msrp.KeepAuthenticated
+// on one connection: every re-AUTH gets a new Use-Path URI from Kamailio
+// (so a refresh means a new offer/answer, RFC 4976 §9.4), and the newest
+// one routes.
+func TestKamailioRefresh(t *testing.T) {
+	k := startKamailio(t, kamailioOptions{Defines: []string{"MSRP_MIN_EXPIRES=1"}})
+	rc := dialRaw(t, k.Addr, "msrp://127.0.0.1:40001/refreshclient;tcp")
+	relay, _ := msrp.ParseURI(relayURI(k))
+	self, _ := msrp.ParseURI(rc.Self)
+	cred := msrp.Credentials{Username: "alice", Password: "alice-secret"}
+	opts := msrp.AuthOptions{From: self, Expires: 2 * time.Second, RequireResponseAuth: true}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first, err := msrp.Authenticate(ctx, rc, relay, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Expires != 2*time.Second {
+		t.Fatalf("granted %v", first.Expires)
+	}
+	seen := map[string]bool{first.UsePath[0].String(): true}
+	var grants []*msrp.RelayAuth
+	loopCtx, stop := context.WithCancel(ctx)
+	err = msrp.KeepAuthenticated(loopCtx, first, func(ctx context.Context) (*msrp.RelayAuth, error) {
+		return msrp.Authenticate(ctx, rc, relay, cred, opts)
+	}, func(ra *msrp.RelayAuth) {
+		grants = append(grants, ra)
+		seen[ra.UsePath[0].String()] = true
+		if len(grants) == 3 {
+			stop()
+		}
+	}, msrp.RefreshOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("KeepAuthenticated: %v", err)
+	}
+	if len(seen) != 4 {
+		t.Fatalf("Use-Path URIs over 4 AUTHs: %v (Kamailio issues a new one per AUTH)", seen)
+	}
+	// The newest URI is live: a SEND into it from another client is
+	// delivered to rc.
+	other := dialRaw(t, k.Addr, "msrp://127.0.0.1:40002/refreshother;tcp")
+	newest := grants[len(grants)-1].UsePath[0].String()
+	other.write(fmt.Sprintf("MSRP rfsh0001 SEND\r\nTo-Path: %s %s\r\nFrom-Path: %s\r\nMessage-ID: rfshmsg1\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------rfsh0001$\r\n", newest, rc.Self, other.Self))
+	if r := other.expect("200"); r.Code != 200 {
+		t.Fatalf("SEND into the refreshed URI:\n%s", r)
+	}
+	if f := rc.expect("SEND via the refreshed URI"); f.Body != "hi" {
+		t.Fatalf("got:\n%s", f)
+	}
+}

@@ -450,7 +450,8 @@ func OutgoingToPath(usePath, peerPath []URI) []URI {
 // RefreshOptions configure KeepAuthenticated.
 type RefreshOptions struct {
 	// Margin is how long before expiry to re-AUTH; 0 means a fifth of the
-	// granted lifetime, at least 5 s.
+	// granted lifetime, at least 5 s. It is capped at half the lifetime, so
+	// a short grant is refreshed half-way rather than at once.
 	Margin time.Duration
 	// RetryDelay separates attempts after a failed re-AUTH; 0 means 10 s.
 	RetryDelay time.Duration
@@ -480,6 +481,7 @@ func KeepAuthenticated(ctx context.Context, first *RelayAuth, reauth func(contex
 		if margin <= 0 {
 			margin = max(cur.Expires/5, 5*time.Second)
 		}
+		margin = min(margin, cur.Expires/2)
 		wait := time.Until(cur.Expiry.Add(-margin))
 		var lastErr error
 		for {

@@ -538,3 +538,26 @@ func TestAuthErrorMessage(t *testing.T) {
 		t.Fatalf("Error() = %q", e.Error())
 	}
 }
+
+// TestKeepAuthenticatedShortGrant: a grant shorter than the default margin
+// is refreshed half-way, not in a tight loop.
+func TestKeepAuthenticatedShortGrant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		var at []time.Duration
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		reauth := func(context.Context) (*RelayAuth, error) {
+			at = append(at, time.Since(start))
+			if len(at) == 3 {
+				cancel()
+			}
+			return &RelayAuth{Expires: 4 * time.Second, Expiry: time.Now().Add(4 * time.Second)}, nil
+		}
+		first := &RelayAuth{Expires: 4 * time.Second, Expiry: start.Add(4 * time.Second)}
+		_ = KeepAuthenticated(ctx, first, reauth, nil, RefreshOptions{})
+		if want := []time.Duration{2 * time.Second, 4 * time.Second, 6 * time.Second}; !reflect.DeepEqual(at, want) {
+			t.Fatalf("refreshed at %v, want %v", at, want)
+		}
+	})
+}
