@@ -184,19 +184,17 @@ func (c *Conn) armIdleLocked() {
 	d := c.ep.idleTimeout
 	c.idle = time.AfterFunc(d, func() {
 		c.mu.Lock()
-		idle := c.refs == 0
+		idle := c.refs == 0 && !c.closed
+		if idle {
+			// No session may take the connection from now on.
+			c.shutdown.Store(true)
+		}
 		c.mu.Unlock()
 		if idle {
-			c.closeGracefully()
+			c.ep.forgetConn(c)
+			c.q.signal()
 		}
 	})
-}
-
-// closeGracefully closes the connection once everything queued is written.
-func (c *Conn) closeGracefully() {
-	c.ep.forgetConn(c)
-	c.shutdown.Store(true)
-	c.q.signal()
 }
 
 // fail ends the connection with err (nil for an orderly close): every
@@ -406,8 +404,10 @@ func (c *Conn) readLoop() {
 				}
 				continue
 			}
-			if errors.Is(err, io.EOF) || c.ctx.Err() != nil {
+			if c.ctx.Err() != nil {
 				c.fail(nil)
+			} else if errors.Is(err, io.EOF) {
+				c.fail(fmt.Errorf("msrp: %s closed the connection: %w", c.remoteAddr, err))
 			} else {
 				c.fail(fmt.Errorf("msrp: reading from %s: %w", c.remoteAddr, err))
 			}

@@ -378,6 +378,8 @@ func (c *Conn) writeLoop() {
 	err := c.writeLoopErr(bw)
 	if err != nil {
 		c.fail(fmt.Errorf("msrp: writing to %s: %w", c.remoteAddr, err))
+	} else {
+		c.fail(nil) // idle shutdown, or already failing
 	}
 	for _, m := range c.q.drain() {
 		if m.feed != nil {
@@ -412,6 +414,9 @@ func (c *Conn) writeLoopErr(bw *bufio.Writer) error {
 				return err
 			}
 			continue // more may have arrived while flushing
+		}
+		if c.shutdown.Load() {
+			return nil // idle: everything queued is written
 		}
 		select {
 		case <-c.q.wake:

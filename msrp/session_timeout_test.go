@@ -149,3 +149,53 @@ func TestKeepAlive(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleConnectionClosed: a connection no session uses is closed
+// IdleTimeout after the last session ended, not before (RFC 4975 §5.4).
+func TestIdleConnectionClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, s, p := pipeSession(t, Config{})
+		go io.Copy(io.Discard, p.nc)
+		c := s.Conn()
+		s.Close()
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		select {
+		case <-c.Done():
+			t.Fatal("closed before IdleTimeout")
+		default:
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		select {
+		case <-c.Done():
+		default:
+			t.Fatal("idle connection still open")
+		}
+		if c.Err() != nil {
+			t.Fatalf("orderly idle close reported %v", c.Err())
+		}
+	})
+}
+
+// TestUnboundAcceptedConnectionClosed: an accepted connection that binds
+// no session is closed after IdleTimeout.
+func TestUnboundAcceptedConnectionClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e, err := NewEndpoint(Config{IdleTimeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		mine, theirs := net.Pipe()
+		defer theirs.Close()
+		e.ServeConn(mine)
+		start := time.Now()
+		if _, err := theirs.Read(make([]byte, 1)); err == nil {
+			t.Fatal("read data from an idle connection")
+		}
+		if el := time.Since(start); el != 10*time.Second {
+			t.Fatalf("closed after %v", el)
+		}
+	})
+}
