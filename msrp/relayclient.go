@@ -161,12 +161,15 @@ func Authenticate(ctx context.Context, rt RoundTripper, relay URI, cred Credenti
 		staleRetried bool
 		adjusted     bool
 	)
-	fail := func(resp *Frame, err error) (*RelayAuth, error) {
+	authErr := func(resp *Frame, err error) *AuthError {
 		e := &AuthError{Relay: relay, Err: err}
 		if resp != nil {
 			e.StatusCode, e.Comment = resp.StatusCode, resp.Comment
 		}
-		return nil, e
+		return e
+	}
+	fail := func(resp *Frame, err error) (*RelayAuth, error) {
+		return nil, authErr(resp, err)
 	}
 	// At most: bare, credentialed, stale retry, Expires retry (+ its
 	// possible re-challenge). Bounded so a confused relay cannot loop us.
@@ -222,29 +225,27 @@ func Authenticate(ctx context.Context, rt RoundTripper, relay URI, cred Credenti
 
 		case StatusIntervalOutOfBounds:
 			minE, maxE, err := expiresBounds(resp)
-			if err != nil || adjusted || (minE == 0 && maxE == 0) {
-				if err == nil {
-					err = ErrAuthExpires
-				} else {
-					err = fmt.Errorf("%w: %w", ErrAuthExpires, err)
-				}
-				r, e := fail(resp, err)
-				e.(*AuthError).MinExpires, e.(*AuthError).MaxExpires = minE, maxE
-				return r, e
+			refuse := func(err error) (*RelayAuth, error) {
+				e := authErr(resp, err)
+				e.MinExpires, e.MaxExpires = minE, maxE
+				return nil, e
 			}
-			adjusted = true
 			switch {
-			case minE > 0 && (expires < minE):
+			case err != nil:
+				return refuse(fmt.Errorf("%w: %w", ErrAuthExpires, err))
+			case adjusted || (minE == 0 && maxE == 0):
+				// Retried once already, or no bounds to move into.
+				return refuse(ErrAuthExpires)
+			case minE > 0 && expires < minE:
 				expires = minE
 			case maxE > 0 && (expires < 0 || expires > maxE):
 				expires = maxE
 			default:
 				// Our value was inside the bounds the relay sent: it
 				// contradicts itself; retrying cannot help.
-				r, e := fail(resp, ErrAuthExpires)
-				e.(*AuthError).MinExpires, e.(*AuthError).MaxExpires = minE, maxE
-				return r, e
+				return refuse(ErrAuthExpires)
 			}
+			adjusted = true
 
 		case StatusRequestTimeout:
 			return fail(resp, ErrAuthTimeout)
