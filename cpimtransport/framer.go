@@ -387,9 +387,17 @@ func isBlank(line []byte) bool {
 	return len(line) == 2 && line[0] == '\r' || len(line) == 1
 }
 
-// trimLine strips the line terminator and surrounding blanks.
+// trimLine strips the line terminator and trailing blanks.
 func trimLine(line []byte) []byte {
-	return bytes.TrimRight(line, " \t\r\n")
+	for len(line) > 0 {
+		switch line[len(line)-1] {
+		case ' ', '\t', '\r', '\n':
+			line = line[:len(line)-1]
+			continue
+		}
+		break
+	}
+	return line
 }
 
 // headerValue returns the value of line if its name equals name
@@ -404,7 +412,11 @@ func headerValue(line []byte, name string) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	return bytes.TrimLeft(trimLine(line[len(name)+1:]), " \t"), true
+	v := trimLine(line[len(name)+1:])
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	return v, true
 }
 
 func lower(c byte) byte {
@@ -417,6 +429,9 @@ func lower(c byte) byte {
 // isContentTypeCPIM reports whether line is "Content-Type: message/cpim",
 // optionally with MIME parameters (§5, §6.1).
 func isContentTypeCPIM(line []byte) bool {
+	if string(line) == "Content-Type: message/cpim\r\n" {
+		return true // the form AppendEnvelope writes
+	}
 	v, ok := headerValue(line, "Content-Type")
 	if !ok {
 		return false
@@ -433,13 +448,14 @@ func contentLength(line []byte) (int64, bool) {
 	if !ok || len(v) == 0 || len(v) > 18 {
 		return 0, false
 	}
+	var n int64
 	for _, c := range v {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
+		n = n*10 + int64(c-'0') // 18 digits cannot overflow
 	}
-	n, err := strconv.ParseInt(string(v), 10, 64)
-	return n, err == nil
+	return n, true
 }
 
 // AppendEnvelope appends the outer envelope for a message of n octets
