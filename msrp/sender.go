@@ -460,7 +460,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 
 	// A whole remainder of at most 2048 octets held in memory goes as one
 	// non-interruptible chunk with a known range-end.
-	if m.feed == nil {
+	if m.feed == nil && sr == nil {
 		rest := m.data[m.pos:]
 		if len(rest) <= maxUninterruptible {
 			f.ByteRange = ByteRange{Start: start, End: m.pos + int64(len(rest)), Total: m.total}
@@ -490,12 +490,8 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 
 	// Interruptible chunk: start-*/total (RFC 4975 §7.1.1).
 	f.ByteRange = ByteRange{Start: start, End: Unknown, Total: m.total}
-	first, _ := m.peek()
-	if len(first) > 4096 {
-		first = first[:4096]
-	}
-	f.TID = pickTID(first)
 	if sr != nil {
+		f.TID = NewTransactionID()
 		// Stopped after some chunks went out: tell the receiver with an
 		// empty '#' chunk so that it discards what it holds (§7.1).
 		t := c.newChunkTxn(f.TID, m, start, 0)
@@ -511,6 +507,11 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		s.msgStopped(m, sr.err)
 		return nil
 	}
+	first, _ := m.peek()
+	if len(first) > 4096 {
+		first = first[:4096]
+	}
+	f.TID = pickTID(first)
 	marker := endMarker(f.TID)
 	t := c.newChunkTxn(f.TID, m, start, 0)
 	b := f.AppendHead(c.headBuf[:0])
