@@ -278,6 +278,20 @@ func TestKamailioRawRelay(t *testing.T) {
 		}
 	})
 
+	t.Run("receiver's error response is lost", func(t *testing.T) {
+		// RFC 4976 §6.4.3: a relay turns a non-200 response to a SEND
+		// (Failure-Report not "no") into a failure REPORT to the sender.
+		// Kamailio already answered 200 and never generates REPORTs, so a
+		// 415 from B reaches nobody.
+		send(a, "send0005", ua+" "+ub+" "+b.Self, "msg00005", "unwanted")
+		if ok := a.expect("200 from relay"); ok.Code != 200 {
+			t.Fatalf("got:\n%s", ok)
+		}
+		got := b.expect("SEND")
+		b.write(fmt.Sprintf("MSRP %s 415 Unsupported Media Type\r\nTo-Path: %s\r\nFrom-Path: %s\r\nMessage-ID: msg00005\r\n-------%s$\r\n", got.TID, ub, b.Self, got.TID))
+		a.expectNothing(500*time.Millisecond, "Kamailio sends no failure REPORT")
+	})
+
 	t.Run("REPORT is never answered", func(t *testing.T) {
 		a.write(fmt.Sprintf("MSRP rep00002 REPORT\r\nTo-Path: %s %s %s\r\nFrom-Path: %s\r\nMessage-ID: msg00009\r\nByte-Range: 1-1/1\r\nStatus: 000 200 OK\r\n-------rep00002$\r\n", ua, ub, b.Self, a.Self))
 		if got := b.expect("REPORT"); got.Method != "REPORT" {
