@@ -97,8 +97,9 @@ type Config struct {
 
 	// OnMessage receives every incoming instant message: pager-mode
 	// MESSAGEs and the message of an incoming large-message-mode session.
-	// It runs in the request's goroutine; the 200 is sent when it returns.
-	// Nil answers incoming MESSAGEs with 480.
+	// It runs in the request's goroutine; the 200 is sent when it returns,
+	// so it should return promptly (Close waits for it). Nil answers
+	// incoming MESSAGEs with 480.
 	OnMessage func(m *Message)
 	// AcceptTypes are the MESSAGE body types accepted (others get 415);
 	// default text/plain and message/cpim (RFC 3428 §7, §8). Wildcards

@@ -529,3 +529,83 @@ func TestCloseHangsUp(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+func TestRingTimeoutAndNoHandler(t *testing.T) {
+	n := newFakeNet()
+	t.Run("ring timeout", func(t *testing.T) {
+		ignored := make(chan *Incoming, 1)
+		bob := testUA(t, Config{AOR: "sip:bob@example.com", Media: n.media(false), RingTimeout: 200 * time.Millisecond, OnInvite: func(in *Incoming) { ignored <- in }}, TCP)
+		alice := testUA(t, Config{Media: n.media(false)}, TCP)
+		_, err := alice.Invite(ctxT(t, 10*time.Second), bob.URI(TCP), InviteOptions{})
+		var se *StatusError
+		if !errors.Is(err, ErrUnavailable) || !errors.As(err, &se) || se.Code != 480 {
+			t.Fatalf("err = %v, want 480", err)
+		}
+		in := <-ignored
+		if _, err := in.Accept(t.Context()); err == nil {
+			t.Error("Accept after the ring timeout succeeded")
+		}
+	})
+	t.Run("no OnInvite", func(t *testing.T) {
+		bob := testUA(t, Config{AOR: "sip:bob@example.com", Media: n.media(false)}, TCP)
+		alice := testUA(t, Config{Media: n.media(false)}, TCP)
+		if _, err := alice.Invite(ctxT(t, 10*time.Second), bob.URI(TCP), InviteOptions{}); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+	})
+	t.Run("no media", func(t *testing.T) {
+		bob := testUA(t, Config{AOR: "sip:bob@example.com", OnInvite: func(*Incoming) { t.Error("offered") }}, TCP)
+		alice := testUA(t, Config{Media: n.media(false)}, TCP)
+		if _, err := alice.Invite(ctxT(t, 10*time.Second), bob.URI(TCP), InviteOptions{}); !errors.Is(err, ErrNotAcceptable) {
+			t.Fatalf("err = %v, want ErrNotAcceptable", err)
+		}
+	})
+	t.Run("no OnMessage", func(t *testing.T) {
+		bob := testUA(t, Config{AOR: "sip:bob@example.com"}, TCP)
+		alice := testUA(t, Config{}, TCP)
+		if _, err := alice.SendMessage(ctxT(t, 10*time.Second), bob.URI(TCP), "text/plain", []byte("x")); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("err = %v, want ErrUnavailable", err)
+		}
+	})
+}
+
+func TestDeclineBadCode(t *testing.T) {
+	in := &Incoming{}
+	for _, code := range []int{200, 180, 700} {
+		if err := in.Decline(code); err == nil {
+			t.Errorf("Decline(%d) accepted", code)
+		}
+	}
+}
+
+// BenchmarkSendMessage measures one pager-mode MESSAGE round trip over
+// loopback TCP (MESSAGE, 200 OK), including the per-target queue.
+func BenchmarkSendMessage(b *testing.B) {
+	for _, tr := range []string{UDP, TCP} {
+		b.Run(tr, func(b *testing.B) {
+			mk := func(cfg Config) *UA {
+				cfg.Listen = []Listen{{tr, "127.0.0.1:0"}}
+				ua, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := ua.Start(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { ua.Close() })
+				return ua
+			}
+			bob := mk(Config{AOR: "sip:bob@example.com", OnMessage: func(*Message) {}})
+			alice := mk(Config{AOR: "sip:alice@example.com"})
+			body := bytes.Repeat([]byte("x"), 100)
+			target := bob.URI(tr)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, err := alice.SendMessage(b.Context(), target, "text/plain", body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
