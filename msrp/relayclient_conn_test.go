@@ -105,3 +105,44 @@ func TestAuthenticateTimeoutOverConn(t *testing.T) {
 		}
 	})
 }
+
+// TestAuthenticateOverLoopback is the same exchange over real TCP on
+// 127.0.0.1, with the fake relay behind a listener.
+func TestAuthenticateOverLoopback(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFakeRelays()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		nc, err := l.Accept()
+		if err != nil {
+			return
+		}
+		serveFakeRelay(nc, f, false)
+	}()
+	ep, err := NewEndpoint(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := mustParseURI(t, "msrp://"+l.Addr().String()+";tcp")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := ep.Dial(ctx, relay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, err := Authenticate(ctx, conn, relay, Credentials{"alice", "alice-pw"}, AuthOptions{From: mustParseURI(t, testSelf), RequireResponseAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ra.UsePath) != 1 || ra.UsePath[0].Port != 9000 || ra.UsePath[0].Host != "127.0.0.1" || !ra.ResponseAuthVerified {
+		t.Fatalf("grant %+v", ra)
+	}
+	conn.Release()
+	ep.Close()
+	l.Close()
+	<-served
+}
