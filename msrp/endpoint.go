@@ -782,8 +782,13 @@ func (s *Session) setRemote(remote *messagesdp.Media) error {
 		}
 		to = append(to, us...)
 	}
+	rm := *remote // keep our own copy: the caller may reuse its Media
+	rm.Path = slices.Clone(remote.Path)
+	rm.AcceptTypes = slices.Clone(remote.AcceptTypes)
+	rm.AcceptWrappedTypes = slices.Clone(remote.AcceptWrappedTypes)
+	rm.Attributes = slices.Clone(remote.Attributes)
 	s.mu.Lock()
-	s.remote = remote
+	s.remote = &rm
 	s.remoteFP = remote.Fingerprint
 	s.toPath = to
 	c := s.conn
@@ -877,4 +882,13 @@ func peerAccepts(remote *messagesdp.Media, ctype string) bool {
 		return true
 	}
 	return typeAccepted(ctype, remote.AcceptTypes)
+}
+
+// peerAcceptsWrapped reports whether the peer allows inner inside a
+// container: a type of accept-types or accept-wrapped-types (§8.6).
+func peerAcceptsWrapped(remote *messagesdp.Media, inner string) bool {
+	if inner == "" || len(remote.AcceptTypes) == 0 && len(remote.AcceptWrappedTypes) == 0 {
+		return true
+	}
+	return typeAccepted(inner, remote.AcceptTypes) || typeAccepted(inner, remote.AcceptWrappedTypes)
 }

@@ -217,13 +217,16 @@ func TestStreamedBodyWrongSize(t *testing.T) {
 func TestSendChecksPeerSDP(t *testing.T) {
 	a := newTestEndpoint(t, Config{}, false)
 	b := newTestEndpoint(t, Config{}, true)
-	sa, _ := pair(t, a, b, session.Options{}, session.Options{AcceptTypes: []string{"text/plain"}, MaxSize: 10})
+	sa, _ := pair(t, a, b, session.Options{}, session.Options{AcceptTypes: []string{"text/plain", "message/cpim"}, MaxSize: 10})
 	ctx := testCtx(t)
 	if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "image/png", Body: []byte("x")}); !errors.Is(err, session.ErrTypeNotAccepted) {
 		t.Errorf("image/png: %v, want ErrTypeNotAccepted", err)
 	}
 	if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: make([]byte, 11)}); !errors.Is(err, session.ErrTooLarge) {
 		t.Errorf("11 octets: %v, want ErrTooLarge", err)
+	}
+	if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "image/png", Body: []byte("x"), CPIM: newTestCPIM(t)}); !errors.Is(err, session.ErrTypeNotAccepted) {
+		t.Errorf("image/png in CPIM: %v, want ErrTypeNotAccepted", err)
 	}
 	if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "", Body: []byte("x")}); err == nil {
 		t.Error("empty content type accepted")
@@ -430,6 +433,10 @@ func TestCPIMWrapping(t *testing.T) {
 	b := newTestEndpoint(t, Config{}, true)
 	sa, sb := pair(t, a, b, session.Options{}, session.Options{})
 	msg := newTestCPIM(t)
+	sa.mu.Lock()
+	sa.remote.AcceptTypes = []string{"message/cpim"}
+	sa.remote.AcceptWrappedTypes = []string{"text/plain"}
+	sa.mu.Unlock()
 	if _, err := sa.Send(testCtx(t), &session.Outgoing{ContentType: "text/plain", Body: []byte("wrapped hello"), CPIM: msg}); err != nil {
 		t.Fatal(err)
 	}
@@ -439,6 +446,19 @@ func TestCPIMWrapping(t *testing.T) {
 	}
 	if string(in.CPIM.Body()) != "wrapped hello" || !strings.HasPrefix(in.CPIM.ContentType(), "text/plain") {
 		t.Fatalf("inner %q %q", in.CPIM.ContentType(), in.CPIM.Body())
+	}
+	// Streamed inner content: the CPIM head goes first, Size covers both.
+	inner := bytes.Repeat([]byte("streamed "), 10000)
+	d, err := sa.Send(testCtx(t), &session.Outgoing{ContentType: "text/plain", BodyReader: bytes.NewReader(inner), Size: int64(len(inner)), CPIM: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = recv(t, sb)
+	if in.CPIM == nil || !bytes.Equal(in.CPIM.Body(), inner) || in.Size != d.Size() {
+		t.Fatalf("streamed CPIM: %v, size %d/%d", in.CPIM != nil, in.Size, d.Size())
+	}
+	if from, err := in.CPIM.From(); err != nil || from.URI != "im:alice@example.com" {
+		t.Fatalf("From %+v %v", from, err)
 	}
 }
 

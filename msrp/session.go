@@ -314,6 +314,8 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 		return nil, fmt.Errorf("%w: %s (peer answered 415)", session.ErrTypeNotAccepted, ctype)
 	case s.remote != nil && !peerAccepts(s.remote, ctype):
 		return nil, fmt.Errorf("%w: %s", session.ErrTypeNotAccepted, ctype)
+	case m.CPIM != nil && s.remote != nil && !peerAcceptsWrapped(s.remote, innerType(m)):
+		return nil, fmt.Errorf("%w: %s inside message/cpim", session.ErrTypeNotAccepted, innerType(m))
 	case s.remote != nil && s.remote.MaxSize > 0 && size > s.remote.MaxSize:
 		return nil, fmt.Errorf("%w: %d > %d", session.ErrTooLarge, size, s.remote.MaxSize)
 	case s.out[id] != nil:

@@ -68,3 +68,11 @@ func baseType(t string) string {
 	t, _, _ = strings.Cut(t, ";")
 	return strings.ToLower(strings.TrimSpace(t))
 }
+
+// innerType is the type of the content wrapped in CPIM by an Outgoing.
+func innerType(m *session.Outgoing) string {
+	if len(m.Body) > 0 || m.BodyReader != nil {
+		return m.ContentType
+	}
+	return m.CPIM.ContentType()
+}
