@@ -29,7 +29,7 @@ const kamailioChunk = 8 << 10
 func hardChunkCap(cfg *msrp.Config, n int) bool {
 	v := reflect.ValueOf(cfg).Elem()
 	for _, name := range []string{"MaxChunkSize", "MaxChunk", "ChunkLimit"} {
-		if f := v.FieldByName(name); f.IsValid() && f.CanSet() && f.Kind() == reflect.Int {
+		if f := v.FieldByName(name); f.IsValid() && f.CanSet() && (f.Kind() == reflect.Int || f.Kind() == reflect.Int64) {
 			f.SetInt(int64(n))
 			return true
 		}
