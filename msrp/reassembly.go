@@ -175,7 +175,7 @@ func (a *Assembly) endChunk(r ByteRange, got int64, flag Flag) error {
 	if a.aborted {
 		return &StatusError{Code: 400, Comment: "Message Aborted", Err: ErrMessageAborted}
 	}
-	if !r.valid() || got < 0 {
+	if !r.valid() || got < 0 || got > maxRangeValue {
 		return badRequest(ErrBadByteRange, "Malformed Byte-Range")
 	}
 	switch flag {

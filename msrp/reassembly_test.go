@@ -158,6 +158,12 @@ func TestAssemblyErrors(t *testing.T) {
 	if err := a.Write(7, []byte("a")); !errors.Is(err, ErrMessageTooLarge) {
 		t.Errorf("error not sticky: %v", err)
 	}
+	if err := NewAssembly(buf, 8).EndChunk(ByteRange{maxRangeValue, Unknown, Unknown}, 1<<62, FlagEnd); !errors.Is(err, ErrBadByteRange) {
+		t.Errorf("EndChunk with an overflowing length: %v", err)
+	}
+	if err := NewAssembly(buf, 0).EndChunk(ByteRange{maxRangeValue, Unknown, Unknown}, 2, FlagEnd); !errors.Is(err, ErrMessageTooLarge) {
+		t.Errorf("EndChunk past the 18-digit bound: %v", err)
+	}
 	if err := NewAssembly(buf, 8).Write(0, []byte("a")); !errors.Is(err, ErrBadByteRange) {
 		t.Errorf("Write at 0: %v", err)
 	}
