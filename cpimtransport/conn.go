@@ -1,6 +1,7 @@
 package cpimtransport
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -367,67 +368,146 @@ func (c *conn) readLoop() {
 			return
 		}
 		e.st.messages.Add(1)
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
+		if err := c.readMessage(r, n); err != nil {
 			c.close(err)
 			return
 		}
-		c.dispatch(buf)
 		if c.isClosed() {
 			return
 		}
 	}
 }
 
+// streamThreshold is the message size above which the headers are read
+// first, so that a large body can go to a Sink without being held in
+// memory.
+const streamThreshold = 256 << 10
+
+// readMessage reads the n-octet message framed by r and dispatches it.
+// The returned error is a connection error.
+func (c *conn) readMessage(r *Reader, n int64) error {
+	if n <= streamThreshold {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return err
+		}
+		c.dispatch(buf)
+		return nil
+	}
+	prefix := make([]byte, streamThreshold)
+	if _, err := io.ReadFull(r, prefix); err != nil {
+		return err
+	}
+	whole := func() error {
+		buf := growLen(prefix, int(n-streamThreshold))
+		if _, err := io.ReadFull(r, buf[streamThreshold:]); err != nil {
+			return err
+		}
+		c.dispatch(buf)
+		return nil
+	}
+	bs := entityBodyStart(prefix)
+	if bs < 0 {
+		return whole() // headers beyond the threshold: bounded by MaxMessageSize
+	}
+	m, err := cpim.Parse(prefix[:bs])
+	if err != nil || m.ContentType() == "" {
+		return whole()
+	}
+	s, msgID, ok := c.match(m, true)
+	if !ok {
+		return nil // the rest is skipped by the next Next
+	}
+	size := n - int64(bs)
+	if size <= s.maxInMemory() {
+		full := growLen(prefix, int(n-streamThreshold))
+		if _, err := io.ReadFull(r, full[streamThreshold:]); err != nil {
+			return err
+		}
+		if m, err = cpim.Parse(full); err != nil {
+			c.e.logDiscard(c, "not message/cpim", "err", err)
+			return nil
+		}
+		s.receive(c, m, msgID, nil)
+		return nil
+	}
+	s.receive(c, m, msgID, &streamBody{head: prefix[bs:], r: r, size: size})
+	return r.err
+}
+
+// entityBodyStart returns the offset of the encapsulated body in a
+// message/cpim prefix (after the CPIM headers' and the MIME headers' blank
+// lines), or -1.
+func entityBodyStart(b []byte) int {
+	off := 0
+	for range 2 {
+		i := bytes.Index(b[off:], []byte("\r\n\r\n"))
+		if i < 0 {
+			return -1
+		}
+		off += i + 4
+	}
+	return off
+}
+
 // dispatch parses one message and hands it to its session (§6.2).
 func (c *conn) dispatch(b []byte) {
-	e := c.e
 	m, err := cpim.Parse(b)
 	if err != nil {
-		e.logDiscard(c, "not message/cpim", "err", err)
+		c.e.logDiscard(c, "not message/cpim", "err", err)
 		return
 	}
+	if s, msgID, ok := c.match(m, false); ok {
+		s.receive(c, m, msgID, nil)
+	}
+}
+
+// match finds the session of m on c (§6.2), binding it when the message
+// proves which connection carries it. ok is false when the message was
+// discarded (or held until an offer's Open).
+func (c *conn) match(m *cpim.Message, partial bool) (s *sess, msgID int64, ok bool) {
+	e := c.e
 	from, err := m.From()
 	if err != nil {
 		e.logDiscard(c, "no usable From", "err", err)
-		return
+		return nil, 0, false
 	}
 	tos, err := m.To()
 	if err != nil || len(tos) != 1 {
 		e.logDiscard(c, "not exactly one To", "err", err)
-		return
+		return nil, 0, false
 	}
-	var msgID int64
 	if v, ok := m.Get(cpim.NSCPIM, "MsgID"); ok {
 		msgID, err = strconv.ParseInt(v, 10, 64)
 		if err != nil || msgID <= 0 {
 			e.logDiscard(c, "bad MsgID", "msgid", v)
-			return
+			return nil, 0, false
 		}
 	}
 	to := tos[0].URI
 
 	e.mu.Lock()
-	s := e.sessions[to]
+	s = e.sessions[to]
 	if s == nil {
 		e.mu.Unlock()
 		e.logDiscard(c, "no session", "from", from.URI, "to", to)
-		return
+		return nil, 0, false
 	}
 	if s.remote == nil {
 		// An offer whose answer has not reached Open yet: the peer may
-		// already be sending. Keep the message until Open names the peer.
-		ok := s.holdEarly(c, m, msgID)
+		// already be sending. Keep the message until Open names the peer
+		// (only whole messages: a streamed body cannot wait).
+		ok := !partial && s.holdEarly(c, m, msgID)
 		e.mu.Unlock()
 		if !ok {
 			e.logDiscard(c, "too many messages before the answer", "to", to)
 		}
-		return
+		return nil, 0, false
 	}
 	if from.URI != s.remote.URI {
 		e.mu.Unlock()
 		e.logDiscard(c, "From does not match the session", "from", from.URI, "to", to)
-		return
+		return nil, 0, false
 	}
 	if cur := s.conn.Load(); cur != c {
 		// §6.2: the session must be associated with this connection. A
@@ -435,12 +515,12 @@ func (c *conn) dispatch(b []byte) {
 		if (cur != nil && s.confirmed) || !c.acceptable(s) {
 			e.mu.Unlock()
 			e.logDiscard(c, "session is bound to another connection", "to", to)
-			return
+			return nil, 0, false
 		}
 		e.bind(s, c, true)
 	} else {
 		s.confirmed = true
 	}
 	e.mu.Unlock()
-	s.receive(c, m, msgID)
+	return s, msgID, true
 }

@@ -50,7 +50,13 @@
 //     attribute (messagesdp does not carry it), so RewriteMedia has none to
 //     rewrite.
 //   - Per-recipient reports from conference servers (§6.3 open issue).
-//   - Options.Sink receives a large body only after the whole message has
-//     been read into memory (bounded by ReaderOptions.MaxMessageSize), not
-//     streamed as it arrives.
+//
+// # Large messages
+//
+// Outgoing bodies may stream from Outgoing.BodyReader (with a known Size,
+// since Content-Length comes first). An incoming body larger than
+// Options.MaxInMemory goes to Options.Sink as it arrives, in bounded
+// memory, when its CPIM and MIME headers fit in the first 256 KiB; every
+// message is still bounded by Config.Reader.MaxMessageSize (16 MiB by
+// default; raise it for file transfer).
 package cpimtransport

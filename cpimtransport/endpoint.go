@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -733,10 +732,3 @@ func (e *Endpoint) logDiscard(c *conn, why string, args ...any) {
 var errPeerClosed = fmt.Errorf("%w: connection closed by peer", session.ErrClosed)
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) }
-
-// sortedProtos is used in error messages.
-func sortedProtos(p []string) string {
-	p = slices.Clone(p)
-	slices.Sort(p)
-	return strings.Join(p, ", ")
-}

@@ -40,6 +40,9 @@ const (
 	// StatusSessionGone: "bad destination mailbox address", used when the
 	// session the message names has ended (RFC 1893 X.1.1).
 	StatusSessionGone = "5.1.1"
+	// StatusSinkFailed: the body could not be stored ("other or
+	// undefined mail system status", RFC 1893 X.3.0).
+	StatusSinkFailed = "5.3.0"
 )
 
 // ErrBadReport: a message/im-delivery-status body does not follow §6.3.1.

@@ -68,7 +68,7 @@ func (o *offer) Open(ctx context.Context, answer *messagesdp.Media) (session.Ses
 			e.logDiscard(em.c, "session is bound to another connection")
 			continue
 		}
-		s.receive(em.c, em.m, em.msgID)
+		s.receive(em.c, em.m, em.msgID, nil)
 	}
 	return e.open(ctx, s, true)
 }
@@ -494,8 +494,24 @@ func (s *sess) armTimer(id int64, d *session.Delivery) {
 	})
 }
 
-// receive processes a message matched to s on c (§6.2, §6.3).
-func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
+// streamBody is a large body still on the connection: head has arrived,
+// the rest (size octets in all) is read from r.
+type streamBody struct {
+	head []byte
+	r    io.Reader
+	size int64
+}
+
+func (s *sess) maxInMemory() int64 {
+	if s.opts.MaxInMemory > 0 {
+		return s.opts.MaxInMemory
+	}
+	return defaultMaxInMemory
+}
+
+// receive processes a message matched to s on c (§6.2, §6.3). For a large
+// message, m holds the headers only and sb the body on its way.
+func (s *sess) receive(c *conn, m *cpim.Message, msgID int64, sb *streamBody) {
 	e := s.e
 	ct := m.ContentType()
 	isReport := messagesdp.MatchType(ct, []string{TypeDeliveryStatus})
@@ -521,7 +537,7 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
 			s.inHigh = msgID
 		}
 	}
-	if isReport {
+	if isReport && sb == nil {
 		// §6.3: never a report about a report.
 		e.st.reportsReceived.Add(1)
 		rep, err := ParseReport(m.Body())
@@ -546,31 +562,31 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
 	}
 
 	body := m.Body()
-	status := StatusOK
-	maxMem := s.opts.MaxInMemory
-	if maxMem <= 0 {
-		maxMem = defaultMaxInMemory
-	}
 	size := int64(len(body))
+	if sb != nil {
+		size = sb.size
+	}
+	maxMem := s.maxInMemory()
+	status := StatusOK
 	switch {
+	case isReport: // a report too large to be one
+		status = StatusTooBig
 	case !messagesdp.MatchType(ct, s.local.Formats):
 		status = StatusMediaNotSupported
 	case s.opts.MaxSize > 0 && size > s.opts.MaxSize,
 		size > maxMem && s.opts.Sink == nil:
 		status = StatusTooBig
 	}
-	var repErr error
-	if s.peerReports && msgID > 0 {
-		rep := Report{OriginalMsgID: msgID, Action: ActionDelivered, Status: status}
-		if status != StatusOK {
-			rep.Action = ActionFailed
+	if status != StatusOK || size <= maxMem {
+		// Decided now; a body for the Sink is reported once written.
+		err := s.reportLocked(c, msgID, status)
+		s.mu.Unlock()
+		if errors.Is(err, errReportOverflow) {
+			c.close(err)
+			return
 		}
-		repErr = s.sendReportLocked(c, rep)
-	}
-	s.mu.Unlock()
-	if errors.Is(repErr, errReportOverflow) {
-		c.close(repErr)
-		return
+	} else {
+		s.mu.Unlock()
 	}
 	if status != StatusOK {
 		e.st.rejected.Add(1)
@@ -584,17 +600,31 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
 		Size:        size,
 		CPIM:        m,
 		Duplicate:   dup,
-		Received:    time.Now(),
 	}
 	if msgID > 0 {
 		inc.ID = strconv.FormatInt(msgID, 10)
 	}
 	if size > maxMem {
-		if err := s.sink(inc); err != nil {
+		err := s.sink(inc, sb)
+		if err != nil {
 			e.log.Info("cpim sink failed", "session", s.local.URI, "msgid", msgID, "err", err)
+		}
+		st := StatusOK
+		if err != nil {
+			st = StatusSinkFailed
+		}
+		s.mu.Lock()
+		rerr := s.reportLocked(c, msgID, st)
+		s.mu.Unlock()
+		if errors.Is(rerr, errReportOverflow) {
+			c.close(rerr)
+			return
+		}
+		if err != nil {
 			return
 		}
 	}
+	inc.Received = time.Now()
 	select {
 	case s.in <- inc:
 	case <-s.done:
@@ -602,16 +632,51 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64) {
 	}
 }
 
-// sink writes a large body to the application's Sink.
-func (s *sess) sink(inc *session.Incoming) error {
+// reportLocked sends the report on msgID when the peer asked for reports
+// (s.mu held).
+func (s *sess) reportLocked(c *conn, msgID int64, status string) error {
+	if !s.peerReports || msgID <= 0 {
+		return nil
+	}
+	rep := Report{OriginalMsgID: msgID, Action: ActionDelivered, Status: status}
+	if status != StatusOK {
+		rep.Action = ActionFailed
+	}
+	return s.sendReportLocked(c, rep)
+}
+
+// sink writes a large body to the application's Sink: from memory, or
+// streamed from the connection in bounded memory.
+func (s *sess) sink(inc *session.Incoming, sb *streamBody) error {
 	w, err := s.opts.Sink(session.Info{ID: inc.ID, ContentType: inc.ContentType, Size: inc.Size})
 	if err != nil {
 		return err
 	}
-	if _, err := w.WriteAt(inc.Body, 0); err != nil {
+	inc.Body = nil
+	if sb == nil {
+		_, err := w.WriteAt(inc.CPIM.Body(), 0)
 		return err
 	}
-	inc.Body = nil
+	if _, err := w.WriteAt(sb.head, 0); err != nil {
+		return err
+	}
+	off := int64(len(sb.head))
+	buf := make([]byte, 32<<10)
+	for off < sb.size {
+		n, err := sb.r.Read(buf[:min(int64(len(buf)), sb.size-off)])
+		if n > 0 {
+			if _, werr := w.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+			off += int64(n)
+		}
+		if err != nil {
+			if off < sb.size {
+				return err
+			}
+			break
+		}
+	}
 	return nil
 }
 
