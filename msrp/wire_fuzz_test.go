@@ -229,3 +229,58 @@ func FuzzReassembly(f *testing.F) {
 		check()
 	})
 }
+
+// FuzzFrameBody is the anti-smuggling property: any body that
+// ContainsEndLine accepts for a tid, framed by AppendFrame, reads back as
+// exactly that one frame with exactly that body, however the bytes are
+// split; and a Writer streaming the body in pieces stops right before the
+// flag of the first end-line in it, if any.
+func FuzzFrameBody(f *testing.F) {
+	f.Add([]byte("hello"), uint64(1))
+	f.Add([]byte("-------d93kswow$"), uint64(2))
+	f.Add([]byte("\r\n-------d93kswow"), uint64(3))
+	f.Add([]byte("-------d93kswow\r\n-------d93kswow+\r\n"), uint64(4))
+	f.Add([]byte("\r"), uint64(5))
+	f.Fuzz(func(t *testing.T, body []byte, seed uint64) {
+		fr := sampleSEND(t)
+		fr.Flag = FlagMore
+		rng := rand.New(rand.NewPCG(seed, 1))
+		cut := len(body)
+		if i := endLineIndex(body, fr.TID); i >= 0 {
+			cut = i + 7 + len(fr.TID)
+		} else {
+			wire := AppendFrame(nil, fr, body)
+			got, err := readAllFrames(t, &splitReader{data: wire, rng: rng}, Limits{}, true)
+			if err != io.EOF || len(got) != 1 || got[0].err != nil || !bytes.Equal(got[0].body, body) || got[0].f.Flag != FlagMore {
+				t.Fatalf("body %q framed as %q reads back as %+v, %v", body, wire, got, err)
+			}
+		}
+		var out bytes.Buffer
+		w := NewWriter(&out)
+		if err := w.WriteHead(fr); err != nil {
+			t.Fatal(err)
+		}
+		written := 0
+		for rest := body; len(rest) > 0; {
+			n := min(len(rest), 1+rng.IntN(40))
+			k, err := w.Write(rest[:n])
+			written += k
+			if err != nil {
+				if !errors.Is(err, ErrEndLineInBody) {
+					t.Fatal(err)
+				}
+				break
+			}
+			rest = rest[n:]
+		}
+		if written != cut {
+			t.Fatalf("body %q: Writer accepted %d octets, want %d", body, written, cut)
+		}
+		w.WriteEndLine(FlagMore)
+		w.Flush()
+		got, err := readAllFrames(t, bytes.NewReader(out.Bytes()), Limits{}, true)
+		if err != io.EOF || len(got) != 1 || !bytes.Equal(got[0].body, body[:cut]) {
+			t.Fatalf("body %q: streamed frame reads back as %+v, %v", body, got, err)
+		}
+	})
+}
