@@ -305,11 +305,6 @@ func (c *chat) yesNo(ctx context.Context, in *sipua.Incoming) (yes, quit bool) {
 	}
 }
 
-type received struct {
-	in  *session.Incoming
-	err error
-}
-
 // run is the chat proper, until /quit, end of input, or the session ends.
 func (c *chat) run(ctx context.Context, call *sipua.Call) error {
 	s := call.Session()

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	"github.com/emiago/sipgo/sip"
@@ -114,12 +115,33 @@ func newFlagSet(e *env, name, synopsis, description, examples string) *flag.Flag
 	fs.Usage = func() {
 		w := fs.Output()
 		fmt.Fprintf(w, "Usage: parley %s %s\n\n%s\n\nFlags:\n", name, synopsis, description)
-		fs.PrintDefaults()
+		printFlags(w, fs)
 		if examples != "" {
 			fmt.Fprintf(w, "\nExamples:\n%s\n", examples)
 		}
 	}
 	return fs
+}
+
+// printFlags is flag.PrintDefaults with the "--name" spelling the
+// examples use.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		kind, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if kind != "" {
+			line += " " + kind
+		}
+		line += "\n    \t" + strings.ReplaceAll(usage, "\n", "\n    \t")
+		switch {
+		case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0":
+		case kind == "string":
+			line += fmt.Sprintf(" (default %q)", f.DefValue)
+		default:
+			line += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w, line)
+	})
 }
 
 // envOr returns the environment variable name if set, else def.

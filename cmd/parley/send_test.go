@@ -49,7 +49,7 @@ func startListen(t *testing.T, extra ...string) (uri string, out, errb *syncBuff
 	return uri, out, errb, stop
 }
 
-func runSendCmd(t *testing.T, stdin *bytes.Reader, args ...string) (error, string) {
+func runSendCmd(t *testing.T, stdin *bytes.Reader, args ...string) (string, error) {
 	t.Helper()
 	var in *bytes.Reader = stdin
 	if in == nil {
@@ -57,7 +57,7 @@ func runSendCmd(t *testing.T, stdin *bytes.Reader, args ...string) (error, strin
 	}
 	e, _, errb := testEnv(in, map[string]string{"PARLEY_AS": "sip:alice@example.com"})
 	err := run(ctxT(t, 30*time.Second), e, append([]string{"send"}, args...))
-	return err, errb.String()
+	return errb.String(), err
 }
 
 func readRecords(t *testing.T, s string) []record {
@@ -98,7 +98,7 @@ func TestSendListen(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err, stderr := runSendCmd(t, bytes.NewReader(c.stdin), c.args...)
+			stderr, err := runSendCmd(t, bytes.NewReader(c.stdin), c.args...)
 			if err != nil {
 				t.Fatalf("send: %v\n%s", err, stderr)
 			}
@@ -147,7 +147,7 @@ func TestListenOutputFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	uri, out, _, stop := startListen(t, "--output", path)
-	if err, stderr := runSendCmd(t, nil, uri, "to the file"); err != nil {
+	if stderr, err := runSendCmd(t, nil, uri, "to the file"); err != nil {
 		t.Fatalf("send: %v\n%s", err, stderr)
 	}
 	stop()
@@ -229,7 +229,7 @@ func TestSendExitCodes(t *testing.T) {
 			if c.code != 0 {
 				target = statusPeer(t, c.code)
 			}
-			err, stderr := runSendCmd(t, nil, append(c.args, target, "hi")...)
+			stderr, err := runSendCmd(t, nil, append(c.args, target, "hi")...)
 			if exitCode(err) != c.exit {
 				t.Errorf("exit %d (%v), want %d", exitCode(err), err, c.exit)
 			}
@@ -249,7 +249,7 @@ func TestSendTimeout(t *testing.T) {
 	}
 	defer pc.Close()
 	start := time.Now()
-	err, stderr := runSendCmd(t, nil, "--transport", "udp", "--timeout", "300ms", "sip:bob@"+pc.LocalAddr().String(), "hi")
+	stderr, err := runSendCmd(t, nil, "--transport", "udp", "--timeout", "300ms", "sip:bob@"+pc.LocalAddr().String(), "hi")
 	if exitCode(err) != exitFailed || !strings.Contains(err.Error(), "no answer from") {
 		t.Errorf("err = %v (exit %d) %s", err, exitCode(err), stderr)
 	}
@@ -260,7 +260,7 @@ func TestSendTimeout(t *testing.T) {
 
 func TestSendUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"--transport", "smtp", "sip:bob@127.0.0.1:1"}, {"--media", "fax", "sip:bob@127.0.0.1:1"}, {"--as", "alice", "sip:bob@127.0.0.1:1"}, {"--listen", "nowhere", "sip:bob@127.0.0.1:1"}} {
-		err, _ := runSendCmd(t, nil, args...)
+		_, err := runSendCmd(t, nil, args...)
 		if exitCode(err) != exitUsage {
 			t.Errorf("send %v: %v (exit %d), want exit 2", args, err, exitCode(err))
 		}
