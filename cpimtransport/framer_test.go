@@ -267,3 +267,29 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseReport(f *testing.F) {
+	f.Add([]byte("Original-MsgID: 7\r\nAction: failed\r\nStatus: 5.6.1\r\n"))
+	f.Add([]byte("original-msgid :  12 \nX-Ext: y\n"))
+	f.Add([]byte("Original-MsgID:\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r, err := ParseReport(in)
+		if err != nil {
+			if !errors.Is(err, ErrBadReport) {
+				t.Fatalf("error %v does not wrap ErrBadReport", err)
+			}
+			return
+		}
+		if r.OriginalMsgID <= 0 {
+			t.Fatalf("accepted Original-MsgID %d", r.OriginalMsgID)
+		}
+		_ = r.Result()
+		if strings.ContainsAny(r.Action+r.Status, "\r\n") {
+			return // not re-encodable; ParseReport trims, so this cannot happen
+		}
+		again, err := ParseReport(AppendReport(nil, r))
+		if err != nil || again != r {
+			t.Fatalf("round trip: %+v → %+v, %v", r, again, err)
+		}
+	})
+}

@@ -138,3 +138,71 @@ func TestWireFatal(t *testing.T) {
 		t.Error("Err is nil after a transport failure")
 	}
 }
+
+// TestEarlyMessages: the answerer connects and sends before the offerer's
+// Open has the answer; the messages are kept and delivered after Open.
+func TestEarlyMessages(t *testing.T) {
+	e := newLoopback(t, Config{})
+	ctx := context.Background()
+	off, err := e.Offer(ctx, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := off.Media()
+	nc, err := net.Dial("tcp", net.JoinHostPort(local.Address, strconv.Itoa(local.Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	peer := "im:early@127.0.0.1"
+	msg := func(from string, id int, body string) []byte {
+		return AppendFrame(nil, []byte(fmt.Sprintf("From: <%s>\r\nTo: <%s>\r\nMsgID: %d\r\n\r\nContent-Type: text/plain\r\n\r\n%s", from, local.URI, id, body)))
+	}
+	nc.Write(msg(peer, 1, "early one"))
+	nc.Write(msg("im:impostor@127.0.0.1", 1, "not the answerer"))
+	nc.Write(msg(peer, 2, "early two"))
+	// Wait until the three are held.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.Stats().Messages < 3 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	s, err := off.Open(ctx, &messagesdp.Media{Proto: "cpim/tcp", Port: 9, Address: "127.0.0.1",
+		Formats: []string{"text/plain"}, Direction: "active", URI: peer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"early one", "early two"} {
+		if m := recv(t, s); string(m.Body) != want {
+			t.Errorf("got %q, want %q", m.Body, want)
+		}
+	}
+	if got := e.Stats().Unmatched; got != 1 {
+		t.Errorf("Unmatched = %d, want 1 (the impostor)", got)
+	}
+}
+
+// TestOtherConnection: once a session is proven on one connection, its
+// messages arriving on another connection are discarded (§6.2: the
+// session must be associated with the connection).
+func TestOtherConnection(t *testing.T) {
+	p := newRawPeer(t)
+	p.write(t, frame(p.good(1, "on the first connection")))
+	recv(t, p.sess)
+	other, err := net.Dial("tcp", net.JoinHostPort(p.sess.Local().Address, strconv.Itoa(p.sess.Local().Port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	other.Write([]byte(frame(p.good(2, "on another connection"))))
+	p.write(t, frame(p.good(3, "back on the first")))
+	if m := recv(t, p.sess); string(m.Body) != "back on the first" {
+		t.Errorf("got %q", m.Body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for p.e.Stats().Unmatched == 0 && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+	if got := p.e.Stats().Unmatched; got != 1 {
+		t.Errorf("Unmatched = %d", got)
+	}
+}
