@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -49,8 +50,12 @@ type Call struct {
 	localSDP  []byte
 	remoteSDP []byte
 	ending    bool
-	err       error
-	done      chan struct{}
+	// remoteCSeq is the peer's last in-dialog CSeq (RFC 3261 §12.2.2).
+	remoteCSeq     uint32
+	haveRemoteCSeq bool
+	reinvites      atomic.Int32 // re-INVITEs received, for tests
+	err            error
+	done           chan struct{}
 }
 
 func newCall(ua *UA, key dialogKey, transport string) *Call {
@@ -526,6 +531,7 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	rt, _ := inv.From().Params.Get("tag")
 	c := newCall(ua, dialogKey{callID: inv.CallID().Value(), local: lt, remote: rt}, transport)
 	c.uas = dlg
+	c.remoteCSeq, c.haveRemoteCSeq = inv.CSeq().SeqNo, true
 	c.local = toParty(inv.To())
 	c.remote = fromParty(inv.From())
 	c.subject = headerValue(req, "Subject")
@@ -723,11 +729,21 @@ func (ua *UA) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	c.end(ctx, ErrRemoteHangup, false)
 }
 
-func (c *Call) dialog() *sipgo.Dialog {
-	if c.uac != nil {
-		return &c.uac.Dialog
+// checkRemoteCSeq enforces RFC 3261 §12.2.2: the peer's requests within
+// the dialog carry increasing CSeq numbers. For a dialog we created the
+// remote sequence number is empty until the peer's first request (§12.1.2),
+// so a callee may count from 1. sipgo's Dialog.ReadRequest seeds its copy
+// from the INVITE's CSeq when the INVITE already has one and accepts an
+// equal number; the UA keeps its own strict copy rather than depend on
+// when sipgo fills in the CSeq. Tested with sipp re-INVITEing with CSeq 1.
+func (c *Call) checkRemoteCSeq(n uint32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.haveRemoteCSeq && n <= c.remoteCSeq {
+		return false
 	}
-	return &c.uas.Dialog
+	c.remoteCSeq, c.haveRemoteCSeq = n, true
+	return true
 }
 
 // onReinvite handles a re-INVITE (RFC 3261 §14.2): an unchanged offer is
@@ -738,10 +754,17 @@ func (c *Call) dialog() *sipgo.Dialog {
 // current session stays. An offerless re-INVITE also gets 488.
 func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	ua := c.ua
-	if err := c.dialog().ReadRequest(req, tx); err != nil {
+	if !c.checkRemoteCSeq(req.CSeq().SeqNo) {
+		// RFC 3261 §12.2.2: an old or repeated CSeq; §14.2 asks for 500
+		// with Retry-After when a re-INVITE overlaps another.
 		ua.respond(tx, req, 500, "Server Internal Error", sip.NewHeader("Retry-After", "1"))
 		return
 	}
+	if c.uas != nil {
+		// Keep sipgo's copy in step: its ReadAck compares against it.
+		c.uas.ReadRequest(req, tx)
+	}
+	c.reinvites.Add(1)
 	body := req.Body()
 	if len(body) == 0 {
 		ua.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 parley "re-INVITE without SDP offer not supported"`))

@@ -228,6 +228,16 @@ func TestSippAnswersOurInvite(t *testing.T) {
 	if got := call.Session().Remote().Path; len(got) != 1 || got[0] != resp.uri {
 		t.Errorf("remote path = %v", got)
 	}
+	// sipp re-INVITEs (a refresh with CSeq 1, below our INVITE's): wait
+	// until it was answered before the BYE.
+	deadline := time.Now().Add(10 * time.Second)
+	for call.reinvites.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if call.reinvites.Load() == 0 {
+		t.Fatal("no re-INVITE from sipp")
+	}
+	time.Sleep(100 * time.Millisecond) // let sipp send its ACK
 	d, err := call.Session().Send(ctxT(t, 5*time.Second), &session.Outgoing{ContentType: "text/plain", Body: []byte("hi sipp")})
 	if err != nil {
 		t.Fatal(err)
