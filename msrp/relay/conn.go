@@ -1,0 +1,412 @@
+package relay
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// conn is one TCP or TLS connection, accepted or dialed. Its goroutine
+// reads frames and handles them; any goroutine may write to it under wmu.
+//
+// Writes are coalesced: a reader appends frames to the destination's
+// wbuf and flushes every destination it dirtied just before it would
+// block reading its own socket (source.Read), so a burst of frames read
+// in one syscall leaves in one syscall per destination. Back-pressure is
+// the socket itself: a writer blocks in flush while its peer does not
+// read, and a reader streaming a body holds the destination's lock, so a
+// slow receiver stalls its senders instead of growing a queue.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	addr   netip.Addr
+	outKey string // "scheme://host:port" for dialed connections
+	secure bool
+	peerID string // verified TLS client certificate name (a relay)
+
+	// Owned by the reader goroutine.
+	rd           *msrp.Reader
+	src          source
+	proven       bool // a request succeeded (RFC 4976 §6.1 probation over)
+	failures     int
+	authFailures int
+	dirty        []*conn
+	holding      *conn // destination whose wmu is held while a body streams
+	scratch      []msrp.URI
+	deadline     time.Time // current read deadline
+	armedReads   uint64
+
+	// Write side.
+	wmu       sync.Mutex
+	wbuf      []byte
+	werr      error
+	tidPrefix string
+	tidN      uint64
+
+	// Transactions forwarded on this connection, awaiting its response.
+	tmu     sync.Mutex
+	pending map[string]*txn
+	fifo    []*txn // timed transactions in deadline order
+	head    int
+	timer   *time.Timer
+	tclosed bool
+
+	nsessions int // guarded by s.mu
+	lastReads uint64
+
+	reads      atomic.Uint64
+	state      atomic.Int32
+	hasReader  atomic.Bool
+	releaseReq atomic.Bool
+	closeOnce  sync.Once
+	closedCh   chan struct{}
+}
+
+const (
+	stateBusy int32 = iota
+	stateBetween
+)
+
+func newConn(s *Server, nc net.Conn, addr netip.Addr, outKey string) *conn {
+	c := &conn{s: s, nc: nc, addr: addr, outKey: outKey, closedCh: make(chan struct{})}
+	c.src.c = c
+	if _, ok := nc.(*tls.Conn); ok {
+		c.secure = true
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	p := make([]byte, len(b))
+	for i, x := range b {
+		p[i] = alnum[int(x)%len(alnum)]
+	}
+	c.tidPrefix = string(p)
+	return c
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closedCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.closedCh)
+		c.nc.Close()
+	})
+}
+
+// shutdownIdle closes c if it is between frames.
+func (c *conn) shutdownIdle() {
+	if c.state.Load() == stateBetween {
+		c.close()
+	}
+}
+
+// quiet reports, for the sweeper (under s.mu), whether c has read nothing
+// since the previous sweep and waits between frames with a read buffer.
+func (c *conn) quiet() bool {
+	r := c.reads.Load()
+	q := r == c.lastReads && c.hasReader.Load() && c.state.Load() == stateBetween
+	c.lastReads = r
+	return q
+}
+
+// requestRelease interrupts the blocked read of a quiet connection so that
+// its reader gives back the read buffer (see source.Read).
+func (c *conn) requestRelease() {
+	if !c.releaseReq.Swap(true) {
+		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+var errIdle = errors.New("relay: idle, read buffer released")
+
+// source is the io.Reader under the connection's msrp.Reader. Every call
+// is a point where the reader may block, so dirty destinations are
+// flushed first. It also turns socket deadlines into the probation and
+// idle rules, and ends the Reader when the connection has gone quiet.
+type source struct {
+	c     *conn
+	full  int // len(p) of the Reader's first fill: its whole buffer
+	pend  [1]byte
+	npend int
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	c := s.c
+	c.flushDirty()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.npend > 0 {
+		p[0] = s.pend[0]
+		s.npend = 0
+		return 1, nil
+	}
+	if s.full == 0 {
+		s.full = len(p)
+	}
+	return c.readRaw(p, len(p) == s.full)
+}
+
+// readRaw reads from the socket. releasable says the Reader is between
+// frames with an empty buffer, so a release request may end it.
+func (c *conn) readRaw(p []byte, releasable bool) (int, error) {
+	for {
+		n, err := c.nc.Read(p)
+		if n > 0 {
+			c.reads.Add(1)
+			c.s.metrics.bytesIn.Add(uint64(n))
+			return n, nil
+		}
+		if err == nil {
+			continue
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return 0, err
+		}
+		if c.releaseReq.Swap(false) {
+			_ = c.nc.SetReadDeadline(c.deadline)
+			if releasable && c.state.Load() == stateBetween {
+				return 0, errIdle
+			}
+			continue
+		}
+		// The probation deadline is final; the idle deadline moves with
+		// activity (checked lazily here rather than re-armed per read).
+		if c.proven {
+			if r := c.reads.Load(); r != c.armedReads {
+				c.armedReads = r
+				c.setDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+				continue
+			}
+		}
+		return 0, err
+	}
+}
+
+func (c *conn) setDeadline(t time.Time) {
+	c.deadline = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// succeeded ends the probation (RFC 4976 §6.1).
+func (c *conn) succeeded() {
+	if !c.proven {
+		c.proven = true
+		c.failures = 0
+		c.armedReads = c.reads.Load()
+		c.setDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	}
+}
+
+// serve is the reader goroutine.
+func (c *conn) serve() {
+	defer c.s.wg.Done()
+	defer c.finish()
+	if t, ok := c.nc.(*tls.Conn); ok {
+		_ = c.nc.SetDeadline(time.Now().Add(c.s.cfg.ProbationTimeout))
+		if err := t.Handshake(); err != nil {
+			return
+		}
+		_ = c.nc.SetWriteDeadline(time.Time{})
+		if st := t.ConnectionState(); len(st.VerifiedChains) > 0 {
+			leaf := st.PeerCertificates[0]
+			if len(leaf.DNSNames) > 0 {
+				c.peerID = leaf.DNSNames[0]
+			}
+		}
+	}
+	if c.proven {
+		c.armedReads = c.reads.Load()
+		c.setDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+	} else {
+		c.setDeadline(time.Now().Add(c.s.cfg.ProbationTimeout))
+	}
+	for {
+		if c.rd == nil {
+			// Wait for input without a read buffer (an idle connection
+			// costs its goroutine and a few hundred bytes).
+			c.state.Store(stateBetween)
+			if _, err := c.readRaw(c.src.pend[:], false); err != nil {
+				return
+			}
+			c.src.npend, c.src.full = 1, 0
+			c.rd = msrp.NewReader(&c.src, c.s.lim)
+			c.hasReader.Store(true)
+		}
+		c.state.Store(stateBetween)
+		f, err := c.rd.ReadFrame()
+		c.state.Store(stateBusy)
+		if err != nil {
+			var se *msrp.StatusError
+			if errors.As(err, &se) && f != nil {
+				c.s.metrics.framesIn.Add(1)
+				if f.IsRequest() && !c.fail(f, se.Code, se.Comment) {
+					return
+				}
+				continue
+			}
+			if errors.Is(err, errIdle) {
+				c.rd = nil
+				c.hasReader.Store(false)
+				continue
+			}
+			return
+		}
+		c.s.metrics.framesIn.Add(1)
+		if !c.handle(f) {
+			return
+		}
+	}
+}
+
+// finish runs when the reader ends: flush what it owes, close, fail the
+// transactions waiting on this connection.
+func (c *conn) finish() {
+	c.flushDirty()
+	c.close()
+	c.s.dropConn(c)
+	c.tmu.Lock()
+	c.tclosed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	var lost []*txn
+	for _, t := range c.pending {
+		if !t.done {
+			t.done = true
+			lost = append(lost, t)
+		}
+	}
+	c.pending, c.fifo = nil, nil
+	c.tmu.Unlock()
+	for _, t := range lost {
+		t.expire("Next hop connection lost")
+	}
+}
+
+// markDirty notes that d has unflushed output written by this reader.
+func (c *conn) markDirty(d *conn) {
+	for _, x := range c.dirty {
+		if x == d {
+			return
+		}
+	}
+	c.dirty = append(c.dirty, d)
+}
+
+// flushDirty flushes the connections this reader wrote to. It never
+// blocks on a lock: a connection whose lock is held is flushed by the
+// holder, which writes after our bytes and flushes before it blocks.
+func (c *conn) flushDirty() {
+	for i, d := range c.dirty {
+		if d == c.holding {
+			d.flushLocked()
+		} else if d.wmu.TryLock() {
+			d.flushLocked()
+			d.wmu.Unlock()
+		}
+		c.dirty[i] = nil
+	}
+	c.dirty = c.dirty[:0]
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// grow makes room in the write buffer (under wmu).
+func (c *conn) wb() []byte {
+	if c.wbuf == nil {
+		c.wbuf = (*bufPool.Get().(*[]byte))[:0]
+	}
+	return c.wbuf
+}
+
+// flushLocked writes the buffer out (under wmu) and gives it back to the
+// pool, so an idle connection holds no write buffer.
+func (c *conn) flushLocked() {
+	if len(c.wbuf) == 0 {
+		return
+	}
+	if c.werr == nil {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		n, err := c.nc.Write(c.wbuf)
+		c.s.metrics.bytesOut.Add(uint64(n))
+		if err != nil {
+			c.werr = err
+			c.close()
+		}
+	}
+	c.releaseBuf()
+}
+
+func (c *conn) releaseBuf() {
+	if cap(c.wbuf) <= 256<<10 {
+		b := c.wbuf[:0]
+		bufPool.Put(&b)
+	}
+	c.wbuf = nil
+}
+
+// writeDirect writes the buffer and then p without copying p (under wmu).
+func (c *conn) writeDirect(p []byte) {
+	if c.werr != nil {
+		c.releaseBuf()
+		return
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	bufs := net.Buffers{c.wbuf, p}
+	n, err := bufs.WriteTo(c.nc)
+	c.s.metrics.bytesOut.Add(uint64(n))
+	if err != nil {
+		c.werr = err
+		c.close()
+	}
+	c.releaseBuf()
+}
+
+// newTID mints a transaction id for a request sent on c (under wmu):
+// unique on the connection, as RFC 4976 §6.4 requires.
+func (c *conn) newTID() string {
+	c.tidN++
+	b := make([]byte, 0, 20)
+	b = append(b, c.tidPrefix...)
+	b = strconv.AppendUint(b, c.tidN, 36)
+	return string(b)
+}
+
+// send writes a whole generated frame to c and flushes it at once.
+func (c *conn) send(f *msrp.Frame) {
+	c.wmu.Lock()
+	c.wbuf = msrp.AppendEndLine(f.AppendHead(c.wb()), f)
+	c.flushLocked()
+	c.wmu.Unlock()
+	c.s.metrics.framesOut.Add(1)
+}
+
+// queue appends a generated frame to c's buffer; the calling reader
+// flushes it before it next blocks.
+func (r *conn) queue(c *conn, f *msrp.Frame) {
+	c.wmu.Lock()
+	c.wbuf = msrp.AppendEndLine(f.AppendHead(c.wb()), f)
+	if len(c.wbuf) >= 64<<10 {
+		c.flushLocked()
+	}
+	c.wmu.Unlock()
+	r.markDirty(c)
+	c.s.metrics.framesOut.Add(1)
+}

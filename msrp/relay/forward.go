@@ -1,0 +1,503 @@
+package relay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// txn is a request forwarded on a connection, awaiting the next hop's
+// response (RFC 4976 §6.4.3).
+type txn struct {
+	dest   *conn
+	tid    string // on dest
+	up     *conn  // where the request came from
+	upTID  string
+	method string
+	msgID  string
+	br     msrp.ByteRange
+	hasBR  bool
+	fr     string     // Failure-Report mode (SEND)
+	from   []msrp.URI // From-Path as received from up
+	self   msrp.URI   // this relay's URI at the head of the To-Path received
+	timed  bool
+	// deadline and done are guarded by dest.tmu.
+	deadline time.Time
+	done     bool
+}
+
+// handle processes one request or response; false closes the connection.
+func (c *conn) handle(f *msrp.Frame) bool {
+	if !f.IsRequest() {
+		c.handleResponse(f)
+		return true
+	}
+	s := c.s
+	top := f.ToPath[0]
+	if f.Method == msrp.MethodAUTH && len(f.ToPath) == 1 {
+		if !s.isSelf(top, true) {
+			return false // §6.2: not addressed to this relay
+		}
+		return c.handleAuth(f)
+	}
+	if !s.isSelf(top, false) {
+		// §6.2: a request not addressed to the relay drops the connection.
+		return false
+	}
+	ss := s.lookup(top)
+	if ss == nil {
+		// §6.3, §6.4: not a URL this relay handed out (or expired, or
+		// spelled differently): nothing is forwarded.
+		return c.fail(f, msrp.StatusSessionDoesNotExist, "Unknown relay URI")
+	}
+	if len(f.ToPath) < 2 {
+		return c.fail(f, msrp.StatusForbidden, "Relay is not a destination")
+	}
+	pop := 1
+	var dest *conn
+	if ss.owner == c {
+		// §6.4 case 2: from the client that obtained the URL, outward.
+		next := f.ToPath[1]
+		if s.isSelf(next, false) {
+			// Two hops through this relay (A's URL then B's): deliver
+			// internally rather than connect to ourselves.
+			ss2 := s.lookup(next)
+			if ss2 == nil {
+				return c.fail(f, msrp.StatusSessionDoesNotExist, "Unknown relay URI")
+			}
+			if len(f.ToPath) < 3 {
+				return c.fail(f, msrp.StatusForbidden, "Relay is not a destination")
+			}
+			dest, pop = ss2.owner, 2
+		} else {
+			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+			d, err := s.outConn(ctx, next)
+			cancel()
+			if err != nil {
+				s.cfg.Logger.Debug("relay: next hop unreachable", "hop", next.String(), "err", err)
+				return c.fail(f, msrp.StatusRequestTimeout, "Next hop unreachable")
+			}
+			dest = d
+		}
+	} else {
+		// §6.4 case 1: toward the client that obtained the URL, over the
+		// connection it authenticated on; never anywhere else.
+		dest = ss.owner
+	}
+	return c.forward(f, dest, pop)
+}
+
+// mayRespond applies RFC 4975 §7.1.2 to a response with code.
+func mayRespond(f *msrp.Frame, code int) bool {
+	if f.Method == msrp.MethodREPORT {
+		return false
+	}
+	if f.Method == msrp.MethodSEND {
+		switch f.FailureReportMode() {
+		case "no":
+			return false
+		case "partial":
+			return code != msrp.StatusOK
+		}
+	}
+	return true
+}
+
+// respond queues a response to request f on c (before f is rewritten).
+func (c *conn) respond(f *msrp.Frame, code int, comment string, hdrs ...msrp.Header) {
+	if !mayRespond(f, code) {
+		return
+	}
+	r := msrp.Respond(f, code, comment)
+	r.Headers = hdrs
+	c.queue(c, r)
+}
+
+// fail answers f with an error and counts it toward the probation rule
+// (RFC 4976 §6.1); false closes the connection.
+func (c *conn) fail(f *msrp.Frame, code int, comment string) bool {
+	c.s.metrics.rejected.Add(1)
+	c.respond(f, code, comment)
+	c.failures++
+	return c.proven || c.failures < c.s.cfg.MaxFailures
+}
+
+// forward sends request f on dest after removing pop URIs of this relay
+// from the head of its To-Path and putting them at the head of the
+// From-Path (RFC 4976 §6.4.1, §6.4.2), with a fresh tid (§6.4). The body
+// is cut through from this connection's Reader.
+func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
+	s := c.s
+	isSend := f.Method == msrp.MethodSEND
+	fr := f.FailureReportMode()
+	origFrom, self := f.FromPath, f.ToPath[0]
+	upTID := f.TID
+	track := f.Method != msrp.MethodREPORT && !(isSend && fr == "no")
+
+	from := c.scratch[:0]
+	for i := pop - 1; i >= 0; i-- {
+		from = append(from, f.ToPath[i])
+	}
+	from = append(from, f.FromPath...)
+	c.scratch = from[:0]
+	f.ToPath, f.FromPath = f.ToPath[pop:], from
+
+	newTxn := func() *txn {
+		if !track {
+			return nil
+		}
+		return &txn{dest: dest, tid: f.TID, up: c, upTID: upTID, method: f.Method,
+			msgID: f.MessageID, br: f.ByteRange, hasBR: f.HasByteRange,
+			fr: fr, from: origFrom, self: self, timed: !isSend || fr == "yes"}
+	}
+
+	dest.wmu.Lock()
+	if dest.werr != nil || dest.isClosed() {
+		dest.wmu.Unlock()
+		f.ToPath, f.FromPath = append([]msrp.URI{self}, f.ToPath...), origFrom
+		return c.fail(f, msrp.StatusSessionDoesNotExist, "Next hop gone")
+	}
+	f.TID = dest.newTID()
+	t := newTxn()
+	dest.addPending(t)
+	dest.wbuf = f.AppendHead(dest.wb())
+	code, fatal := 0, false
+	var txns [2]*txn
+	txns[0] = t
+	more := txns[:1]
+	if f.HasBody() {
+		c.holding = dest
+		code, fatal, more = c.streamBody(f, dest, txns[:1], newTxn)
+		c.holding = nil
+	}
+	dest.wbuf = msrp.AppendEndLine(dest.wbuf, f)
+	if fatal {
+		dest.flushLocked()
+	} else if len(dest.wbuf) >= 64<<10 {
+		dest.flushLocked()
+	}
+	dest.wmu.Unlock()
+	c.markDirty(dest)
+	s.metrics.framesOut.Add(1)
+	s.metrics.forwarded.Add(1)
+	now := time.Now()
+	for _, t := range more {
+		dest.startTimer(t, now)
+	}
+	if fatal {
+		return false
+	}
+	c.succeeded()
+	if isSend {
+		// §6.4.1: the 200 means "received", to the previous hop only.
+		f.TID, f.ToPath, f.FromPath = upTID, []msrp.URI{self}, origFrom
+		if code == 0 {
+			c.respond(f, msrp.StatusOK, "")
+		} else {
+			c.respond(f, code, "")
+		}
+	}
+	return true
+}
+
+// streamBody copies the body of f from c's Reader into dest (under
+// dest.wmu) segment by segment, without buffering the chunk. If the body
+// happens to contain the end-line of the tid minted for dest (RFC 4975
+// §7.1), the chunk is cut there with '+' and continues in a new SEND with
+// a new tid and the next Byte-Range (§6.4.1 allows re-chunking). It
+// returns a response code for the previous hop (0 for 200), whether the
+// connection must close, and the transactions opened.
+func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() *txn) (int, bool, []*txn) {
+	pat := make([]byte, 0, 48)
+	pat = append(append(pat, "-------"...), f.TID...)
+	var tail []byte // last bytes of this sub-chunk, for matches across segments
+	var tailBuf [48]byte
+	start := int64(1)
+	if f.HasByteRange {
+		start = f.ByteRange.Start
+	}
+	var sent int64
+	for {
+		seg, err := c.rd.NextBodySegment()
+		if err == io.EOF {
+			return 0, false, txns
+		}
+		if err != nil {
+			f.Flag = msrp.FlagAbort
+			var se *msrp.StatusError
+			if errors.As(err, &se) {
+				return se.Code, false, txns
+			}
+			return 0, true, txns
+		}
+		for len(seg) > 0 {
+			cut := findEndLine(tail, seg, pat)
+			part := seg
+			if cut >= 0 {
+				part = seg[:cut]
+			}
+			c.emit(dest, part)
+			sent += int64(len(part))
+			tail = keepTail(tailBuf[:0], tail, part, len(pat))
+			seg = seg[len(part):]
+			if cut < 0 {
+				break
+			}
+			if f.Method != msrp.MethodSEND {
+				// Not re-chunkable; abandon the frame.
+				f.Flag = msrp.FlagAbort
+				return msrp.StatusBadRequest, false, txns
+			}
+			dest.wbuf = msrp.AppendEndLine(dest.wbuf, &msrp.Frame{TID: f.TID, ContentType: f.ContentType, Flag: msrp.FlagMore})
+			f.TID = dest.newTID()
+			end, total := msrp.Unknown, msrp.Unknown
+			if f.HasByteRange {
+				end, total = f.ByteRange.End, f.ByteRange.Total
+			}
+			f.ByteRange, f.HasByteRange = msrp.ByteRange{Start: start + sent, End: end, Total: total}, true
+			if t := newTxn(); t != nil {
+				dest.addPending(t)
+				txns = append(txns, t)
+			}
+			dest.wbuf = f.AppendHead(dest.wbuf)
+			pat = append(pat[:7], f.TID...)
+			tail = nil
+		}
+	}
+}
+
+// emit appends or writes body octets to dest (under dest.wmu).
+func (c *conn) emit(dest *conn, p []byte) {
+	if len(p) >= 16<<10 {
+		dest.writeDirect(p)
+		dest.wbuf = dest.wb()
+		return
+	}
+	dest.wbuf = append(dest.wbuf, p...)
+	if len(dest.wbuf) >= 64<<10 {
+		dest.flushLocked()
+		dest.wbuf = dest.wb()
+	}
+}
+
+// findEndLine returns the index in seg of the flag octet of the first
+// "-------" tid flag sequence (pat is "-------" tid) that ends in seg,
+// where tail holds the octets emitted just before seg; or -1.
+func findEndLine(tail, seg, pat []byte) int {
+	L := len(pat)
+	// Matches straddling the boundary: pat[:k] at the end of tail.
+	for k := min(L, len(tail)); k >= 1; k-- {
+		if !bytes.Equal(tail[len(tail)-k:], pat[:k]) {
+			continue
+		}
+		rest := L - k
+		if len(seg) > rest && bytes.Equal(seg[:rest], pat[k:]) && isFlag(seg[rest]) {
+			return rest
+		}
+	}
+	off := 0
+	for {
+		i := bytes.Index(seg[off:], pat)
+		if i < 0 {
+			return -1
+		}
+		j := off + i + L
+		if j < len(seg) && isFlag(seg[j]) {
+			return j
+		}
+		off += i + 1
+	}
+}
+
+func isFlag(b byte) bool { return b == '$' || b == '+' || b == '#' }
+
+// keepTail returns the last n octets of prev followed by p, in buf.
+func keepTail(buf, prev, p []byte, n int) []byte {
+	if len(p) >= n {
+		return append(buf, p[len(p)-n:]...)
+	}
+	keep := n - len(p)
+	if keep > len(prev) {
+		keep = len(prev)
+	}
+	buf = append(buf, prev[len(prev)-keep:]...)
+	return append(buf, p...)
+}
+
+// addPending registers t so that the response to it can be matched.
+func (c *conn) addPending(t *txn) {
+	if t == nil {
+		return
+	}
+	c.tmu.Lock()
+	if c.pending == nil {
+		c.pending = make(map[string]*txn)
+	}
+	if c.tclosed {
+		t.done = true
+	} else {
+		c.pending[t.tid] = t
+	}
+	c.tmu.Unlock()
+}
+
+// startTimer arms t's timeout from the moment its last byte was handed to
+// the socket writer (RFC 4976 §6.4.1).
+func (c *conn) startTimer(t *txn, now time.Time) {
+	if t == nil || !t.timed {
+		return
+	}
+	d := c.s.cfg.TransactionTimeout
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	if t.done || c.tclosed {
+		return
+	}
+	t.deadline = now.Add(d)
+	c.fifo = append(c.fifo, t)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(d, c.onTimer)
+	} else if len(c.fifo)-c.head == 1 {
+		c.timer.Reset(d)
+	}
+}
+
+// take removes and returns the transaction for a response's tid.
+func (c *conn) take(tid string) *txn {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	t := c.pending[tid]
+	if t == nil {
+		return nil
+	}
+	delete(c.pending, tid)
+	t.done = true
+	for c.head < len(c.fifo) && c.fifo[c.head].done {
+		c.fifo[c.head] = nil
+		c.head++
+	}
+	c.compact()
+	return t
+}
+
+func (c *conn) compact() {
+	if c.head == len(c.fifo) {
+		c.fifo, c.head = c.fifo[:0], 0
+	} else if c.head > 1024 && c.head > len(c.fifo)/2 {
+		n := copy(c.fifo, c.fifo[c.head:])
+		clear(c.fifo[n:])
+		c.fifo, c.head = c.fifo[:n], 0
+	}
+}
+
+func (c *conn) onTimer() {
+	now := time.Now()
+	var expired []*txn
+	c.tmu.Lock()
+	for c.head < len(c.fifo) {
+		t := c.fifo[c.head]
+		if !t.done && t.deadline.After(now) {
+			c.timer.Reset(t.deadline.Sub(now))
+			break
+		}
+		if !t.done {
+			t.done = true
+			delete(c.pending, t.tid)
+			expired = append(expired, t)
+		}
+		c.fifo[c.head] = nil
+		c.head++
+	}
+	c.compact()
+	c.tmu.Unlock()
+	for _, t := range expired {
+		c.s.metrics.timeouts.Add(1)
+		t.expire("Next hop did not answer")
+	}
+}
+
+// expire reports a transaction that got no response: a 408 failure
+// REPORT for SEND (RFC 4976 §6.4.1), a 408 response for other methods.
+func (t *txn) expire(comment string) {
+	if t.method == msrp.MethodSEND {
+		if t.fr != "no" {
+			t.report(msrp.StatusRequestTimeout, comment)
+		}
+		return
+	}
+	// A 408 response travels back like the response would have.
+	r := &msrp.Frame{TID: t.upTID, StatusCode: msrp.StatusRequestTimeout, Comment: comment,
+		ToPath: reversed(t.from), FromPath: []msrp.URI{t.self}, MessageID: t.msgID, Flag: msrp.FlagEnd}
+	t.up.send(r)
+}
+
+// report sends a failure REPORT for t to the original sender, over the
+// connection the SEND came from (RFC 4976 §6.4.1, §6.4.3; RFC 4975
+// §7.1.2): To-Path the From-Path received, From-Path this relay.
+func (t *txn) report(code int, comment string) {
+	if t.up.isClosed() {
+		return
+	}
+	if comment == "" {
+		comment = msrp.StatusText(code)
+	}
+	r := &msrp.Frame{Method: msrp.MethodREPORT, ToPath: t.from, FromPath: []msrp.URI{t.self},
+		MessageID: t.msgID, ByteRange: t.br, HasByteRange: t.hasBR,
+		Status: msrp.Status{Namespace: 0, Code: code, Comment: comment}, HasStatus: true, Flag: msrp.FlagEnd}
+	t.up.wmu.Lock()
+	r.TID = t.up.newTID()
+	t.up.wbuf = msrp.AppendEndLine(r.AppendHead(t.up.wb()), r)
+	t.up.flushLocked()
+	t.up.wmu.Unlock()
+	t.up.s.metrics.reportsSent.Add(1)
+	t.up.s.metrics.framesOut.Add(1)
+}
+
+func reversed(p []msrp.URI) []msrp.URI {
+	out := make([]msrp.URI, len(p))
+	for i, u := range p {
+		out[len(p)-1-i] = u
+	}
+	return out
+}
+
+// handleResponse matches a response to the transaction it answers
+// (RFC 4976 §6.4.3). Unmatched responses, and responses not addressed to
+// this relay, are dropped.
+func (c *conn) handleResponse(f *msrp.Frame) {
+	s := c.s
+	if !s.isSelf(f.ToPath[0], false) {
+		return
+	}
+	t := c.take(f.TID)
+	if t == nil {
+		return
+	}
+	c.succeeded()
+	if t.method == msrp.MethodSEND {
+		if f.StatusCode != msrp.StatusOK && t.fr != "no" {
+			t.report(f.StatusCode, f.Comment)
+		}
+		return
+	}
+	// Other methods: the response travels the rest of the reverse path.
+	self := f.ToPath[0]
+	to := f.ToPath[1:]
+	from := []msrp.URI{self}
+	for len(to) > 1 && s.isSelf(to[0], false) {
+		from = append([]msrp.URI{to[0]}, from...)
+		to = to[1:]
+	}
+	if len(to) == 0 {
+		return
+	}
+	f.TID, f.ToPath, f.FromPath = t.upTID, to, append(from, f.FromPath...)
+	if t.up.isClosed() {
+		return // §6.4.3: silently discarded
+	}
+	c.queue(t.up, f)
+}

@@ -1,0 +1,486 @@
+package relay
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
+// or Close.
+var ErrServerClosed = errors.New("relay: server closed")
+
+// Server is an MSRP relay (RFC 4976 §6). Create it with New, then Serve
+// listeners. It is safe for concurrent use.
+type Server struct {
+	cfg    Config
+	secure bool
+	nonces *nonces
+	lim    msrp.Limits
+
+	mu        sync.RWMutex // guards the fields below
+	base      msrp.URI     // the relay's own URI, without session-id
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	perAddr   map[netip.Addr]int
+	sessions  map[string]*session
+	outbound  map[string]*dialing
+	closed    bool
+
+	wg      sync.WaitGroup // conn goroutines
+	bg      sync.WaitGroup // sweeper
+	done    chan struct{}
+	metrics counters
+}
+
+// session is one Use-Path URI handed out by AUTH (RFC 4976 §6.3).
+type session struct {
+	uri     msrp.URI
+	owner   *conn
+	user    string
+	expires time.Time
+}
+
+// dialing is an outbound connection being opened or open.
+type dialing struct {
+	ready chan struct{}
+	c     *conn
+	err   error
+}
+
+// New returns a relay Server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("relay: Config.Host is required")
+	}
+	if cfg.Authenticator == nil {
+		return nil, errors.New("relay: Config.Authenticator is required")
+	}
+	cfg = cfg.withDefaults()
+	for _, a := range cfg.Algorithms {
+		if _, err := hashFor(a); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.MinExpires > cfg.MaxExpires {
+		return nil, fmt.Errorf("relay: MinExpires %v above MaxExpires %v", cfg.MinExpires, cfg.MaxExpires)
+	}
+	s := &Server{
+		cfg:       cfg,
+		secure:    cfg.TLS != nil,
+		nonces:    newNonces(cfg.NonceLifetime),
+		lim:       msrp.Limits{MaxChunkSize: cfg.MaxChunkSize},
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		perAddr:   make(map[netip.Addr]int),
+		sessions:  make(map[string]*session),
+		outbound:  make(map[string]*dialing),
+		done:      make(chan struct{}),
+	}
+	s.base = msrp.URI{Secure: s.secure, Host: cfg.Host, Port: cfg.Port, Transport: "tcp"}
+	s.bg.Go(s.sweeper)
+	return s, nil
+}
+
+// URI returns the relay's own URI (no session-id), the one clients put in
+// the To-Path of AUTH. Its port is known once a listener is served.
+func (s *Server) URI() msrp.URI {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.base
+}
+
+// ListenAndServe listens on the TCP address addr and serves it.
+func (s *Server) ListenAndServe(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(l)
+}
+
+// Serve accepts connections on l until Shutdown or Close, over TLS when
+// Config.TLS is set. It always returns a non-nil error, ErrServerClosed
+// after Shutdown or Close.
+func (s *Server) Serve(l net.Listener) error {
+	if s.cfg.TLS != nil {
+		tc := s.cfg.TLS.Clone()
+		if tc.ClientAuth == tls.NoClientCert {
+			// RFC 4976 §6.1: ask for a certificate; none means an endpoint.
+			tc.ClientAuth = tls.VerifyClientCertIfGiven
+		}
+		l = tls.NewListener(l, tc)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	if s.base.Port == 0 {
+		if ta, ok := l.Addr().(*net.TCPAddr); ok {
+			s.base.Port = ta.Port
+		}
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.accept(nc)
+	}
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ap, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ap.Unmap()
+		}
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+func (s *Server) accept(nc net.Conn) {
+	addr := addrOf(nc.RemoteAddr())
+	s.mu.Lock()
+	if s.closed || (s.cfg.MaxConnsPerAddr > 0 && s.perAddr[addr] >= s.cfg.MaxConnsPerAddr) {
+		s.mu.Unlock()
+		s.metrics.rejectedConns.Add(1)
+		nc.Close()
+		return
+	}
+	s.perAddr[addr]++
+	c := newConn(s, nc, addr, "")
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.conns.Add(1)
+	s.metrics.connsOpen.Add(1)
+	go c.serve()
+}
+
+// Shutdown stops accepting connections and waits, until ctx is done, for
+// the open ones to end; then it closes what is left. Connections are not
+// drained: relays keep no message state worth waiting for beyond
+// in-flight frames, so Shutdown closes idle connections at once and the
+// others when their current frame is written.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	s.mu.RLock()
+	for c := range s.conns {
+		c.shutdownIdle()
+	}
+	s.mu.RUnlock()
+	ch := make(chan struct{})
+	go func() { s.wg.Wait(); close(ch) }()
+	select {
+	case <-ch:
+		s.bg.Wait()
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		<-ch
+		return ctx.Err()
+	}
+}
+
+// Close closes the listeners and every connection at once.
+func (s *Server) Close() error {
+	s.stop()
+	s.mu.RLock()
+	for c := range s.conns {
+		c.close()
+	}
+	s.mu.RUnlock()
+	s.wg.Wait()
+	s.bg.Wait()
+	return nil
+}
+
+func (s *Server) stop() {
+	s.mu.Lock()
+	if !s.closed {
+		s.closed = true
+		close(s.done)
+	}
+	for l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+}
+
+// sweeper expires sessions and nonce records, and asks quiet connections
+// to give back their read buffers.
+func (s *Server) sweeper() {
+	period := s.cfg.IdleRelease / 2
+	if period <= 0 || period > 5*time.Second {
+		period = 5 * time.Second
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-t.C:
+		}
+		now := s.cfg.Now()
+		s.nonces.sweep(now)
+		var idle []*conn
+		s.mu.Lock()
+		for id, ss := range s.sessions {
+			if now.After(ss.expires) {
+				delete(s.sessions, id)
+				ss.owner.nsessions--
+				s.metrics.sessionsLive.Add(-1)
+			}
+		}
+		if s.cfg.IdleRelease > 0 {
+			for c := range s.conns {
+				if c.quiet() {
+					idle = append(idle, c)
+				}
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range idle {
+			c.requestRelease()
+		}
+	}
+}
+
+// isSelf reports whether u names this relay (scheme, host, port and
+// transport, RFC 4975 §6.1), whatever its session-id. An AUTH To-Path URI
+// may lack the port (RFC 4976 §8).
+func (s *Server) isSelf(u msrp.URI, portOptional bool) bool {
+	s.mu.RLock()
+	b := s.base
+	s.mu.RUnlock()
+	b.SessionID = u.SessionID
+	if portOptional && u.Port == 0 {
+		b.Port = 0
+	}
+	return b.Equal(u)
+}
+
+// lookup returns the live session whose URI is exactly u (RFC 4975 §6.1:
+// the session-id compares case-sensitively).
+func (s *Server) lookup(u msrp.URI) *session {
+	if u.SessionID == "" {
+		return nil
+	}
+	s.mu.RLock()
+	ss := s.sessions[u.SessionID]
+	s.mu.RUnlock()
+	if ss == nil || !ss.uri.Equal(u) || s.cfg.Now().After(ss.expires) {
+		return nil
+	}
+	return ss
+}
+
+// addSession hands out a fresh URI for owner (RFC 4976 §6.3: at least 64
+// random bits; msrp.NewSessionID has about 119).
+func (s *Server) addSession(owner *conn, user string, life time.Duration) (*session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || owner.isClosed() {
+		return nil, errors.New("closing")
+	}
+	if owner.nsessions >= s.cfg.MaxSessionsPerConn {
+		return nil, errTooManySessions
+	}
+	u := s.base
+	u.SessionID = msrp.NewSessionID()
+	ss := &session{uri: u, owner: owner, user: user, expires: s.cfg.Now().Add(life)}
+	s.sessions[u.SessionID] = ss
+	owner.nsessions++
+	s.metrics.sessions.Add(1)
+	s.metrics.sessionsLive.Add(1)
+	return ss, nil
+}
+
+var errTooManySessions = errors.New("relay: too many sessions on this connection")
+
+// dropConn forgets c and every session it owns (RFC 4976 §6.3: a client's
+// URLs die with its connection).
+func (s *Server) dropConn(c *conn) {
+	s.mu.Lock()
+	if _, ok := s.conns[c]; ok {
+		delete(s.conns, c)
+		if c.outKey == "" {
+			if s.perAddr[c.addr]--; s.perAddr[c.addr] <= 0 {
+				delete(s.perAddr, c.addr)
+			}
+		}
+	}
+	if c.nsessions > 0 {
+		for id, ss := range s.sessions {
+			if ss.owner == c {
+				delete(s.sessions, id)
+				s.metrics.sessionsLive.Add(-1)
+			}
+		}
+		c.nsessions = 0
+	}
+	if c.outKey != "" {
+		if d := s.outbound[c.outKey]; d != nil && d.c == c {
+			delete(s.outbound, c.outKey)
+		}
+	}
+	s.mu.Unlock()
+	s.metrics.connsOpen.Add(-1)
+}
+
+// outConn returns an open connection to the next hop u, reusing one per
+// scheme, host and port (RFC 4976 §6.4.2), dialing it otherwise.
+func (s *Server) outConn(ctx context.Context, u msrp.URI) (*conn, error) {
+	if u.Port == 0 {
+		return nil, errors.New("relay: next hop has no port (RFC 4976 §8)")
+	}
+	key := "msrp://"
+	if u.Secure {
+		key = "msrps://"
+	}
+	key += u.HostPort()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrServerClosed
+	}
+	d := s.outbound[key]
+	if d == nil {
+		d = &dialing{ready: make(chan struct{})}
+		s.outbound[key] = d
+		s.wg.Add(1) // for the dial; handed to the conn goroutine on success
+		s.mu.Unlock()
+		go s.dial(d, key, u)
+	} else {
+		s.mu.Unlock()
+	}
+	select {
+	case <-d.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if d.c.isClosed() {
+		return nil, net.ErrClosed
+	}
+	return d.c, nil
+}
+
+func (s *Server) dial(d *dialing, key string, u msrp.URI) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	nc, err := s.dialNet(ctx, u)
+	if err != nil {
+		s.mu.Lock()
+		if s.outbound[key] == d {
+			delete(s.outbound, key)
+		}
+		s.mu.Unlock()
+		d.err = err
+		close(d.ready)
+		s.wg.Done()
+		return
+	}
+	c := newConn(s, nc, addrOf(nc.RemoteAddr()), key)
+	c.proven = true
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		d.err = ErrServerClosed
+		close(d.ready)
+		s.wg.Done()
+		return
+	}
+	s.conns[c] = struct{}{}
+	d.c = c
+	s.mu.Unlock()
+	s.metrics.conns.Add(1)
+	s.metrics.connsOpen.Add(1)
+	close(d.ready)
+	c.serve() // s.wg.Done when it ends
+}
+
+func (s *Server) dialNet(ctx context.Context, u msrp.URI) (net.Conn, error) {
+	addr := u.HostPort()
+	var nc net.Conn
+	var err error
+	if s.cfg.Dial != nil {
+		nc, err = s.cfg.Dial(ctx, "tcp", addr)
+	} else {
+		var d net.Dialer
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !u.Secure {
+		return nc, nil
+	}
+	tc := s.cfg.ClientTLS
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	tc = tc.Clone()
+	if tc.ServerName == "" {
+		tc.ServerName = u.Host
+	}
+	if tc.MinVersion == 0 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	t := tls.Client(nc, tc)
+	if err := t.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
