@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strconv"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 	"github.com/parley-im/parley/session"
 )
 
@@ -22,6 +24,10 @@ type reinvitePeer struct {
 	mu    sync.Mutex
 	dlg   *sipgo.DialogServerSession
 	ready chan struct{}
+	// password, if set, makes the peer challenge INVITEs with 407 (RFC
+	// 3261 §22.3) until they carry digest credentials for it.
+	password string
+	auths    int
 }
 
 func newReinvitePeer(t *testing.T, n *fakeNet) *reinvitePeer {
@@ -37,6 +43,25 @@ func newReinvitePeer(t *testing.T, n *fakeNet) *reinvitePeer {
 	port := l.Addr().(*net.TCPAddr).Port
 	dua := &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: port, UriParams: sip.HeaderParams{{K: "transport", V: "tcp"}}}}}
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		if p.password != "" {
+			chal := digest.Challenge{Realm: "peer", Nonce: "peernonce", QOP: []string{"auth"}, Algorithm: "MD5"}
+			ok := false
+			if h := req.GetHeader("Proxy-Authorization"); h != nil {
+				if cred, err := digest.ParseCredentials(h.Value()); err == nil {
+					want, err := digest.Digest(&chal, digest.Options{Method: "INVITE", URI: cred.URI, Username: cred.Username, Password: p.password, Cnonce: cred.Cnonce, Count: cred.Nc})
+					ok = err == nil && want.Response == cred.Response
+				}
+			}
+			if !ok {
+				res := sip.NewResponseFromRequest(req, 407, "Proxy Authentication Required", nil)
+				res.AppendHeader(sip.NewHeader("Proxy-Authenticate", chal.String()))
+				tx.Respond(res)
+				return
+			}
+			p.mu.Lock()
+			p.auths++
+			p.mu.Unlock()
+		}
 		dlg, err := dua.ReadInvite(req, tx)
 		if err != nil {
 			return
@@ -181,5 +206,41 @@ func TestReinvite(t *testing.T) {
 	}
 	if err := call.Hangup(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatalf("Hangup: %v", err)
+	}
+}
+
+// INVITE digest: a 407 challenge is answered once with the credentials
+// (sipgo's WaitAnswer), a wrong password ends in ErrAuthFailed.
+func TestInviteDigest(t *testing.T) {
+	for _, c := range []struct {
+		name, password string
+		ok             bool
+	}{{"right", "pw", true}, {"wrong", "bad", false}, {"none", "", false}} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newFakeNet()
+			peer := newReinvitePeer(t, n)
+			peer.password = "pw"
+			alice := testUA(t, Config{Media: n.media(false), Password: c.password}, TCP)
+			call, err := alice.Invite(ctxT(t, 10*time.Second), peer.uri, InviteOptions{})
+			if c.ok {
+				if err != nil {
+					t.Fatalf("Invite: %v", err)
+				}
+				peer.mu.Lock()
+				auths := peer.auths
+				peer.mu.Unlock()
+				if auths != 1 {
+					t.Errorf("%d authenticated INVITEs", auths)
+				}
+				if err := call.Hangup(ctxT(t, 5*time.Second)); err != nil {
+					t.Errorf("Hangup: %v", err)
+				}
+				return
+			}
+			var se *StatusError
+			if !errors.Is(err, ErrAuthFailed) || !errors.As(err, &se) || se.Code != 407 {
+				t.Fatalf("err = %v, want 407 ErrAuthFailed", err)
+			}
+		})
 	}
 }
