@@ -233,7 +233,9 @@ func newAgent(ctx context.Context, id *identity, o agentOptions) (*agent, error)
 	if id.media == "cpim" || id.media == "both" {
 		cc := cpimtransport.Config{Host: host, Dial: dial}
 		if id.transport == sipua.TLS {
+			// SIP over TLS: offer cpim/tls first (and answer it).
 			cc.TLS = tlsConf
+			cc.PreferTLS = true
 		}
 		ep, err := cpimtransport.NewEndpoint(cc)
 		if err != nil {

@@ -114,7 +114,8 @@ func runListen(ctx context.Context, e *env, args []string) error {
 
 	opts := sessionOptions()
 	opts.MaxInMemory = streamThreshold
-	opts.Sink = func(session.Info) (io.WriterAt, error) { return discardAt{}, nil }
+	heads := &headSinks{m: map[string]*headAt{}}
+	opts.Sink = heads.sink
 	var sessions sync.WaitGroup
 	a, err := newAgent(ctx, &id, agentOptions{
 		session:    opts,
@@ -123,7 +124,8 @@ func runListen(ctx context.Context, e *env, args []string) error {
 			ct, body, wrapper := pagerContent(m)
 			size := int64(len(body))
 			if m.Session != nil && m.Session.Body == nil {
-				body, size = nil, m.Session.Size
+				ct, size = heads.inner(m.Session)
+				body = nil
 			}
 			msgID := m.CallID
 			if m.Session != nil && m.Session.ID != "" {
@@ -147,6 +149,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 				}
 				size := in.Size
 				if in.Body == nil {
+					ct, size = heads.inner(in)
 					body = nil
 				}
 				r := newRecord(in.Received, c.Remote().URI, c.Local().URI, "session", ct, body, size, in.ID)
@@ -218,8 +221,70 @@ func imdnID(m *cpim.Message) string {
 	return v
 }
 
-// discardAt is a Sink destination that keeps nothing: listen reports only
-// the size of bodies too large to hold in memory.
-type discardAt struct{}
+// headSinks is the Sink of listen's sessions: bodies too large to hold in
+// memory are not kept (listen reports their size), except their first
+// octets, so that the type and size of the content inside a message/cpim
+// wrapper can still be reported.
+type headSinks struct {
+	mu sync.Mutex
+	m  map[string]*headAt // by message ID, until inner is asked
+}
 
-func (discardAt) WriteAt(p []byte, off int64) (int, error) { return len(p), nil }
+const headMax = 16 << 10
+
+func (h *headSinks) sink(info session.Info) (io.WriterAt, error) {
+	w := &headAt{}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.m) > 64 {
+		clear(h.m) // messages whose Incoming never came
+	}
+	h.m[info.ID] = w
+	return w, nil
+}
+
+// inner returns the content type and size of a message that went to the
+// sink: the wrapped content's when it is message/cpim and its headers
+// arrived whole.
+func (h *headSinks) inner(in *session.Incoming) (string, int64) {
+	h.mu.Lock()
+	w := h.m[in.ID]
+	delete(h.m, in.ID)
+	h.mu.Unlock()
+	if w == nil || !isType(in.ContentType, typeCPIM) {
+		return in.ContentType, in.Size
+	}
+	head := w.bytes()
+	m, err := cpim.Parse(head)
+	if err != nil {
+		return in.ContentType, in.Size
+	}
+	return m.ContentType(), in.Size - int64(len(head)-len(m.Body()))
+}
+
+// headAt keeps the first headMax octets written to it and discards the
+// rest.
+type headAt struct {
+	mu  sync.Mutex
+	buf [headMax]byte
+	n   int // contiguous octets from offset 0
+}
+
+func (w *headAt) WriteAt(p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if off < headMax {
+		end := min(off+int64(len(p)), headMax)
+		copy(w.buf[off:end], p)
+		if off <= int64(w.n) && int(end) > w.n {
+			w.n = int(end)
+		}
+	}
+	return len(p), nil
+}
+
+func (w *headAt) bytes() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf[:w.n]
+}

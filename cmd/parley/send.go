@@ -257,7 +257,11 @@ func sendSession(ctx context.Context, e *env, a *agent, id *identity, peer, subj
 	sent, _ := d.Progress()
 	switch res.Outcome {
 	case session.Delivered:
-		fmt.Fprintf(e.stderr, "delivered to %s (%s session, %s in %s)\n", peer, protoName(s), octets(sent, d.Size()), since(start))
+		n := d.Size()
+		if n < 0 {
+			n = sent
+		}
+		fmt.Fprintf(e.stderr, "delivered to %s (%s session, %s in %s)\n", peer, protoName(s), mib(n), since(start))
 		return nil
 	case session.Sent:
 		fmt.Fprintf(e.stderr, "sent to %s over %s; the peer did not confirm delivery\n", peer, protoName(s))

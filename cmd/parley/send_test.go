@@ -128,8 +128,8 @@ func TestSendListen(t *testing.T) {
 			}
 			switch {
 			case c.name == "stream":
-				if r.Text != nil || r.Size == nil || *r.Size < int64(len(huge)) {
-					t.Errorf("stream record = %+v, want a size of at least %d", r, len(huge))
+				if r.Text != nil || r.Size == nil || *r.Size != int64(len(huge)) || r.ContentType != "application/octet-stream" {
+					t.Errorf("stream record = %+v, want application/octet-stream of size %d", r, len(huge))
 				}
 			case r.Text == nil || *r.Text != c.text || r.Size != nil:
 				t.Errorf("text = %v, want %q (record %+v)", r.Text, c.text, r)
@@ -263,6 +263,35 @@ func TestSendUsage(t *testing.T) {
 		_, err := runSendCmd(t, nil, args...)
 		if exitCode(err) != exitUsage {
 			t.Errorf("send %v: %v (exit %d), want exit 2", args, err, exitCode(err))
+		}
+	}
+}
+
+// TestSendTLS: SIP over TLS with a self-signed listener: refused without
+// --insecure with an error that says what to do, delivered with it, in
+// pager and session mode (MSRP over TLS, cpim/tls).
+func TestSendTLS(t *testing.T) {
+	uri, out, errb, stop := startListen(t, "--transport", "tls")
+	if !strings.HasPrefix(uri, "sips:") {
+		t.Fatalf("listen URI %q", uri)
+	}
+	stderr, err := runSendCmd(t, nil, "--transport", "tls", uri, "unverified")
+	if exitCode(err) != exitFailed || !strings.Contains(err.Error(), "did not verify: pass its CA with --ca, or use --insecure") {
+		t.Errorf("without --insecure: %v (exit %d) %s", err, exitCode(err), stderr)
+	}
+	for _, args := range [][]string{{}, {"--session"}, {"--session", "--media", "cpim"}} {
+		a := append([]string{"--transport", "tls", "--insecure"}, args...)
+		if stderr, err := runSendCmd(t, nil, append(a, uri, "over tls")...); err != nil {
+			t.Errorf("send %v: %v\n%s", args, err, stderr)
+		}
+	}
+	stop()
+	if recs := readRecords(t, out.String()); len(recs) != 3 {
+		t.Errorf("listen printed %d records, want 3:\n%s", len(recs), out)
+	}
+	for _, p := range []string{"over TCP/TLS/MSRP", "over cpim/tls"} {
+		if !strings.Contains(errb.String(), p) {
+			t.Errorf("listen's stderr lacks %q:\n%s", p, errb)
 		}
 	}
 }
