@@ -180,6 +180,10 @@ func (c *Conn) release() {
 func (c *Conn) armIdleLocked() {
 	if c.idle != nil {
 		c.idle.Stop()
+		c.idle = nil
+	}
+	if c.closed {
+		return
 	}
 	d := c.ep.idleTimeout
 	c.idle = time.AfterFunc(d, func() {

@@ -523,6 +523,9 @@ type Pending struct {
 	s       *Session
 	offerer bool
 	active  bool // answerer: whether we connect
+
+	mu     sync.Mutex
+	opened bool // Open succeeded: Cancel no longer applies
 }
 
 var (
@@ -536,8 +539,25 @@ func (p *Pending) Media() *messagesdp.Media { return p.s.local }
 // Session returns the session being set up.
 func (p *Pending) Session() *Session { return p.s }
 
-// Cancel releases the session if Open will never be called.
-func (p *Pending) Cancel() { p.s.Close() }
+// Cancel releases the session if Open will never be called; after a
+// successful Open it does nothing (close the Session instead).
+func (p *Pending) Cancel() {
+	p.mu.Lock()
+	opened := p.opened
+	p.mu.Unlock()
+	if !opened {
+		p.s.Close()
+	}
+}
+
+func (p *Pending) done(s *Session, err error) (*Session, error) {
+	if err == nil {
+		p.mu.Lock()
+		p.opened = true
+		p.mu.Unlock()
+	}
+	return s, err
+}
 
 type offerAdaptor struct{ p *Pending }
 
@@ -707,7 +727,7 @@ func (p *Pending) OpenOffer(ctx context.Context, answer *messagesdp.Media) (*Ses
 	if err := s.setRemote(answer); err != nil {
 		return nil, err
 	}
-	return s.open(ctx, active)
+	return p.done(s.open(ctx, active))
 }
 
 // AnswerWith prepares a session as the answerer for the remote offer. It
@@ -758,7 +778,7 @@ func (e *Endpoint) AnswerWith(ctx context.Context, remote *messagesdp.Media, opt
 // OpenAnswer completes an answered session: it connects or waits for the
 // peer's connection, per the negotiated roles.
 func (p *Pending) OpenAnswer(ctx context.Context) (*Session, error) {
-	return p.s.open(ctx, p.active)
+	return p.done(p.s.open(ctx, p.active))
 }
 
 // setRemote records the peer's media: the outgoing To-Path is the relay's

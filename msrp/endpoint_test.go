@@ -530,3 +530,70 @@ func newTestCPIM(t testing.TB) *cpim.Message {
 	m.SetDateTime(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	return m
 }
+
+// TestReceiveBackPressure: while the application does not Receive, at most
+// maxQueuedBytes of bodies wait; the connection's reader then stops (TCP
+// back-pressure) and resumes once messages are received.
+func TestReceiveBackPressure(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, true)
+	sa, sb := pair(t, a, b, session.Options{}, session.Options{})
+	ctx := testCtx(t)
+	const n, size = 48, 1 << 20
+	fit := maxQueuedBytes / size
+	var ds []*session.Delivery
+	for range n {
+		d, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/octet-stream", Body: make([]byte, size)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	done := func() int {
+		k := 0
+		for _, d := range ds {
+			if d.Result().Outcome != session.Pending {
+				k++
+			}
+		}
+		return k
+	}
+	for done() < fit {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if k := done(); k > fit+1 {
+		t.Fatalf("%d messages accepted while the application received none (limit %d)", k, fit)
+	}
+	for range n {
+		recv(t, sb)
+	}
+	for _, d := range ds {
+		if r := wait(t, d); r.Outcome != session.Sent {
+			t.Fatalf("%+v", r)
+		}
+	}
+}
+
+func TestCancelAfterOpenIsNoop(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, true)
+	ctx := testCtx(t)
+	off, _ := a.OfferWith(ctx, session.Options{}, SessionOptions{})
+	ans, _ := b.AnswerWith(ctx, off.Media(), session.Options{}, SessionOptions{})
+	go ans.OpenAnswer(ctx)
+	s, err := off.OpenOffer(ctx, ans.Media())
+	if err != nil {
+		t.Fatal(err)
+	}
+	off.Cancel()
+	select {
+	case <-s.Done():
+		t.Fatal("Cancel after Open closed the session")
+	default:
+	}
+	// Cancel before Open releases the session.
+	off2, _ := a.OfferWith(ctx, session.Options{}, SessionOptions{})
+	off2.Cancel()
+	<-off2.Session().Done()
+}

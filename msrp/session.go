@@ -44,7 +44,8 @@ var (
 const (
 	maxIncomingInFlight = 64   // messages being reassembled per session
 	maxSeenIDs          = 4096 // Message-IDs remembered for duplicate detection
-	maxQueued           = 1024 // received messages waiting for Receive
+	maxQueued           = 1024     // received messages waiting for Receive
+	maxQueuedBytes      = 32 << 20 // in-memory bodies waiting for Receive
 	defaultMaxInMemory  = 1 << 20
 )
 
@@ -74,6 +75,7 @@ type Session struct {
 	out     map[string]*outMsg
 	refused map[string]bool // types the peer answered 415 for
 	queue   []*session.Incoming
+	queued  int64 // octets of in-memory bodies in queue
 	qwake   chan struct{}
 	qspace  chan struct{}
 	done    chan struct{}
@@ -527,6 +529,7 @@ func (s *Session) Receive(ctx context.Context) (*session.Incoming, error) {
 			in := s.queue[0]
 			s.queue[0] = nil
 			s.queue = s.queue[1:]
+			s.queued -= int64(len(in.Body))
 			s.mu.Unlock()
 			select {
 			case s.qspace <- struct{}{}:
@@ -549,9 +552,9 @@ func (s *Session) Receive(ctx context.Context) (*session.Incoming, error) {
 	}
 }
 
-// enqueue hands a received message to Receive. When maxQueued messages
-// wait, it blocks the connection's reader (TCP back-pressure) until the
-// application receives one or the session ends.
+// enqueue hands a received message to Receive. When maxQueued messages or
+// maxQueuedBytes of bodies wait, it blocks the connection's reader (TCP
+// back-pressure) until the application receives one or the session ends.
 func (s *Session) enqueue(c *Conn, in *session.Incoming) {
 	for {
 		s.mu.Lock()
@@ -559,8 +562,10 @@ func (s *Session) enqueue(c *Conn, in *session.Incoming) {
 			s.mu.Unlock()
 			return
 		}
-		if len(s.queue) < maxQueued {
+		n := int64(len(in.Body))
+		if len(s.queue) == 0 || len(s.queue) < maxQueued && s.queued+n <= maxQueuedBytes {
 			s.queue = append(s.queue, in)
+			s.queued += n
 			s.mu.Unlock()
 			select {
 			case s.qwake <- struct{}{}:
