@@ -8,10 +8,12 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/messagesdp"
 	"github.com/parley-im/parley/msrp"
 	"github.com/parley-im/parley/session"
 )
@@ -199,7 +201,11 @@ func TestParleyThroughKamailio(t *testing.T) {
 	if big {
 		minFrames = 2 * (10 << 20) / kamailioChunk
 	}
-	frames := capt.stopAndCheck(t, minFrames)
+	check := capt.stopAndCheck
+	if big {
+		check = capt.stopAndCheckBulk
+	}
+	frames := check(t, minFrames)
 	counts := map[string]int{}
 	for _, f := range frames {
 		counts[f]++
@@ -272,4 +278,121 @@ func TestParleyOneSideRelayed(t *testing.T) {
 	if !slices.Contains(frames, "SEND") {
 		t.Fatalf("no SEND reached A's listener: %v", frames)
 	}
+}
+
+// TestParleyReceives10MBThroughKamailio: a raw sender (which can keep its
+// chunks at 8 KiB) sends 10 MiB through Kamailio to a Parley endpoint
+// behind its own Use-Path: the endpoint binds through the relay,
+// reassembles the 1280 chunks and its success REPORT comes back through
+// Kamailio. This is the receive half of the Parley-to-Parley 10 MiB case,
+// which waits for the endpoint to cap its own chunks.
+func TestParleyReceives10MBThroughKamailio(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: 10 MiB through Kamailio")
+	}
+	k := startKamailio(t, kamailioOptions{})
+	capt := startCapture(t, k.Port)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	a := dialRaw(t, k.Addr, "msrp://127.0.0.1:40001/rawsender0001;tcp")
+	ua := authRaw(t, k, a, "alice")
+	b := newParleyEndpoint(t)
+	rb := relayFor(t, ctx, b, k, "bob")
+
+	offer := &messagesdp.Media{
+		Proto: messagesdp.ProtoMSRP, Port: 40001, Address: "127.0.0.1", Formats: []string{"*"},
+		Path:        []string{ua, a.Self},
+		AcceptTypes: []string{"*"}, Setup: messagesdp.SetupActpass,
+	}
+	ans, err := b.AnswerWith(ctx, offer, session.Options{WantReceipts: true, MaxInMemory: 16 << 20}, msrp.SessionOptions{Relay: rb})
+	if err != nil {
+		t.Fatalf("AnswerWith: %v", err)
+	}
+	bPath := strings.Fields(strings.Join(ans.Media().Path, " "))
+	if len(bPath) != 2 || bPath[0] != rb.UsePath[0].String() {
+		t.Fatalf("answer a=path %q", bPath)
+	}
+	type res struct {
+		s   *msrp.Session
+		err error
+	}
+	opened := make(chan res, 1)
+	go func() {
+		s, err := ans.OpenAnswer(ctx)
+		opened <- res{s, err}
+	}()
+	// The answerer is active through its relay (§5.4): its binding SEND
+	// reaches A via Kamailio; A answers its hop (Kamailio drops that).
+	bind := a.expect("binding SEND")
+	if bind.Method != "SEND" || bind.HasBody {
+		t.Fatalf("binding SEND:\n%s", bind)
+	}
+	a.write(fmt.Sprintf("MSRP %s 200 OK\r\nTo-Path: %s\r\nFrom-Path: %s\r\n-------%s$\r\n", bind.TID, ua, a.Self, bind.TID))
+	r := <-opened
+	if r.err != nil {
+		t.Fatalf("OpenAnswer: %v", r.err)
+	}
+	sb := r.s
+	defer sb.Close()
+
+	const total, chunk = 10 << 20, kamailioChunk
+	body := printable(total, 11)
+	toPath := ua + " " + strings.Join(bPath, " ")
+	type aResult struct {
+		oks    int
+		report *rawFrame
+		err    error
+	}
+	aDone := make(chan aResult, 1)
+	go func() {
+		var r aResult
+		for r.report == nil && r.err == nil {
+			f, err := a.read(60 * time.Second)
+			switch {
+			case err != nil:
+				r.err = err
+			case f.Code == 200:
+				r.oks++
+			case f.Method == "REPORT":
+				r.report = f
+			default:
+				r.err = fmt.Errorf("unexpected frame at A:\n%s", f)
+			}
+		}
+		aDone <- r
+	}()
+	start := time.Now()
+	wDone := make(chan error, 1)
+	go func() {
+		for i, off := 0, 0; off < total; i, off = i+1, off+chunk {
+			end := min(off+chunk, total)
+			if _, err := a.c.Write(sendChunk("pb"+strconv.Itoa(i)+"xx", toPath, a.Self, "parleybig01", off+1, total, body[off:end], end == total)); err != nil {
+				wDone <- err
+				return
+			}
+		}
+		wDone <- nil
+	}()
+	in, err := sb.Receive(ctx)
+	if err != nil {
+		t.Fatalf("Parley Receive: %v", err)
+	}
+	if err := <-wDone; err != nil {
+		t.Fatalf("raw sender: %v", err)
+	}
+	if in.ID != "parleybig01" || in.Size != total || !bytes.Equal(in.Body, body) {
+		t.Fatalf("received id %q size %d, body equal %v", in.ID, in.Size, bytes.Equal(in.Body, body))
+	}
+	ar := <-aDone
+	if ar.err != nil {
+		t.Fatalf("raw sender reading: %v (after %d 200s)", ar.err, ar.oks)
+	}
+	el := time.Since(start)
+	if ar.oks != total/chunk || ar.report.Get("Status") != "000 200 OK" || ar.report.Get("Byte-Range") != fmt.Sprintf("1-%d/%d", total, total) {
+		t.Fatalf("%d hop-by-hop 200s (want %d); REPORT:\n%s", ar.oks, total/chunk, ar.report)
+	}
+	t.Logf("10 MiB raw → Kamailio → Parley in %v (%.1f MB/s)", el, float64(total)/el.Seconds()/1e6)
+	frames := capt.stopAndCheckBulk(t, 2*total/chunk)
+	t.Logf("tshark decoded %d MSRP frames", len(frames))
 }
