@@ -42,8 +42,8 @@ var (
 )
 
 const (
-	maxIncomingInFlight = 64   // messages being reassembled per session
-	maxSeenIDs          = 4096 // Message-IDs remembered for duplicate detection
+	maxIncomingInFlight = 64       // messages being reassembled per session
+	maxSeenIDs          = 4096     // Message-IDs remembered for duplicate detection
 	maxQueued           = 1024     // received messages waiting for Receive
 	maxQueuedBytes      = 32 << 20 // in-memory bodies waiting for Receive
 	defaultMaxInMemory  = 1 << 20
