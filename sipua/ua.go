@@ -349,6 +349,9 @@ func (ua *UA) serve(transport string, addr net.Addr, closer func() error, run fu
 		closer()
 		return fmt.Errorf("sipua: listener on %v: set Config.ContactHost to the address peers should reach", addr)
 	}
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "[") {
+		host = "[" + host + "]" // IPv6 reference in SIP URIs (RFC 3261 §25.1)
+	}
 	ua.mu.Lock()
 	if ua.closed {
 		ua.mu.Unlock()
@@ -380,7 +383,7 @@ func (ua *UA) Addr(transport string) string {
 	if !ok {
 		return ""
 	}
-	return net.JoinHostPort(l.host, strconv.Itoa(l.port))
+	return net.JoinHostPort(strings.Trim(l.host, "[]"), strconv.Itoa(l.port))
 }
 
 // URI returns a URI that reaches this UA directly over transport, e.g.

@@ -609,3 +609,31 @@ func BenchmarkSendMessage(b *testing.B) {
 		})
 	}
 }
+
+func TestIPv6Loopback(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	for _, tr := range []string{UDP, TCP} {
+		t.Run(tr, func(t *testing.T) {
+			box := newInbox()
+			mk := func(cfg Config) *UA {
+				cfg.Listen = []Listen{{tr, "[::1]:0"}}
+				return testUA(t, cfg)
+			}
+			bob := mk(Config{AOR: "sip:bob@example.com", OnMessage: box.on})
+			alice := mk(Config{AOR: "sip:alice@example.com"})
+			if !strings.Contains(bob.URI(tr), "[::1]") {
+				t.Fatalf("URI = %q", bob.URI(tr))
+			}
+			if _, err := alice.SendMessage(ctxT(t, 10*time.Second), bob.URI(tr), "text/plain", []byte("v6")); err != nil {
+				t.Fatalf("SendMessage: %v", err)
+			}
+			if m := box.next(t); string(m.Body) != "v6" {
+				t.Errorf("got %q", m.Body)
+			}
+		})
+	}
+}
