@@ -3,6 +3,7 @@ package cpimtransport
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +125,9 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		r.fp = Fingerprint(cfg.TLS.Certificates[0].Certificate[0])
 		r.tlsSrv = cfg.TLS.Clone()
 		r.tlsSrv.MinVersion = max(r.tlsSrv.MinVersion, tls.VersionTLS12)
+		if r.tlsSrv.ClientAuth == tls.NoClientCert {
+			r.tlsSrv.ClientAuth = tls.RequestClientCert
+		}
 	}
 	r.ctx, r.stop = context.WithCancelCause(context.Background())
 	return r, nil
@@ -448,6 +452,7 @@ func (r *Relay) connTo(ctx context.Context, m *messagesdp.Media) (*rconn, error)
 type rconn struct {
 	r    *Relay
 	nc   net.Conn
+	peer *x509.Certificate // TLS client certificate, if any
 	key  connKey
 	out  chan []byte
 	done chan struct{}
@@ -456,6 +461,11 @@ type rconn struct {
 
 func (r *Relay) newConn(nc net.Conn, key connKey) *rconn {
 	c := &rconn{r: r, nc: nc, key: key, out: make(chan []byte, 256), done: make(chan struct{})}
+	if tc, ok := nc.(*tls.Conn); ok {
+		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
+			c.peer = pc[0]
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -570,6 +580,11 @@ func (c *rconn) readLoop() {
 	}
 }
 
+func isTLS(nc net.Conn) bool {
+	_, ok := nc.(*tls.Conn)
+	return ok
+}
+
 // route forwards one message by its From and To (§7).
 func (c *rconn) route(frame, content []byte) {
 	r := c.r
@@ -598,6 +613,15 @@ func (c *rconn) route(frame, content []byte) {
 	// The sender's leg is learned from its messages when the endpoint
 	// connected to the relay.
 	if src := r.legs[from.URI]; src != nil && !src.active && src.conn != c {
+		// On cpim/tls the endpoint must present the certificate its
+		// a=fingerprint names, as the endpoints themselves require.
+		if messagesdp.IsSecure(src.media.Proto) != isTLS(c.nc) ||
+			src.media.Fingerprint != "" && !matchFingerprint(src.media.Fingerprint, c.peer) {
+			r.mu.Unlock()
+			r.unmatched.Add(1)
+			r.log.Info("cpim relay: sender's connection does not match its media", "from", from.URI)
+			return
+		}
 		r.attach(src, c)
 	}
 	out := dst.conn

@@ -2,6 +2,7 @@ package cpimtransport
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"testing"
 	"time"
@@ -157,5 +158,58 @@ func TestRewriteMedia(t *testing.T) {
 	}
 	if _, err := RewriteMedia(m, "r", 1, "TCP/MSRP", ""); err == nil {
 		t.Error("rewrite to an MSRP proto accepted")
+	}
+}
+
+// TestRelayProtoRewrite: the proxy rewrites the offer from cpim/tcp to
+// cpim/tls toward the answerer; the relay terminates TLS (its fingerprint
+// replaces the endpoint's) and carries the session between the two.
+func TestRelayProtoRewrite(t *testing.T) {
+	r := newRelay(t, RelayConfig{TLS: tlsConfig(t)})
+	c1 := newLoopback(t, Config{})
+	c2 := newLoopback(t, Config{TLS: tlsConfig(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	off, err := c1.Offer(ctx, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := off.Media()
+	o2, err := r.RewriteOffer(o, "cpim/tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o2.Proto != "cpim/tls" || o2.Fingerprint != r.fp {
+		t.Fatalf("rewritten offer proto %s fingerprint %q", o2.Proto, o2.Fingerprint)
+	}
+	ans, err := c2.Answer(ctx, viaSDP(t, o2), session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _, err := r.Install(ctx, o, viaSDP(t, ans.Media()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a2.Proto != "cpim/tcp" || a2.Fingerprint != "" {
+		t.Fatalf("rewritten answer proto %s fingerprint %q", a2.Proto, a2.Fingerprint)
+	}
+	s1, err := off.Open(ctx, viaSDP(t, a2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := ans.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, s2, "from the tls side")
+	if m := recv(t, s1); string(m.Body) != "from the tls side" {
+		t.Errorf("got %q", m.Body)
+	}
+	send(t, s1, "from the tcp side")
+	if m := recv(t, s2); string(m.Body) != "from the tcp side" {
+		t.Errorf("got %q", m.Body)
+	}
+	if _, ok := s2.(*sess).conn.Load().nc.(*tls.Conn); !ok {
+		t.Error("answerer's leg is not TLS")
 	}
 }
