@@ -62,7 +62,7 @@ func runChat(ctx context.Context, e *env, args []string) error {
 	}
 	peer := ""
 	if fs.NArg() == 1 {
-		peer = peerURI(fs.Arg(0))
+		peer = peerURI(fs.Arg(0), id.transport)
 	}
 	if id.listen == "" {
 		id.listen = "127.0.0.1:0"

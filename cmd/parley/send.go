@@ -75,10 +75,10 @@ func runSend(ctx context.Context, e *env, args []string) error {
 		fs.Usage()
 		return usageErr("send needs a peer address, e.g. parley send sip:bob@127.0.0.1:5060 hello")
 	}
-	peer := peerURI(fs.Arg(0))
 	if err := id.check(); err != nil {
 		return err
 	}
+	peer := peerURI(fs.Arg(0), id.transport)
 
 	// The body: arguments, or standard input.
 	var body []byte
@@ -137,12 +137,17 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	return sendSession(ctx, e, a, &id, peer, *subject, out, *timeout, show)
 }
 
-// peerURI accepts "bob@host" for "sip:bob@host".
-func peerURI(s string) string {
-	if strings.Contains(s, ":") && (strings.HasPrefix(s, "sip:") || strings.HasPrefix(s, "sips:") || strings.HasPrefix(s, "im:")) {
-		return s
+// peerURI accepts "bob@host" for "sip:bob@host", and with --transport tls
+// reads a sip: address without a transport parameter as sips: (RFC 3261
+// §26.2: TLS to the target).
+func peerURI(s, transport string) string {
+	if !strings.HasPrefix(s, "sip:") && !strings.HasPrefix(s, "sips:") && !strings.HasPrefix(s, "im:") {
+		s = "sip:" + s
 	}
-	return "sip:" + s
+	if transport == sipua.TLS && strings.HasPrefix(s, "sip:") && !strings.Contains(strings.ToLower(s), ";transport=") {
+		s = "sips:" + strings.TrimPrefix(s, "sip:")
+	}
+	return s
 }
 
 // spool copies r to a temporary file and returns it rewound, with its

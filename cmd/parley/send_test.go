@@ -275,7 +275,8 @@ func TestSendTLS(t *testing.T) {
 	if !strings.HasPrefix(uri, "sips:") {
 		t.Fatalf("listen URI %q", uri)
 	}
-	stderr, err := runSendCmd(t, nil, "--transport", "tls", uri, "unverified")
+	// A sip: address is read as sips: with --transport tls.
+	stderr, err := runSendCmd(t, nil, "--transport", "tls", "sip:"+strings.TrimPrefix(uri, "sips:"), "unverified")
 	if exitCode(err) != exitFailed || !strings.Contains(err.Error(), "did not verify: pass its CA with --ca, or use --insecure") {
 		t.Errorf("without --insecure: %v (exit %d) %s", err, exitCode(err), stderr)
 	}
@@ -292,6 +293,31 @@ func TestSendTLS(t *testing.T) {
 	for _, p := range []string{"over TCP/TLS/MSRP", "over cpim/tls"} {
 		if !strings.Contains(errb.String(), p) {
 			t.Errorf("listen's stderr lacks %q:\n%s", p, errb)
+		}
+	}
+}
+
+// TestSendNoCommonMedia: a session offer the listener cannot take (it
+// serves only MSRP, we offer only cpim/tcp) fails with advice.
+func TestSendNoCommonMedia(t *testing.T) {
+	uri, _, _, _ := startListen(t, "--media", "msrp")
+	stderr, err := runSendCmd(t, nil, "--session", "--media", "cpim", uri, "hi")
+	if exitCode(err) != exitFailed || !strings.Contains(err.Error(), "no media type or message transport in common with us (488") || !strings.Contains(err.Error(), "try --media msrp or --media cpim") {
+		t.Errorf("err = %v (exit %d) %s", err, exitCode(err), stderr)
+	}
+}
+
+func TestPeerURI(t *testing.T) {
+	for _, c := range []struct{ in, transport, want string }{
+		{"bob@example.com", "tcp", "sip:bob@example.com"},
+		{"sip:bob@example.com", "tcp", "sip:bob@example.com"},
+		{"sip:bob@example.com", "tls", "sips:bob@example.com"},
+		{"sip:bob@h;transport=tcp", "tls", "sip:bob@h;transport=tcp"},
+		{"sips:bob@h", "udp", "sips:bob@h"},
+		{"im:bob@h", "tls", "im:bob@h"},
+	} {
+		if got := peerURI(c.in, c.transport); got != c.want {
+			t.Errorf("peerURI(%q, %s) = %q, want %q", c.in, c.transport, got, c.want)
 		}
 	}
 }
