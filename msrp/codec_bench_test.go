@@ -203,6 +203,30 @@ func benchReadSmall(b *testing.B, data []byte) {
 	reportCPU(b, start)
 }
 
+// BenchmarkReadSmallSendInto is BenchmarkReadSmallSend through
+// ReadFrameInto, reusing one Frame.
+func BenchmarkReadSmallSendInto(b *testing.B) {
+	data := benchFrames(b, 100, 64, false)
+	r := NewReader(&loopReader{data: data}, Limits{})
+	var f Frame
+	b.SetBytes(int64(len(data) / 64))
+	b.ReportAllocs()
+	start := processCPU()
+	for b.Loop() {
+		if err := r.ReadFrameInto(&f); err != nil {
+			b.Fatal(err)
+		}
+		seg, err := r.NextBodySegment()
+		if err != nil || len(seg) != 100 {
+			b.Fatal(len(seg), err)
+		}
+		if _, err := r.NextBodySegment(); err != io.EOF || f.Flag != FlagEnd {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
+}
+
 // BenchmarkAppendFrame encodes a SEND with a 100-octet body into a reused
 // buffer.
 func BenchmarkAppendFrame(b *testing.B) {

@@ -127,11 +127,58 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	fa := new(frameAlloc)
+	fa.f.ToPath, fa.f.FromPath, fa.f.Headers = fa.to[:0], fa.from[:0], fa.hdr[:0]
+	if err := r.readFrame(&fa.f); err != nil {
+		var se *StatusError
+		if errors.As(err, &se) {
+			fa.f.fixEmpty()
+			return &fa.f, err
+		}
+		return nil, err
+	}
+	fa.f.fixEmpty()
+	return &fa.f, nil
+}
+
+// ReadFrameInto is ReadFrame into a Frame owned by the caller, to read a
+// stream without allocating a Frame each time. f is overwritten; the
+// backing arrays of its ToPath, FromPath and Headers are reused, so no
+// reference into the previous contents of those slices may be kept. The
+// error contract is that of ReadFrame; on a *StatusError f holds the
+// partly parsed frame.
+func (r *Reader) ReadFrameInto(f *Frame) error {
+	err := r.readFrame(f)
+	f.fixEmpty()
+	return err
+}
+
+// fixEmpty turns the empty slices left by parsing into nil, as documented
+// on Frame (a frame without such headers has nil slices).
+func (f *Frame) fixEmpty() {
+	if len(f.ToPath) == 0 {
+		f.ToPath = nil
+	}
+	if len(f.FromPath) == 0 {
+		f.FromPath = nil
+	}
+	if len(f.Headers) == 0 {
+		f.Headers = nil
+	}
+}
+
+func (r *Reader) readFrame(dst *Frame) error {
+	if r.err != nil {
+		return r.err
+	}
 	if r.inBody {
 		if err := r.skipBody(); err != nil {
-			return nil, r.fatal(err)
+			return r.fatal(err)
 		}
 	}
+	// Reset dst only now: skipping may have set the flag of the previous
+	// frame, which may be dst itself.
+	*dst = Frame{ToPath: dst.ToPath[:0], FromPath: dst.FromPath[:0], Headers: dst.Headers[:0]}
 	r.lines = r.lines[:0]
 	r.cur = nil
 
@@ -147,9 +194,9 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 		n, err := r.lineEnd(0, true)
 		if err != nil {
 			if err == ErrLineTooLong {
-				return nil, r.fatal(r.protoErr(ErrLineTooLong, "start line"))
+				return r.fatal(r.protoErr(ErrLineTooLong, "start line"))
 			}
-			return nil, r.fatal(err)
+			return r.fatal(err)
 		}
 		line = r.win[:n]
 		if len(line) == 2 && line[0] == '\r' || len(line) == 1 {
@@ -160,7 +207,7 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 		break
 	}
 	if len(line) < 5 || string(line[:5]) != "MSRP " {
-		return nil, r.fatal(r.protoErr(ErrBadStartLine, "no MSRP prefix"))
+		return r.fatal(r.protoErr(ErrBadStartLine, "no MSRP prefix"))
 	}
 	tidEnd := 5
 	for tidEnd < len(line) && line[tidEnd] != ' ' && line[tidEnd] != '\r' && line[tidEnd] != '\n' {
@@ -168,7 +215,7 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	}
 	tid := line[5:tidEnd]
 	if !validIdentBytes(tid) {
-		return nil, r.fatal(r.protoErr(ErrBadTID, ""))
+		return r.fatal(r.protoErr(ErrBadTID, ""))
 	}
 	r.endPat = append(append(r.endPat[:0], "\r\n-------"...), tid...)
 	r.lines = append(r.lines, 0)
@@ -189,13 +236,13 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 				r.atLineStart = n > 0 && r.win[n-1] == '\n'
 				break
 			}
-			return nil, r.fatal(err)
+			return r.fatal(err)
 		}
 		line = r.win[headLen:n]
 		if len(line) >= 7 && string(line[:7]) == "-------" {
 			if !r.isEndLine(line) {
 				r.discard(headLen)
-				return nil, r.fatal(r.protoErr(ErrBadEndLine, "in header section"))
+				return r.fatal(r.protoErr(ErrBadEndLine, "in header section"))
 			}
 			r.endFlag = Flag(line[len(line)-3])
 			consumed = len(line)
@@ -225,14 +272,15 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	r.win = nil
 	r.discard(headLen + consumed)
 
-	f, perr := parseHead(head, r.lines, &r.paths)
+	f := dst
+	perr := parseHead(f, head, r.lines, &r.paths)
 	switch {
 	case limitErr != nil:
 		if err := r.skipBody(); err != nil {
-			return nil, r.fatal(err)
+			return r.fatal(err)
 		}
 		f.Flag = r.endFlag
-		return f, tooLarge(limitErr)
+		return tooLarge(limitErr)
 	case body:
 		if perr == nil && f.ContentType == "" {
 			perr = badRequest(ErrMissingContentType, "Missing Content-Type")
@@ -240,10 +288,10 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 		r.atLineStart = true // the blank line's CRLF may double as the end-line's
 		if perr != nil {
 			if err := r.skipBody(); err != nil {
-				return nil, r.fatal(err)
+				return r.fatal(err)
 			}
 			f.Flag = r.endFlag
-			return f, perr
+			return perr
 		}
 		r.inBody = true
 		r.cur = f
@@ -254,16 +302,16 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 		} else {
 			r.bodyMax = int64(r.lim.MaxNonSendBody)
 		}
-		return f, nil
+		return nil
 	default:
 		f.Flag = r.endFlag
 		if perr == nil && f.ContentType != "" {
 			perr = badRequest(ErrContentTypeNotLast, "Content-Type Without Body")
 		}
 		if perr != nil {
-			return f, perr
+			return perr
 		}
-		return f, nil
+		return nil
 	}
 }
 
@@ -534,9 +582,7 @@ const (
 // returns the fields parsed so far together with a *StatusError.
 // Requirements (RFC 4975 §9, §7.1): To-Path then From-Path as the first
 // two headers; Content-Type, if any, last; known headers at most once.
-func parseHead(s string, lines []int, pc *[2]pathCache) (*Frame, *StatusError) {
-	fa := new(frameAlloc)
-	f := &fa.f
+func parseHead(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
 	line := func(i int) (string, bool) {
 		end := len(s)
 		if i+1 < len(lines) {
@@ -558,27 +604,27 @@ func parseHead(s string, lines []int, pc *[2]pathCache) (*Frame, *StatusError) {
 	}
 	f.TID = rest[:sp]
 	if !crlf {
-		return f, badRequest(ErrBadLineEnd, "Bad Line End")
+		return badRequest(ErrBadLineEnd, "Bad Line End")
 	}
 	if sp == len(rest) {
-		return f, badRequest(ErrBadStartLine, "Missing Method")
+		return badRequest(ErrBadStartLine, "Missing Method")
 	}
 	rest = rest[sp+1:]
 	if code, tail, ok := threeDigits(rest); ok {
 		f.StatusCode = code
 		if tail != "" {
 			if tail[0] != ' ' || !validText(tail[1:]) {
-				return f, badRequest(ErrBadStartLine, "Bad Status Line")
+				return badRequest(ErrBadStartLine, "Bad Status Line")
 			}
 			f.Comment = tail[1:]
 		}
 	} else {
 		if rest == "" {
-			return f, badRequest(ErrBadStartLine, "Missing Method")
+			return badRequest(ErrBadStartLine, "Missing Method")
 		}
 		for i := 0; i < len(rest); i++ {
 			if c := rest[i]; c < 'A' || c > 'Z' {
-				return f, badRequest(ErrBadStartLine, "Bad Method")
+				return badRequest(ErrBadStartLine, "Bad Method")
 			}
 		}
 		f.Method = rest
@@ -588,7 +634,7 @@ func parseHead(s string, lines []int, pc *[2]pathCache) (*Frame, *StatusError) {
 	for i := 1; i < len(lines); i++ {
 		l, crlf := line(i)
 		if !crlf {
-			return f, badRequest(ErrBadLineEnd, "Bad Line End")
+			return badRequest(ErrBadLineEnd, "Bad Line End")
 		}
 		// hname ":" value; hname = ALPHA *token (RFC 4975 §9).
 		colon := 0
@@ -596,44 +642,44 @@ func parseHead(s string, lines []int, pc *[2]pathCache) (*Frame, *StatusError) {
 			colon++
 		}
 		if colon == 0 || colon == len(l) || l[colon] != ':' || !isAlpha(l[0]) {
-			return f, badRequest(ErrBadHeader, "Malformed Header")
+			return badRequest(ErrBadHeader, "Malformed Header")
 		}
 		name := l[:colon]
 		value := trimOWS(l[colon+1:])
 		if seen&seenCT != 0 {
-			return f, badRequest(ErrContentTypeNotLast, "Content-Type Not Last")
+			return badRequest(ErrContentTypeNotLast, "Content-Type Not Last")
 		}
 		isTo, isFrom := headerIs(name, "To-Path", "to-path"), headerIs(name, "From-Path", "from-path")
 		switch {
 		case i == 1 && !isTo, i == 2 && !isFrom, i > 2 && (isTo || isFrom):
-			return f, badRequest(ErrMissingPath, "Bad Path Headers")
+			return badRequest(ErrMissingPath, "Bad Path Headers")
 		case isTo:
-			p, err := pc[0].parse(fa.to[:0], value)
+			p, err := pc[0].parse(f.ToPath[:0], value)
 			if err != nil {
-				return f, badRequest(ErrBadURI, "Malformed To-Path")
+				return badRequest(ErrBadURI, "Malformed To-Path")
 			}
 			f.ToPath = p
 		case isFrom:
-			p, err := pc[1].parse(fa.from[:0], value)
+			p, err := pc[1].parse(f.FromPath[:0], value)
 			if err != nil {
-				return f, badRequest(ErrBadURI, "Malformed From-Path")
+				return badRequest(ErrBadURI, "Malformed From-Path")
 			}
 			f.FromPath = p
 		default:
-			bit, err := f.setHeader(fa, name, value)
+			bit, err := f.setHeader(name, value)
 			if err != nil {
-				return f, err
+				return err
 			}
 			if seen&bit != 0 {
-				return f, badRequest(ErrDuplicateHeader, "Duplicate "+name)
+				return badRequest(ErrDuplicateHeader, "Duplicate "+name)
 			}
 			seen |= bit
 		}
 	}
-	if f.FromPath == nil {
-		return f, badRequest(ErrMissingPath, "Missing Path Headers")
+	if len(f.FromPath) == 0 {
+		return badRequest(ErrMissingPath, "Missing Path Headers")
 	}
-	return f, nil
+	return nil
 }
 
 // pathCache remembers the last path value parsed and its URIs: within a
@@ -674,7 +720,7 @@ const (
 
 // setHeader stores one header other than the paths. It returns the
 // duplicate-detection bit of a known header (0 for others).
-func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusError) {
+func (f *Frame) setHeader(name, value string) (uint8, *StatusError) {
 	switch len(name) {
 	case 10: // Message-ID, Byte-Range
 		if headerIs(name, "Message-ID", "message-id") {
@@ -739,9 +785,6 @@ func (f *Frame) setHeader(fa *frameAlloc, name, value string) (uint8, *StatusErr
 	// utf8text (no control characters).
 	if !validText(value) {
 		return 0, badRequest(ErrBadHeader, "Malformed Header")
-	}
-	if f.Headers == nil {
-		f.Headers = fa.hdr[:0]
 	}
 	f.Headers = append(f.Headers, Header{Name: name, Value: value})
 	return 0, nil

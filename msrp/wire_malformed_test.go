@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -440,5 +442,55 @@ func TestReaderPathCache(t *testing.T) {
 	got[2].f.ToPath[0].Params[0] = "q=2"
 	if got[3].f.ToPath[0].Params[0] != "p=1" {
 		t.Errorf("URI parameters shared between frames")
+	}
+}
+
+// TestReadFrameInto reads every golden stream and the recoverable
+// malformed cases with one reused Frame and compares with ReadFrame.
+func TestReadFrameInto(t *testing.T) {
+	inputs := []string{okFrame + "MSRP abcd1234 SEND\r\nFrom-Path: x\r\n\r\nbody\r\n-------abcd1234#\r\n" + okFrame}
+	files, _ := filepath.Glob(filepath.Join("testdata", "*.msrp"))
+	for _, name := range files {
+		inputs = append(inputs, string(mustRead(t, filepath.Base(name))))
+	}
+	for _, in := range inputs {
+		want, werr := readAllFrames(t, strings.NewReader(in), Limits{}, true)
+		r := NewReader(strings.NewReader(in), Limits{})
+		var f Frame
+		for i := 0; ; i++ {
+			err := r.ReadFrameInto(&f)
+			if i == len(want) {
+				if err != werr {
+					t.Fatalf("final error %v, want %v", err, werr)
+				}
+				break
+			}
+			if !sameErr(err, want[i].err) {
+				t.Fatalf("frame %d: err %v, want %v", i, err, want[i].err)
+			}
+			var body []byte
+			if err == nil && f.HasBody() {
+				body, _ = io.ReadAll(r)
+			}
+			if !reflect.DeepEqual(f, *want[i].f) || !bytes.Equal(body, want[i].body) {
+				t.Fatalf("frame %d:\n got %+v %q\nwant %+v %q", i, f, body, *want[i].f, want[i].body)
+			}
+		}
+	}
+	// An unread body is skipped before f is reused; the next frame's flag
+	// is its own.
+	in := "MSRP abcd1234 SEND\r\n" + paths + "Content-Type: a/b\r\n\r\nbody\r\n-------abcd1234#\r\n" +
+		"MSRP abcd1235 SEND\r\n" + paths + "Content-Type: a/b\r\n\r\nbody\r\n-------abcd1235$\r\n"
+	r := NewReader(strings.NewReader(in), Limits{})
+	var f Frame
+	if err := r.ReadFrameInto(&f); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReadFrameInto(&f); err != nil || f.TID != "abcd1235" || f.Flag != 0 {
+		t.Fatalf("%+v %v: flag should be unset until the body is read", f, err)
+	}
+	io.ReadAll(r)
+	if f.Flag != FlagEnd {
+		t.Errorf("flag %q", f.Flag)
 	}
 }
