@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/parley-im/parley/cpimtransport"
+	"github.com/parley-im/parley/messagesdp"
 	"github.com/parley-im/parley/session"
 )
 
@@ -123,4 +124,18 @@ func ExampleParseReport() {
 	// Action: failed
 	// Status: 5.6.1
 	// failed 415
+}
+
+// The SDP rewrite a SIP proxy applies to send a session through a relay
+// (§7): c-line, m-line port and optionally the proto change, a=uri stays.
+func ExampleRewriteMedia() {
+	offer := &messagesdp.Media{Proto: "cpim/tcp", Port: 7394, Address: "alice.example.com",
+		Formats: []string{"text/plain"}, Direction: "both", URI: "im:2s93i9@alice.example.com"}
+	m, err := cpimtransport.RewriteMedia(offer, "relay.example.net", 9100, "", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(m.Address, m.Port, m.Proto, m.Direction, m.URI)
+	// Output:
+	// relay.example.net 9100 cpim/tcp both im:2s93i9@alice.example.com
 }

@@ -113,6 +113,7 @@ type Reader struct {
 
 	off     int64 // octets consumed from br
 	remain  int64 // unread octets of the current message
+	skip    bool  // the current message is too large: Read returns io.EOF
 	pending int64 // envelope found, returned on the next Next; -1 if none
 	err     error // sticky connection error
 
@@ -158,6 +159,7 @@ func (r *Reader) Next() (int64, error) {
 			return 0, r.fail(err)
 		}
 	}
+	r.skip = false
 	if r.pending >= 0 {
 		return r.accept(r.pending)
 	}
@@ -290,6 +292,7 @@ func (r *Reader) accept(length int64) (int64, error) {
 		// The limit is enforced before anything is allocated: the octets
 		// are discarded by the next call to Next.
 		r.remain = length
+		r.skip = true
 		r.discarded += length
 		return 0, &FrameError{Offset: r.off, Length: length, Err: ErrMessageTooLarge}
 	}
@@ -336,7 +339,7 @@ func (r *Reader) readLine() (line []byte, n int, long bool, err error) {
 // It returns io.EOF at the end of the message, and ErrTruncated if the
 // stream ends before Content-Length octets arrived.
 func (r *Reader) Read(p []byte) (int, error) {
-	if r.remain <= 0 {
+	if r.remain <= 0 || r.skip {
 		return 0, io.EOF
 	}
 	if r.err != nil {

@@ -183,6 +183,9 @@ func TestReaderTooLargeNoAllocation(t *testing.T) {
 	if !errors.As(err, &fe) || !errors.Is(err, ErrMessageTooLarge) || fe.Length != 1000000000000 {
 		t.Fatalf("Next = %v", err)
 	}
+	if n, err := r.Read(make([]byte, 10)); n != 0 || err != io.EOF {
+		t.Fatalf("Read of a skipped message = %d, %v", n, err)
+	}
 	if _, err := r.Next(); Recoverable(err) || err == nil {
 		t.Fatalf("Next after stream error = %v, want a connection error", err)
 	}
