@@ -7,8 +7,9 @@
 // The codec reads and writes MSRP frames on a byte stream:
 //
 //   - Reader (reader.go) parses frames in the style of net/textproto: the
-//     start line and headers with ReadFrame, then the body, streamed with
-//     Read or, without copying, NextBodySegment. The end-line of RFC 4975
+//     start line and headers with ReadFrame (or ReadFrameInto, reusing a
+//     Frame), then the body, streamed with Read or, without copying,
+//     NextBodySegment. The end-line of RFC 4975
 //     §7.1 ("-------" tid flag, after a CRLF that is not body) is found
 //     across read boundaries; a body never has to fit in memory. Limits
 //     bounds lines, headers and bodies (RFC 4975 §7.1: non-SEND bodies are
