@@ -85,7 +85,12 @@ func (c *conn) handle(f *msrp.Frame) bool {
 		}
 	} else {
 		// §6.4 case 1: toward the client that obtained the URL, over the
-		// connection it authenticated on; never anywhere else.
+		// connection it authenticated on; never anywhere else. A second
+		// URI of this relay means someone else's URL is being used as a
+		// first hop: refused, nothing delivered.
+		if s.isSelf(f.ToPath[1], false) {
+			return c.fail(f, msrp.StatusForbidden, "Relay URI not issued to this connection")
+		}
 		dest = ss.owner
 	}
 	return c.forward(f, dest, pop)

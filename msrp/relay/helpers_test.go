@@ -3,9 +3,9 @@ package relay
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,13 +46,22 @@ func startRelay(t testing.TB, cfg Config) (*Server, *MemoryAuthenticator) {
 	return s, auth
 }
 
-// rawClient speaks MSRP over a plain socket with Parley's codec.
+// rawClient speaks MSRP over a plain socket with Parley's codec; a
+// goroutine reads frames into a channel so that reads can time out
+// without killing the Reader.
 type rawClient struct {
 	t    testing.TB
 	nc   net.Conn
-	r    *msrp.Reader
 	bw   *bufio.Writer
 	self msrp.URI
+	in   chan rawFrame
+	done chan struct{}
+}
+
+type rawFrame struct {
+	f    *msrp.Frame
+	body []byte
+	err  error
 }
 
 func dialRaw(t testing.TB, s *Server) *rawClient {
@@ -62,10 +71,31 @@ func dialRaw(t testing.TB, s *Server) *rawClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { nc.Close() })
 	la := nc.LocalAddr().(*net.TCPAddr)
-	return &rawClient{t: t, nc: nc, r: msrp.NewReader(nc, msrp.Limits{}), bw: bufio.NewWriter(nc),
+	c := &rawClient{t: t, nc: nc, bw: bufio.NewWriter(nc), in: make(chan rawFrame, 64), done: make(chan struct{}),
 		self: msrp.URI{Host: "127.0.0.1", Port: la.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		r := msrp.NewReader(nc, msrp.Limits{})
+		for {
+			f, err := r.ReadFrame()
+			var body []byte
+			if err == nil {
+				body, err = io.ReadAll(r)
+			}
+			select {
+			case c.in <- rawFrame{f, body, err}:
+			case <-c.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(c.done); nc.Close(); <-exited })
+	return c
 }
 
 func (c *rawClient) write(f *msrp.Frame, body []byte) {
@@ -94,15 +124,27 @@ func (c *rawClient) read() (*msrp.Frame, []byte) {
 	return f, body
 }
 
+var errReadTimeout = errors.New("read timeout")
+
 func (c *rawClient) tryRead(d time.Duration) (*msrp.Frame, []byte, error) {
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	defer c.nc.SetReadDeadline(time.Time{})
-	f, err := c.r.ReadFrame()
-	if err != nil {
-		return nil, nil, err
+	select {
+	case r, ok := <-c.in:
+		if !ok {
+			return nil, nil, io.EOF
+		}
+		if r.err != nil {
+			// Keep reporting the end.
+			go func() {
+				select {
+				case c.in <- r:
+				case <-c.done:
+				}
+			}()
+		}
+		return r.f, r.body, r.err
+	case <-time.After(d):
+		return nil, nil, errReadTimeout
 	}
-	body, err := io.ReadAll(c.r)
-	return f, body, err
 }
 
 // RoundTrip lets msrp.Authenticate run over the raw client.
@@ -151,5 +193,5 @@ func authReq(to msrp.URI, from msrp.URI, hdrs ...msrp.Header) *msrp.Frame {
 func isClosed(t testing.TB, c *rawClient) bool {
 	t.Helper()
 	_, _, err := c.tryRead(10 * time.Second)
-	return err != nil && !strings.Contains(err.Error(), "timeout")
+	return err != nil && err != errReadTimeout
 }

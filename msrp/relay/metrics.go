@@ -23,9 +23,9 @@ type Metrics struct {
 }
 
 type counters struct {
-	conns, rejectedConns, sessions                        atomic.Uint64
-	connsOpen, sessionsLive                               atomic.Int64
-	authOK, authFail, framesIn, framesOut, bytesIn        atomic.Uint64
+	conns, rejectedConns, sessions                       atomic.Uint64
+	connsOpen, sessionsLive                              atomic.Int64
+	authOK, authFail, framesIn, framesOut, bytesIn       atomic.Uint64
 	bytesOut, forwarded, rejected, timeouts, reportsSent atomic.Uint64
 }
 

@@ -31,7 +31,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perAddr   map[netip.Addr]int
-	sessions  map[string]*session
+	sessions  map[string]*grant
 	outbound  map[string]*dialing
 	closed    bool
 
@@ -41,8 +41,8 @@ type Server struct {
 	metrics counters
 }
 
-// session is one Use-Path URI handed out by AUTH (RFC 4976 §6.3).
-type session struct {
+// grant is one Use-Path URI handed out by AUTH (RFC 4976 §6.3).
+type grant struct {
 	uri     msrp.URI
 	owner   *conn
 	user    string
@@ -81,7 +81,7 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		perAddr:   make(map[netip.Addr]int),
-		sessions:  make(map[string]*session),
+		sessions:  make(map[string]*grant),
 		outbound:  make(map[string]*dialing),
 		done:      make(chan struct{}),
 	}
@@ -300,7 +300,7 @@ func (s *Server) isSelf(u msrp.URI, portOptional bool) bool {
 
 // lookup returns the live session whose URI is exactly u (RFC 4975 §6.1:
 // the session-id compares case-sensitively).
-func (s *Server) lookup(u msrp.URI) *session {
+func (s *Server) lookup(u msrp.URI) *grant {
 	if u.SessionID == "" {
 		return nil
 	}
@@ -315,7 +315,7 @@ func (s *Server) lookup(u msrp.URI) *session {
 
 // addSession hands out a fresh URI for owner (RFC 4976 §6.3: at least 64
 // random bits; msrp.NewSessionID has about 119).
-func (s *Server) addSession(owner *conn, user string, life time.Duration) (*session, error) {
+func (s *Server) addSession(owner *conn, user string, life time.Duration) (*grant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || owner.isClosed() {
@@ -326,7 +326,7 @@ func (s *Server) addSession(owner *conn, user string, life time.Duration) (*sess
 	}
 	u := s.base
 	u.SessionID = msrp.NewSessionID()
-	ss := &session{uri: u, owner: owner, user: user, expires: s.cfg.Now().Add(life)}
+	ss := &grant{uri: u, owner: owner, user: user, expires: s.cfg.Now().Add(life)}
 	s.sessions[u.SessionID] = ss
 	owner.nsessions++
 	s.metrics.sessions.Add(1)
