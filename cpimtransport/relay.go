@@ -396,7 +396,8 @@ func (rs *RelaySession) Close() {
 	delete(r.routes, routeKey{rs.legs[1].uri, rs.legs[0].uri})
 }
 
-// attach makes c the leg's connection and flushes what waited (r.mu held).
+// attach makes c the leg's connection and queues what waited for it
+// (r.mu held, so that nothing newer overtakes it).
 func (r *Relay) attach(l *relayLeg, c *rconn) {
 	l.conn = c
 	q := l.queue
