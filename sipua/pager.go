@@ -41,7 +41,10 @@ type Disposition int
 // Dispositions.
 const (
 	// Delivered: the recipient's UA accepted the message (200 OK, RFC 3428
-	// §7; or, in large-message mode, the session delivered it).
+	// §7). In large-message mode: the session reported Delivered (a
+	// success report) or Sent (every byte acknowledged by the next MSRP
+	// hop, which is the recipient when no relay is in the path);
+	// PagerResult.Session has the exact outcome.
 	Delivered Disposition = iota + 1
 	// AcceptedForLater: a store-and-forward server took it for later
 	// delivery (202 Accepted); delivery is not known (RFC 3428 §7).

@@ -253,7 +253,15 @@ func (ua *UA) doAuth(ctx context.Context, req *sip.Request) (*sip.Response, erro
 		}
 		res, err = ua.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: ua.username, Password: ua.cfg.Password})
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrAuthFailed, err)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w", ErrCanceled, err)
+			}
+			if strings.Contains(err.Error(), "challenge") || strings.Contains(err.Error(), "digest") {
+				// sipgo could not answer the challenge (unknown
+				// algorithm, malformed header).
+				return nil, fmt.Errorf("%w: %w", ErrAuthFailed, err)
+			}
+			return nil, err
 		}
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {

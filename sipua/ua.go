@@ -318,6 +318,21 @@ func (ua *UA) Start(ctx context.Context) error {
 	return nil
 }
 
+// Serve runs the UA until ctx ends: Start, then wait, then Close (which
+// hangs up and unregisters). It also returns when the UA is closed by
+// someone else.
+func (ua *UA) Serve(ctx context.Context) error {
+	if err := ua.Start(ctx); err != nil {
+		ua.Close()
+		return err
+	}
+	select {
+	case <-ctx.Done():
+	case <-ua.ctx.Done():
+	}
+	return ua.Close()
+}
+
 // ServeUDP hands pc to the UA, which reads SIP from it until Close and
 // closes it then. Unlike net/http's Serve it returns at once, once the
 // listener is in use (its port goes into Contact headers).

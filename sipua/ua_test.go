@@ -637,3 +637,27 @@ func TestIPv6Loopback(t *testing.T) {
 		})
 	}
 }
+
+func TestServe(t *testing.T) {
+	reg := newTestRegistrar(t, map[string]string{"alice": "pw"}, 0)
+	ua, err := New(Config{AOR: "sip:alice@example.com", Password: "pw", Registrar: reg.uri, Listen: []Listen{{TCP, "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	errc := make(chan error, 1)
+	go func() { errc <- ua.Serve(ctx) }()
+	if got := reg.nextReg(t); got != "alice 3600" {
+		t.Fatalf("REGISTER %q", got)
+	}
+	for i := 0; ua.Registered() == 0 && i < 500; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if got := reg.nextReg(t); got != "alice 0" {
+		t.Fatalf("no unregister after Serve: %q", got)
+	}
+}
