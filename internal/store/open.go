@@ -155,7 +155,7 @@ func openSQLite(ctx context.Context, spec string, o Options) (Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	h := newHub()
-	s := &sqlStore{backend: "sqlite", w: w, r: r, hub: h, now: o.Now}
+	s := &sqlStore{backend: "sqlite", w: w, r: r, rq: newStmtCache(r), wq: newStmtCache(w), hub: h, now: o.Now}
 	// One SQLite file serves one node, so notifications stay in process.
 	s.notify = func(ctx context.Context, channel, payload string) error {
 		if err := ctx.Err(); err != nil {
@@ -198,7 +198,8 @@ func openPostgres(ctx context.Context, dsn string, o Options) (Store, error) {
 	l := newPGListener(cfg, h)
 	h.first = l.listen
 	h.last = l.unlisten
-	s := &sqlStore{backend: "postgres", w: db, r: db, hub: h, now: o.Now, onClose: l.close}
+	sc := newStmtCache(db)
+	s := &sqlStore{backend: "postgres", w: db, r: db, rq: sc, wq: sc, hub: h, now: o.Now, onClose: l.close}
 	s.notify = func(ctx context.Context, channel, payload string) error {
 		_, err := s.exec(ctx, "notify", `SELECT pg_notify($1, $2)`, channel, payload)
 		return err

@@ -23,8 +23,9 @@ import (
 // indexes, which SQLite (3.35+) and PostgreSQL both accept.
 type sqlStore struct {
 	backend string
-	w       *sql.DB // writes (SQLite: one connection)
-	r       *sql.DB // reads (SQLite: a read-only pool; PostgreSQL: == w)
+	w       *sql.DB    // writes (SQLite: one connection)
+	r       *sql.DB    // reads (SQLite: a read-only pool; PostgreSQL: == w)
+	rq, wq  *stmtCache // prepared statements on r and w
 	hub     *hub
 	notify  func(ctx context.Context, channel, payload string) error
 	onClose func() error
@@ -50,7 +51,7 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	if err := s.read(ctx, func() error {
-		return s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM parley_schema`).Scan(&v)
+		return s.rq.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM parley_schema`).Scan(&v)
 	}); err != nil {
 		return 0, fmt.Errorf("store: schema version: %w", err)
 	}
@@ -60,6 +61,8 @@ func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() {
 		s.hub.close()
+		s.rq.close()
+		s.wq.close()
 		var errs []error
 		if s.onClose != nil {
 			errs = append(errs, s.onClose())
@@ -323,7 +326,7 @@ func (s *sqlStore) accounts(ctx context.Context, where string, args ...any) ([]A
 }
 
 func (s *sqlStore) accounts1(ctx context.Context, where string, args ...any) ([]Account, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT domain, username, display_name, created, updated
+	rows, err := s.rq.query(ctx, `SELECT domain, username, display_name, created, updated
 		FROM account `+where+` ORDER BY domain, username`, args...)
 	if err != nil {
 		return nil, wrap("accounts", err)
@@ -348,7 +351,7 @@ func (s *sqlStore) accounts1(ctx context.Context, where string, args ...any) ([]
 	if len(out) == 0 {
 		return out, nil
 	}
-	rows, err = s.r.QueryContext(ctx, `SELECT domain, username, realm, algorithm, ha1
+	rows, err = s.rq.query(ctx, `SELECT domain, username, realm, algorithm, ha1
 		FROM credential `+where+` ORDER BY domain, username, realm, algorithm`, args...)
 	if err != nil {
 		return nil, wrap("accounts", err)
@@ -405,7 +408,7 @@ func (s *sqlStore) Credential(ctx context.Context, domain, user, realm string, a
 	domain = normDomain(domain)
 	c := Credential{Realm: realm, Algorithm: base}
 	err = s.read(ctx, func() error {
-		return s.r.QueryRowContext(ctx, `SELECT ha1 FROM credential
+		return s.rq.queryRow(ctx, `SELECT ha1 FROM credential
 		WHERE domain = $1 AND username = $2 AND realm = $3 AND algorithm = $4`,
 			domain, user, realm, string(base)).Scan(&c.HA1)
 	})
@@ -476,7 +479,7 @@ func (s *sqlStore) Lookup(ctx context.Context, aor string) ([]Binding, error) {
 }
 
 func (s *sqlStore) lookup(ctx context.Context, aor string) ([]Binding, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT aor, contact, instance, reg_id, call_id, cseq, q, expires,
+	rows, err := s.rq.query(ctx, `SELECT aor, contact, instance, reg_id, call_id, cseq, q, expires,
 		node, received, path, user_agent, updated
 		FROM binding WHERE aor = $1 AND expires > $2 ORDER BY q DESC, updated DESC, bkey`,
 		aor, micros(s.now()))
@@ -506,7 +509,7 @@ func (s *sqlStore) lookup(ctx context.Context, aor string) ([]Binding, error) {
 func (s *sqlStore) exec(ctx context.Context, op, q string, args ...any) (int, error) {
 	var n int64
 	err := s.retry(ctx, func() error {
-		res, err := s.w.ExecContext(ctx, q, args...)
+		res, err := s.wq.exec(ctx, q, args...)
 		if err != nil {
 			return err
 		}
@@ -573,11 +576,15 @@ func (s *sqlStore) Enqueue(ctx context.Context, m Message) (int64, bool, error) 
 	var id int64
 	created := true
 	err := s.inTx(ctx, "enqueue", func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `INSERT INTO message
+		created = true
+		st, err := s.wq.tx(ctx, tx, `INSERT INTO message
 			(rcpt, sender, client_id, content_type, body, datetime, received, state, attempts, last_error, updated)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, '', $7)
-			ON CONFLICT (rcpt, sender, client_id) DO NOTHING RETURNING id`,
-			m.Rcpt, m.Sender, nullString(m.ClientID), m.ContentType, body, dt, now).Scan(&id)
+			ON CONFLICT (rcpt, sender, client_id) DO NOTHING RETURNING id`)
+		if err != nil {
+			return wrap("enqueue", err)
+		}
+		err = st.QueryRowContext(ctx, m.Rcpt, m.Sender, nullString(m.ClientID), m.ContentType, body, dt, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) && m.ClientID != "" {
 			created = false
 			err = tx.QueryRowContext(ctx, `SELECT id FROM message WHERE rcpt = $1 AND sender = $2 AND client_id = $3`,
@@ -635,7 +642,7 @@ func (s *sqlStore) Pending(ctx context.Context, rcpt string, limit int) ([]Store
 }
 
 func (s *sqlStore) pending(ctx context.Context, rcpt string, limit int) ([]StoredMessage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+messageCols+` FROM message
+	rows, err := s.rq.query(ctx, `SELECT `+messageCols+` FROM message
 		WHERE rcpt = $1 AND state = 0 ORDER BY id LIMIT $2`, rcpt, clampLimit(limit, 1000, 10000))
 	if err != nil {
 		return nil, wrap("pending", err)
@@ -663,7 +670,7 @@ func (s *sqlStore) PendingRecipients(ctx context.Context, limit int) ([]string, 
 }
 
 func (s *sqlStore) pendingRecipients(ctx context.Context, limit int) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT rcpt FROM message WHERE state = 0 ORDER BY rcpt LIMIT $1`,
+	rows, err := s.rq.query(ctx, `SELECT DISTINCT rcpt FROM message WHERE state = 0 ORDER BY rcpt LIMIT $1`,
 		clampLimit(limit, 1000, 100000))
 	if err != nil {
 		return nil, wrap("pending recipients", err)
@@ -684,7 +691,7 @@ func (s *sqlStore) Message(ctx context.Context, id int64) (StoredMessage, error)
 	var m StoredMessage
 	err := s.read(ctx, func() error {
 		var err error
-		m, err = scanMessage(s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM message WHERE id = $1`, id))
+		m, err = scanMessage(s.rq.queryRow(ctx, `SELECT `+messageCols+` FROM message WHERE id = $1`, id))
 		return err
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -702,7 +709,7 @@ func (s *sqlStore) update(ctx context.Context, op string, id int64, q string, ar
 	}
 	var one int
 	err = s.read(ctx, func() error {
-		return s.w.QueryRowContext(ctx, `SELECT 1 FROM message WHERE id = $1`, id).Scan(&one)
+		return s.wq.queryRow(ctx, `SELECT 1 FROM message WHERE id = $1`, id).Scan(&one)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("%w: message %d", ErrNotFound, id)
@@ -792,10 +799,10 @@ func (s *sqlStore) history(ctx context.Context, owner, peer string, before Curso
 	var rows *sql.Rows
 	var err error
 	if peer == "" {
-		rows, err = s.r.QueryContext(ctx, cols+`WHERE owner = $1 AND (t < $2 OR (t = $2 AND id < $3))
+		rows, err = s.rq.query(ctx, cols+`WHERE owner = $1 AND (t < $2 OR (t = $2 AND id < $3))
 			ORDER BY t DESC, id DESC LIMIT $4`, owner, bt, bid, limit)
 	} else {
-		rows, err = s.r.QueryContext(ctx, cols+`WHERE owner = $1 AND peer = $2 AND (t < $3 OR (t = $3 AND id < $4))
+		rows, err = s.rq.query(ctx, cols+`WHERE owner = $1 AND peer = $2 AND (t < $3 OR (t = $3 AND id < $4))
 			ORDER BY t DESC, id DESC LIMIT $5`, owner, peer, bt, bid, limit)
 	}
 	if err != nil {
@@ -847,7 +854,7 @@ func (s *sqlStore) SessionNode(ctx context.Context, key string) (string, error) 
 	}
 	var node string
 	err := s.read(ctx, func() error {
-		return s.r.QueryRowContext(ctx, `SELECT node FROM relay_session WHERE skey = $1 AND expires > $2`,
+		return s.rq.queryRow(ctx, `SELECT node FROM relay_session WHERE skey = $1 AND expires > $2`,
 			key, micros(s.now())).Scan(&node)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
