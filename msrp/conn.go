@@ -261,9 +261,14 @@ func (c *Conn) removeSession(s *Session) {
 	c.mu.Unlock()
 }
 
-// newChunkTxn registers the transaction of one SEND chunk.
+// newChunkTxn registers the transaction of one SEND chunk. With
+// Failure-Report "no" nothing will answer it, so it is not registered
+// (§7.1.2); with "partial" only errors will (its timer just forgets it).
 func (c *Conn) newChunkTxn(tid string, m *outMsg, start, n int64) *txn {
 	t := &txn{c: c, tid: tid, m: m, start: start, n: n}
+	if m.failure == "no" {
+		return t
+	}
 	c.mu.Lock()
 	c.txns[tid] = t
 	c.mu.Unlock()
@@ -296,9 +301,15 @@ func (t *txn) expire() {
 		t.resp <- txnResult{err: err}
 		return
 	}
-	if t.m != nil {
-		t.m.s.chunkTimedOut(t.m, err)
+	if t.m == nil {
+		return
 	}
+	if t.m.failure == "partial" {
+		// No error within the timer: no news is good news (§7.1.2).
+		t.m.s.settle(t.m)
+		return
+	}
+	t.m.s.chunkTimedOut(t.m, err)
 }
 
 func (c *Conn) dropTxn(t *txn) {

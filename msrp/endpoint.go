@@ -502,6 +502,13 @@ type SessionOptions struct {
 	Proto string
 	// Relay, if set, routes the session through an RFC 4976 relay.
 	Relay *Relay
+	// FailureReport is the Failure-Report header of the session's SENDs
+	// (RFC 4975 §7.1.2): "" or "yes" (responses and the 30 s timer; the
+	// Delivery is Sent once every chunk got its 200), "partial" (only
+	// errors come back: Sent when TransactionTimeout passed after the last
+	// chunk without an error; no TimedOut) or "no" (nothing comes back:
+	// Sent once written). Success reports still make a Delivery Delivered.
+	FailureReport string
 }
 
 type sessionOptionsKey struct{}
@@ -626,8 +633,17 @@ func (e *Endpoint) newLocal(proto string, opts session.Options, so SessionOption
 		// RFC 6135 §4: an active endpoint advertises port 9.
 		u.Host, u.Port = e.advertiseHost(nil), 9
 	}
+	switch so.FailureReport {
+	case "", "yes", "partial", "no":
+	default:
+		return nil, fmt.Errorf("msrp: FailureReport %q: want yes, partial or no", so.FailureReport)
+	}
 	s := newSession(e, id, u, opts)
 	s.relay = so.Relay
+	s.failureReport = so.FailureReport
+	if s.failureReport == "" {
+		s.failureReport = "yes"
+	}
 	// RFC 4976 §5.1: a=path is the reversed Use-Path followed by our URI.
 	for i := len(usePath) - 1; i >= 0; i-- {
 		s.localPath = append(s.localPath, usePath[i])

@@ -597,3 +597,17 @@ func TestCancelAfterOpenIsNoop(t *testing.T) {
 	off2.Cancel()
 	<-off2.Session().Done()
 }
+
+func TestBadSessionOptions(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, false)
+	ctx := testCtx(t)
+	if _, err := a.OfferWith(ctx, session.Options{}, SessionOptions{FailureReport: "maybe"}); err == nil {
+		t.Error("FailureReport maybe accepted")
+	}
+	if _, err := a.OfferWith(ctx, session.Options{}, SessionOptions{Proto: "TCP/TLS/MSRP"}); !errors.Is(err, session.ErrNotAcceptable) {
+		t.Errorf("TLS proto without TLS config: %v", err)
+	}
+	if _, err := a.OfferWith(ctx, session.Options{}, SessionOptions{Relay: &Relay{}}); err == nil {
+		t.Error("empty Relay accepted")
+	}
+}

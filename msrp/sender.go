@@ -59,8 +59,9 @@ type outMsg struct {
 	s           *Session
 	id          string
 	contentType string
-	total       int64 // Unknown when the size is not known in advance
-	success     bool  // Success-Report: yes
+	total       int64  // Unknown when the size is not known in advance
+	success     bool   // Success-Report: yes
+	failure     string // Failure-Report: yes, partial or no (§7.1.2)
 	d           *session.Delivery
 
 	// Body source, owned by the writer goroutine once queued.
@@ -450,7 +451,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		FromPath:      s.fromPath,
 		MessageID:     m.id,
 		HasByteRange:  true,
-		FailureReport: "yes",
+		FailureReport: m.failure,
 		ContentType:   m.contentType,
 	}
 	if m.success {

@@ -61,6 +61,8 @@ type Session struct {
 	accept    []string
 	local     *messagesdp.Media
 	relay     *Relay
+	// failureReport is the Failure-Report of our SENDs (§7.1.2).
+	failureReport string
 
 	bound chan struct{} // closed when a connection is bound
 
@@ -329,6 +331,7 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 		contentType: ctype,
 		total:       size,
 		success:     s.opts.WantReceipts && !m.NoReceipt,
+		failure:     s.failureReport,
 		d:           session.NewDelivery(id, size),
 	}
 	c := s.conn
@@ -377,11 +380,22 @@ func (s *Session) completeMsg(m *outMsg, r session.Result) {
 // chunkWritten records that a chunk of m is about to be answered.
 func (s *Session) chunkWritten(m *outMsg, last bool) {
 	s.mu.Lock()
-	m.outstanding++
+	if m.failure == "yes" {
+		m.outstanding++ // only "yes" brings a 200 to wait for
+	}
 	if last {
 		m.lastSent = true
 	}
+	var r session.Result
+	ok := false
+	if last && m.failure == "no" {
+		// Nothing will come back but success REPORTs, if asked for.
+		r, ok = s.settleLocked(m)
+	}
 	s.mu.Unlock()
+	if ok {
+		s.completeMsg(m, r)
+	}
 }
 
 // msgStopped is called by the writer after it dropped a stopped message.
@@ -424,7 +438,9 @@ func (s *Session) settle(m *outMsg) {
 func (s *Session) chunkResponse(t *txn, f *Frame) {
 	m := t.m
 	s.mu.Lock()
-	m.outstanding--
+	if m.failure == "yes" {
+		m.outstanding--
+	}
 	s.mu.Unlock()
 	code := f.StatusCode
 	if code == 200 {

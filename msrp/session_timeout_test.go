@@ -16,7 +16,7 @@ import (
 // pipeSession opens a session from a fresh endpoint (active, offerer) to a
 // hand-driven peer over net.Pipe, inside a synctest bubble. The peer
 // answers the binding SEND and is returned for the test to drive.
-func pipeSession(t *testing.T, cfg Config) (*Endpoint, *Session, *rawPeer) {
+func pipeSession(t *testing.T, cfg Config, so ...SessionOptions) (*Endpoint, *Session, *rawPeer) {
 	t.Helper()
 	mine, theirs := net.Pipe()
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) { return mine, nil }
@@ -26,7 +26,11 @@ func pipeSession(t *testing.T, cfg Config) (*Endpoint, *Session, *rawPeer) {
 	}
 	t.Cleanup(func() { e.Close(); theirs.Close() })
 	ctx := context.Background()
-	off, err := e.OfferWith(ctx, session.Options{}, SessionOptions{})
+	var o SessionOptions
+	if len(so) > 0 {
+		o = so[0]
+	}
+	off, err := e.OfferWith(ctx, session.Options{}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +200,65 @@ func TestUnboundAcceptedConnectionClosed(t *testing.T) {
 		}
 		if el := time.Since(start); el != 10*time.Second {
 			t.Fatalf("closed after %v", el)
+		}
+	})
+}
+
+// TestSendFailureReportModes: SENDs with Failure-Report "no" are Sent once
+// written; with "partial" they are Sent when the timer passes without an
+// error, and fail on an error response (RFC 4975 §7.1.2).
+func TestSendFailureReportModes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, s, p := pipeSession(t, Config{}, SessionOptions{FailureReport: "no"})
+		frames := make(chan *Frame, 10)
+		go func() {
+			for {
+				f, err := p.r.ReadFrame()
+				if err != nil {
+					close(frames)
+					return
+				}
+				io.Copy(io.Discard, p.r)
+				frames <- f
+			}
+		}()
+		start := time.Now()
+		d, _ := s.Send(context.Background(), &session.Outgoing{ContentType: "text/plain", Body: []byte("fire and forget")})
+		r, _ := d.Wait(context.Background())
+		if r.Outcome != session.Sent || time.Since(start) != 0 {
+			t.Fatalf("no: %+v after %v", r, time.Since(start))
+		}
+		if f := <-frames; f.FailureReport != "no" {
+			t.Fatalf("Failure-Report %q", f.FailureReport)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		_, s, p := pipeSession(t, Config{}, SessionOptions{FailureReport: "partial"})
+		frames := make(chan *Frame, 10)
+		go func() {
+			for {
+				f, err := p.r.ReadFrame()
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, p.r)
+				frames <- f
+			}
+		}()
+		start := time.Now()
+		d, _ := s.Send(context.Background(), &session.Outgoing{ContentType: "text/plain", Body: []byte("quiet")})
+		if f := <-frames; f.FailureReport != "partial" {
+			t.Fatalf("Failure-Report %q", f.FailureReport)
+		}
+		r, _ := d.Wait(context.Background())
+		if r.Outcome != session.Sent || time.Since(start) != 30*time.Second {
+			t.Fatalf("partial: %+v after %v", r, time.Since(start))
+		}
+		d, _ = s.Send(context.Background(), &session.Outgoing{ContentType: "text/plain", Body: []byte("refused")})
+		f := <-frames
+		p.nc.Write(AppendFrame(nil, Respond(f, 415, ""), nil))
+		if r, _ := d.Wait(context.Background()); r.Outcome != session.Failed || r.Status != 415 {
+			t.Fatalf("partial error: %+v", r)
 		}
 	})
 }
