@@ -398,22 +398,23 @@ func (c *conn) readMessage(r *Reader, n int64) error {
 	if _, err := io.ReadFull(r, prefix); err != nil {
 		return err
 	}
-	whole := func() error {
-		buf := growLen(prefix, int(n-streamThreshold))
-		if _, err := io.ReadFull(r, buf[streamThreshold:]); err != nil {
-			return err
-		}
-		c.dispatch(buf)
-		return nil
-	}
+	// A large message must show its CPIM and MIME headers in the first
+	// streamThreshold octets; the rest is then read only if its session
+	// takes it, so memory stays bounded whatever Content-Length says.
 	bs := entityBodyStart(prefix)
 	if bs < 0 {
-		return whole() // headers beyond the threshold: bounded by MaxMessageSize
+		c.e.logDiscard(c, "headers of a large message exceed the limit", "limit", streamThreshold)
+		return nil // the rest is skipped by the next Next
 	}
 	m, err := cpim.Parse(prefix[:bs])
 	if err != nil || m.ContentType() == "" {
-		return whole()
+		c.e.logDiscard(c, "not message/cpim", "err", err)
+		return nil
 	}
+	// Without the blank line between CPIM and MIME headers (seen in real
+	// traffic, and tolerated by cpim.Parse) the second blank line found
+	// is inside the body: what the parser took as body belongs to it.
+	bs -= len(m.Body())
 	s, msgID, ok := c.match(m, true)
 	if !ok {
 		return nil // the rest is skipped by the next Next
