@@ -434,8 +434,9 @@ func (ua *UA) contact(transport string) (sip.ContactHeader, bool) {
 }
 
 // Close hangs up every call, removes the registration (Expires: 0), closes
-// the listeners and waits for every goroutine the UA owns. It is
-// idempotent.
+// the listeners and waits for every goroutine the UA owns, including the
+// OnInvite, OnCall and OnMessage callbacks it started: they must return.
+// It is idempotent.
 func (ua *UA) Close() error {
 	ua.mu.Lock()
 	if ua.closed {
