@@ -135,8 +135,8 @@ func TestExample43(t *testing.T) {
 		sb.Close()
 		a.Close()
 		b.Close()
-		golden(t, "example43-b-to-a.wire", recB.bytes())
-		golden(t, "example43-a-to-b.wire", recA.bytes())
+		golden(t, "example43-b-to-a.cpim", recB.bytes())
+		golden(t, "example43-a-to-b.cpim", recA.bytes())
 	})
 }
 
