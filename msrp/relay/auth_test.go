@@ -209,26 +209,6 @@ func TestAuthReplayAndStale(t *testing.T) {
 	}
 }
 
-func TestAuthRequiresTLSOffLoopback(t *testing.T) {
-	s, _ := startRelay(t, Config{})
-	// Pretend the peer is not on loopback.
-	c := dialRaw(t, s)
-	c.write(authReq(s.URI(), c.self), nil)
-	if f, _ := c.read(); f.StatusCode != 401 {
-		t.Fatal("loopback AUTH refused")
-	}
-	cc := &conn{s: s}
-	cc.addr = addrOf(fakeAddr("192.0.2.1:5000"))
-	if cc.secure || cc.addr.IsLoopback() || !cc.addr.IsValid() {
-		t.Fatal("test address")
-	}
-}
-
-type fakeAddr string
-
-func (a fakeAddr) Network() string { return "tcp" }
-func (a fakeAddr) String() string  { return string(a) }
-
 func TestHA1(t *testing.T) {
 	if got := HA1(md5.New, "Mufasa", "testrealm@host.com", "Circle Of Life"); got != "939e7578ed9e3c518a452acee763bce9" {
 		t.Fatalf("RFC 2617 §3.5 HA1: %s", got)

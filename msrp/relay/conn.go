@@ -151,13 +151,13 @@ func (s *source) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if s.full == 0 {
+		s.full = len(p)
+	}
 	if s.npend > 0 {
 		p[0] = s.pend[0]
 		s.npend = 0
 		return 1, nil
-	}
-	if s.full == 0 {
-		s.full = len(p)
 	}
 	return c.readRaw(p, len(p) == s.full)
 }

@@ -1,0 +1,287 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"math/big"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// fakeRemote makes accepted connections look as if they came from addr.
+type fakeRemote struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l fakeRemote) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return fakeRemoteConn{c, l.addr}, nil
+}
+
+type fakeRemoteConn struct {
+	net.Conn
+	addr net.Addr
+}
+
+func (c fakeRemoteConn) RemoteAddr() net.Addr { return c.addr }
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+func serveOn(t *testing.T, s *Server, l net.Listener) {
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	for s.URI().Port == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	t.Cleanup(func() { s.Close(); <-done })
+}
+
+func TestAuthRequiresTLSOffLoopback(t *testing.T) {
+	for _, insecure := range []bool{false, true} {
+		auth := NewMemoryAuthenticator()
+		s, err := New(Config{Host: "127.0.0.1", Authenticator: auth, AllowInsecure: insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		serveOn(t, s, fakeRemote{l, &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5000}})
+		c := dialRaw(t, s)
+		c.write(authReq(s.URI(), c.self), nil)
+		f, _ := c.read()
+		want := 403
+		if insecure {
+			want = 401
+		}
+		if f.StatusCode != want {
+			t.Fatalf("AllowInsecure %v: %d %s", insecure, f.StatusCode, f.Comment)
+		}
+	}
+}
+
+func TestMaxConnsPerAddr(t *testing.T) {
+	s, _ := startRelay(t, Config{MaxConnsPerAddr: 2})
+	a, b := dialRaw(t, s), dialRaw(t, s)
+	a.auth(s, "alice")
+	b.auth(s, "bob")
+	c := dialRaw(t, s)
+	if !isClosed(t, c) {
+		t.Fatal("third connection accepted")
+	}
+	if m := s.Metrics(); m.RejectedConns != 1 {
+		t.Fatalf("%+v", m)
+	}
+}
+
+func TestMaxSessionsPerConn(t *testing.T) {
+	s, _ := startRelay(t, Config{MaxSessionsPerConn: 2})
+	c := dialRaw(t, s)
+	c.auth(s, "alice")
+	c.auth(s, "alice")
+	_, err := msrp.Authenticate(context.Background(), c, s.URI(), msrp.Credentials{Username: "alice", Password: "alice-pw"}, msrp.AuthOptions{From: c.self})
+	if err == nil {
+		t.Fatal("third session granted")
+	}
+}
+
+func selfSigned(t *testing.T, name string) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, DNSNames: []string{name},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestAuthOverTLS: an endpoint off loopback authenticates over TLS and
+// gets an msrps Use-Path.
+func TestAuthOverTLS(t *testing.T) {
+	cert := selfSigned(t, "relay.test")
+	auth := NewMemoryAuthenticator()
+	auth.Add("alice", "alice-pw")
+	s, err := New(Config{Host: "relay.test", Authenticator: auth, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	serveOn(t, s, fakeRemote{l, &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5000}})
+	pool := x509.NewCertPool()
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	pool.AddCert(leaf)
+	nc, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "relay.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	rt := &connRT{r: msrp.NewReader(nc, msrp.Limits{}), w: bufio.NewWriter(nc)}
+	self := msrp.URI{Secure: true, Host: "client.test", Port: 1, SessionID: "abcdefgh", Transport: "tcp"}
+	ra, err := msrp.Authenticate(context.Background(), rt, s.URI(), msrp.Credentials{Username: "alice", Password: "alice-pw"},
+		msrp.AuthOptions{From: self, RequireResponseAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := ra.UsePath[0]; !u.Secure || u.Host != "relay.test" {
+		t.Fatalf("Use-Path %v", ra.UsePath)
+	}
+}
+
+// connRT is a minimal synchronous RoundTripper.
+type connRT struct {
+	r *msrp.Reader
+	w *bufio.Writer
+}
+
+func (c *connRT) RoundTrip(_ context.Context, req *msrp.Frame, body []byte) (*msrp.Frame, error) {
+	req.TID, req.Flag = msrp.NewTransactionID(), msrp.FlagEnd
+	c.w.Write(msrp.AppendFrame(nil, req, body))
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	for {
+		f, err := c.r.ReadFrame()
+		if err != nil {
+			return nil, err
+		}
+		if f.TID == req.TID {
+			return f, nil
+		}
+	}
+}
+
+// silentClient authenticates, then never reads again.
+func silentClient(t *testing.T, s *Server, user string) (net.Conn, msrp.URI, msrp.URI) {
+	nc, err := net.Dial("tcp", s.URI().HostPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	self := msrp.URI{Host: "127.0.0.1", Port: nc.LocalAddr().(*net.TCPAddr).Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	rt := &connRT{r: msrp.NewReader(nc, msrp.Limits{}), w: bufio.NewWriter(nc)}
+	ra, err := msrp.Authenticate(context.Background(), rt, s.URI(), msrp.Credentials{Username: user, Password: user + "-pw"}, msrp.AuthOptions{From: self})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, self, ra.UsePath[0]
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestBackPressure: a receiver that stops reading stalls its sender; the
+// relay's memory does not grow with the data sent.
+func TestBackPressure(t *testing.T) {
+	s, _ := startRelay(t, Config{})
+	ncA, selfA, ra := silentClient(t, s, "alice")
+	ncB, selfB, rb := silentClient(t, s, "bob")
+	_ = ncB
+	const total = 512 << 20
+	head := &msrp.Frame{TID: "bigchunk1", Method: msrp.MethodSEND, ToPath: []msrp.URI{ra, rb, selfB}, FromPath: []msrp.URI{selfA},
+		MessageID: "bigmessage", ByteRange: msrp.ByteRange{Start: 1, End: total, Total: total}, HasByteRange: true,
+		ContentType: "application/octet-stream", FailureReport: "no"}
+	before := heapInUse()
+	var written atomic.Int64
+	werr := make(chan error, 1)
+	go func() {
+		if _, err := ncA.Write(head.AppendHead(nil)); err != nil {
+			werr <- err
+			return
+		}
+		buf := make([]byte, 64<<10)
+		for i := range buf {
+			buf[i] = 'a' + byte(i%26)
+		}
+		for written.Load() < total {
+			n, err := ncA.Write(buf)
+			written.Add(int64(n))
+			if err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- nil
+	}()
+	// Wait until the sender is stalled: no progress for 300 ms.
+	last := int64(-1)
+	for {
+		time.Sleep(300 * time.Millisecond)
+		n := written.Load()
+		if n == last {
+			break
+		}
+		last = n
+		if n >= total {
+			t.Fatal("all data accepted: no back-pressure")
+		}
+	}
+	after := heapInUse()
+	t.Logf("sender stalled after %d MiB; relay+test heap grew %d KiB", last>>20, (int64(after)-int64(before))>>10)
+	if last > total/4 {
+		t.Fatalf("sender wrote %d bytes before stalling", last)
+	}
+	// Generous bound: a few buffers, never the data in flight.
+	if after > before+16<<20 {
+		t.Fatalf("heap grew from %d to %d", before, after)
+	}
+	ncA.Close()
+	<-werr
+}
+
+// TestIdleRelease: a quiet connection gives back its read buffer and
+// wakes up on the next frame.
+func TestIdleRelease(t *testing.T) {
+	s, _ := startRelay(t, Config{IdleRelease: 100 * time.Millisecond})
+	a, b, ra, rb := pairRaw(t, s)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		released := 0
+		s.mu.RLock()
+		for c := range s.conns {
+			if !c.hasReader.Load() {
+				released++
+			}
+		}
+		s.mu.RUnlock()
+		if released == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("read buffers not released")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a.write(send([]msrp.URI{ra, rb, b.self}, a.self, "after-idle", "wake up"), []byte("wake up"))
+	if _, body := b.read(); string(body) != "wake up" {
+		t.Fatalf("%q", body)
+	}
+}
+
+var _ = io.EOF
