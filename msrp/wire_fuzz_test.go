@@ -41,6 +41,15 @@ func FuzzReader(f *testing.F) {
 		if !sameErr(werr, serr) || len(whole) != len(split) {
 			t.Fatalf("whole: %d frames, %v; split: %d frames, %v", len(whole), werr, len(split), serr)
 		}
+		into, ierr := readAllFramesInto(&splitReader{data: data, rng: rand.New(rand.NewPCG(seed>>3, seed))})
+		if !sameErr(werr, ierr) || len(whole) != len(into) {
+			t.Fatalf("whole: %d frames, %v; ReadFrameInto: %d frames, %v", len(whole), werr, len(into), ierr)
+		}
+		for i := range into {
+			if !reflect.DeepEqual(whole[i].f, into[i].f) || !bytes.Equal(whole[i].body, into[i].body) || !sameErr(whole[i].err, into[i].err) {
+				t.Fatalf("frame %d: ReadFrame %+v, ReadFrameInto %+v", i, whole[i].f, into[i].f)
+			}
+		}
 		for i := range whole {
 			w, s := whole[i], split[i]
 			if !reflect.DeepEqual(w.f, s.f) || !bytes.Equal(w.body, s.body) || !sameErr(w.err, s.err) {
@@ -72,6 +81,48 @@ func fuzzRead(t *testing.T, rd io.Reader) ([]readResult, error) {
 		return res, err
 	}
 	return res, err
+}
+
+// readAllFramesInto is readAllFrames through ReadFrameInto with one
+// reused Frame, cloned after each read.
+func readAllFramesInto(rd io.Reader) ([]readResult, error) {
+	r := NewReader(rd, fuzzLimits)
+	var f Frame
+	var out []readResult
+	for {
+		err := r.ReadFrameInto(&f)
+		var se *StatusError
+		if err != nil && !errors.As(err, &se) {
+			return out, err
+		}
+		res := readResult{err: err}
+		if err == nil && f.HasBody() {
+			res.body = []byte{}
+			for {
+				seg, err := r.NextBodySegment()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return out, err
+				}
+				res.body = append(res.body, seg...)
+			}
+		}
+		g := f
+		g.ToPath = cloneSlice(f.ToPath)
+		g.FromPath = cloneSlice(f.FromPath)
+		g.Headers = cloneSlice(f.Headers)
+		res.f = &g
+		out = append(out, res)
+	}
+}
+
+func cloneSlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append([]T{}, s...)
 }
 
 // sameErr compares errors by class and text.
