@@ -147,3 +147,29 @@ func equalFoldASCII(a, b string) bool {
 	}
 	return true
 }
+
+// Clone returns a copy of f that shares no slice storage with it: use it
+// to keep a frame read with Reader.ReadFrameInto beyond the next read.
+func (f *Frame) Clone() *Frame {
+	g := *f
+	g.ToPath = cloneURIs(f.ToPath)
+	g.FromPath = cloneURIs(f.FromPath)
+	if f.Headers != nil {
+		g.Headers = append([]Header(nil), f.Headers...)
+	}
+	return &g
+}
+
+func cloneURIs(p []URI) []URI {
+	if p == nil {
+		return nil
+	}
+	q := make([]URI, len(p))
+	for i, u := range p {
+		q[i] = u
+		if u.Params != nil {
+			q[i].Params = append([]string(nil), u.Params...)
+		}
+	}
+	return q
+}

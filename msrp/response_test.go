@@ -123,3 +123,23 @@ func TestRespondRelayedGolden(t *testing.T) {
 		t.Errorf("REPORT To-Path %q, want the SEND's From-Path %q", got, want)
 	}
 }
+
+func TestFrameClone(t *testing.T) {
+	f := sampleSEND(t)
+	f.ToPath[0].Params = []string{"a=b"}
+	f.Headers = []Header{{"X-A", "1"}}
+	g := f.Clone()
+	if !reflect.DeepEqual(f, g) {
+		t.Fatalf("clone differs: %+v", g)
+	}
+	g.ToPath[0].Host = "x"
+	g.ToPath[0].Params[0] = "c=d"
+	g.FromPath[0].Port = 1
+	g.Headers[0].Value = "2"
+	if f.ToPath[0].Host == "x" || f.ToPath[0].Params[0] != "a=b" || f.FromPath[0].Port == 1 || f.Headers[0].Value != "1" {
+		t.Errorf("clone shares storage: %+v", f)
+	}
+	if (&Frame{}).Clone().ToPath != nil {
+		t.Errorf("nil slices not kept nil")
+	}
+}
