@@ -204,3 +204,38 @@ func TestChatTmux(t *testing.T) {
 	waitScreen("bob", regexp.MustCompile(`to reconnect: parley chat --as sip:bob@example.com --listen 127.0.0.1:0`))
 	waitScreen("alice", regexp.MustCompile(`session ended`))
 }
+
+// TestChatAsk: with --ask the waiting side asks; "n" declines (the caller
+// is told), "y" accepts the next invitation.
+func TestChatAsk(t *testing.T) {
+	bob := startChat(t, "--as", "sip:bob@example.com", "--listen", "127.0.0.1:0", "--ask")
+	uri := waitFor(t, bob.out, waitingRE, 10*time.Second)
+
+	e, _, _ := testEnv(strings.NewReader(""), nil)
+	res := make(chan error, 1)
+	go func() { res <- run(ctxT(t, 20*time.Second), e, []string{"chat", "--as", "sip:alice@example.com", uri}) }()
+	waitFor(t, bob.out, regexp.MustCompile(`sip:alice@example.com> wants to chat \(offering TCP/MSRP, cpim/tcp\)\. Accept\? \[y/n\]`), 10*time.Second)
+	bob.typeLine(t, "maybe")
+	waitFor(t, bob.out, regexp.MustCompile(`answer y or n`), 10*time.Second)
+	bob.typeLine(t, "n")
+	select {
+	case err := <-res:
+		if err == nil || !strings.Contains(err.Error(), "declined (603") {
+			t.Errorf("declined call: err = %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the caller was not told")
+	}
+
+	alice := startChat(t, "--as", "sip:alice@example.com", uri)
+	waitFor(t, bob.out, regexp.MustCompile(`(?s)declined; waiting.*Accept\? \[y/n\]`), 10*time.Second)
+	bob.typeLine(t, "y")
+	waitFor(t, alice.out, regexp.MustCompile(`started over TCP/MSRP`), 10*time.Second)
+	alice.typeLine(t, "/quit")
+	if err := alice.wait(t); err != nil {
+		t.Errorf("alice: %v", err)
+	}
+	if err := bob.wait(t); err != nil {
+		t.Errorf("bob: %v", err)
+	}
+}

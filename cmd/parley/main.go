@@ -1,6 +1,24 @@
 // Command parley is Parley's single binary: session-mode instant messaging
 // over SIP with MSRP (RFC 4975) or the seed draft's CPIM transport sessions.
 //
+//	parley demo                      alice and bob in one process on loopback
+//	parley send <peer> [text | -]    one message; exit 0 only when delivered
+//	parley listen                    print received messages as JSON lines
+//	parley chat [peer]               interactive chat in a message session
+//
+// Identity and server come from flags or the environment: --as
+// (PARLEY_AS), --password (PARLEY_PASSWORD), --server (PARLEY_SERVER,
+// registrar and outbound proxy), --proxy (PARLEY_PROXY), --listen
+// (PARLEY_LISTEN), --contact-host (PARLEY_CONTACT_HOST), --transport
+// udp|tcp|tls (PARLEY_TRANSPORT), --media msrp|cpim|both (PARLEY_MEDIA),
+// --cert/--key/--ca (PARLEY_CERT, PARLEY_KEY, PARLEY_CA) and --insecure.
+// Without a server, peers are reached directly (peer-to-peer) at the
+// address "parley listen" or "parley chat" prints.
+//
+// Exit statuses: 0 success, 1 failure, 2 command-line mistake, and for
+// send 3 when the message was accepted for later delivery (202) or sent
+// without a delivery confirmation.
+//
 // Every subcommand lives in its own file as a function
 // run<Name>(ctx, env, args) error registered in commands below; main only
 // parses the subcommand name, wires signals into the context and turns an
