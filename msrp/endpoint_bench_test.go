@@ -108,7 +108,7 @@ func benchBulk(b *testing.B, size int, receipts bool) {
 // Sink over loopback and reports the process's peak RSS (VmHWM): memory
 // stays bounded whatever the message size. Run it alone:
 //
-//	go test -run '^$' -bench LoopbackBulk1GB -benchtime 1x ./msrp/
+//	go test -run '^$' -bench Loopback1GBRSS -benchtime 1x ./msrp/
 func BenchmarkLoopback1GBRSS(b *testing.B) {
 	const size = 1 << 30
 	a := newTestEndpoint(b, Config{}, false)
@@ -135,6 +135,43 @@ func BenchmarkLoopback1GBRSS(b *testing.B) {
 	}
 	if hwm, ok := vmHWM(); ok {
 		b.ReportMetric(float64(hwm)/(1<<20), "peak-RSS-MiB")
+	}
+}
+
+// BenchmarkLoopbackBulkTLS: 16 MiB messages over msrps (TLS 1.3,
+// self-signed certificates verified by a=fingerprint).
+func BenchmarkLoopbackBulkTLS(b *testing.B) {
+	ca, err := SelfSignedCertificate("a.invalid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := SelfSignedCertificate("b.invalid")
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newTestEndpoint(b, Config{Certificate: &ca}, false)
+	e := newTestEndpoint(b, Config{Certificate: &cb}, false)
+	if _, err := e.ListenTLS(context.Background(), "tcp", "127.0.0.1:0"); err != nil {
+		b.Fatal(err)
+	}
+	var sink discardSink
+	sa, sb := pair(b, a, e, session.Options{}, session.Options{
+		MaxInMemory: 1, Sink: func(session.Info) (io.WriterAt, error) { return &sink, nil }})
+	if !sa.Conn().Secure() {
+		b.Fatal("not TLS")
+	}
+	ctx := context.Background()
+	body := make([]byte, 16<<20)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		d, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/octet-stream", Body: body})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sb.Receive(ctx); err != nil {
+			b.Fatal(err)
+		}
+		<-d.Done()
 	}
 }
 
