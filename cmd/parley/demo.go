@@ -127,12 +127,20 @@ type demo struct {
 	n, total, delivered, failed int
 }
 
+// demoBobMaxSize, when set by a test, is bob's a=max-size, so that
+// alice's messages are refused and the demo's failure path runs.
+var demoBobMaxSize int64
+
 func (d *demo) side(ctx context.Context, name, peer, sipT string) (*demoSide, error) {
+	opts := sessionOptions()
+	if name == "bob" {
+		opts.MaxSize = demoBobMaxSize
+	}
 	s := &demoSide{name: name, aor: "sip:" + name + "@example.com",
 		calls: make(chan *sipua.Call, 4), pager: make(chan *sipua.Message, 4)}
 	id := &identity{as: s.aor, listen: "127.0.0.1:0", transport: sipT, media: "both"}
 	a, err := newAgent(ctx, id, agentOptions{
-		session:    sessionOptions(),
+		session:    opts,
 		autoAnswer: true,
 		onCall: func(c *sipua.Call) {
 			select {

@@ -54,3 +54,18 @@ func TestDemoBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoFailure: a message that is not delivered makes the demo fail
+// with exit status 1 and says so.
+func TestDemoFailure(t *testing.T) {
+	demoBobMaxSize = 10
+	defer func() { demoBobMaxSize = 0 }()
+	e, out, _ := testEnv(nil, nil)
+	err := run(ctxT(t, 30*time.Second), e, []string{"demo", "--messages", "1"})
+	if exitCode(err) != 1 || !strings.Contains(err.Error(), "messages delivered") {
+		t.Errorf("err = %v (exit %d)", err, exitCode(err))
+	}
+	if !strings.Contains(out.String(), "FAIL") || strings.Contains(out.String(), "DONE") {
+		t.Errorf("transcript:\n%s", out)
+	}
+}

@@ -27,13 +27,14 @@ const (
 
 const sendDescription = `Sends one message to <peer> and waits until its delivery is confirmed. The
 text comes from the arguments, or from standard input when it is "-" or
-absent (for text/plain, one trailing newline is dropped). A short body goes in a pager-mode SIP MESSAGE (RFC 3428); a body over
-the pager limit (1300 bytes) goes in a short session automatically (INVITE,
-one message, BYE: the UA's large-message mode); --session always uses a
-session (MSRP or cpim/tcp, as negotiated) with a delivery report. Standard
-input larger than 1 MiB is streamed in a session without being held in
-memory; a progress line is shown on standard error when it is a terminal, or
-with --progress.
+absent (for text/plain, one trailing newline is dropped). A short body goes
+in a pager-mode SIP MESSAGE (RFC 3428); a body over the pager limit (1300
+bytes) goes in a short session automatically (INVITE, one message, BYE: the
+UA's large-message mode); --session always uses a session (MSRP or cpim/tcp,
+as negotiated) with a delivery report. Standard input larger than 1 MiB is
+streamed in a session without being held in memory (a pipe is spooled to a
+temporary file first, so the message has a size); a progress line is shown
+on standard error when it is a terminal, or with --progress.
 
 Without --server the peer is reached directly (peer-to-peer): give its
 address with host and port, as "parley listen" prints it.
