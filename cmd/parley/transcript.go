@@ -228,8 +228,8 @@ func (c *wireConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// lineDump prints a byte stream line by line, escaping what is not
-// printable text, and cutting long lines.
+// lineDump prints what each Read or Write carried, line by line,
+// escaping what is not printable text and cutting long lines.
 type lineDump struct {
 	t   *transcript
 	dir string
@@ -253,8 +253,10 @@ func (d *lineDump) feed(b []byte) {
 		lines = append(lines, printable(bytes.TrimSuffix(d.buf[:i], []byte("\r"))))
 		d.buf = d.buf[i+1:]
 	}
-	if len(d.buf) > 4096 {
-		lines = append(lines, printable(d.buf)+"…")
+	if len(d.buf) > 0 {
+		// A body without a final line end (the CPIM transport frames by
+		// Content-Length): show it now, the frame is complete.
+		lines = append(lines, printable(d.buf))
 		d.buf = d.buf[:0]
 	}
 	if len(lines) > 0 {
