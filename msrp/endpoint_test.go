@@ -611,3 +611,36 @@ func TestBadSessionOptions(t *testing.T) {
 		t.Error("empty Relay accepted")
 	}
 }
+
+// TestDirection: sendonly/recvonly/inactive restrict regular content only
+// (RFC 4975 §8.9).
+func TestDirection(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, true)
+	sa, sb := pair(t, a, b, session.Options{}, session.Options{})
+	ctx := testCtx(t)
+	for _, tc := range []struct {
+		local, remote string
+		ok            bool
+	}{
+		{"", "", true}, {"sendrecv", "recvonly", true}, {"sendonly", "", true},
+		{"recvonly", "", false}, {"", "sendonly", false}, {"inactive", "", false}, {"", "inactive", false},
+	} {
+		sa.mu.Lock()
+		sa.local.Mode, sa.remote.Mode = tc.local, tc.remote
+		sa.mu.Unlock()
+		_, err := sa.Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte("hi")})
+		if tc.ok != (err == nil) || !tc.ok && !errors.Is(err, ErrDirection) {
+			t.Errorf("local %q remote %q: %v", tc.local, tc.remote, err)
+		}
+		if tc.ok {
+			recv(t, sb)
+			continue
+		}
+		// Is-composing indications still flow.
+		if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/im-iscomposing+xml", Body: []byte("<x/>")}); err != nil {
+			t.Errorf("local %q remote %q: is-composing refused: %v", tc.local, tc.remote, err)
+		}
+		recv(t, sb)
+	}
+}

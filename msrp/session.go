@@ -39,6 +39,9 @@ var (
 	ErrFingerprint = errors.New("msrp: peer certificate does not match a=fingerprint")
 	// ErrNotOpen: Send on a session whose Open has not completed.
 	ErrNotOpen = errors.New("msrp: session not open")
+	// ErrDirection: the SDP direction attributes (sendonly, recvonly,
+	// inactive) do not let this side send regular content (RFC 4975 §8.9).
+	ErrDirection = errors.New("msrp: SDP direction does not allow sending messages")
 )
 
 const (
@@ -314,6 +317,8 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 		return nil, s.closedErrLocked()
 	case !s.opened:
 		return nil, ErrNotOpen
+	case !s.mayPost(ctype, m):
+		return nil, fmt.Errorf("%w (local %q, remote %q)", ErrDirection, s.local.Mode, s.remote.Mode)
 	case s.refused[baseType(ctype)]:
 		return nil, fmt.Errorf("%w: %s (peer answered 415)", session.ErrTypeNotAccepted, ctype)
 	case s.remote != nil && !peerAccepts(s.remote, ctype):
@@ -530,11 +535,36 @@ func (s *Session) recvREPORT(f *Frame) {
 	if f.Status.Code == 408 {
 		r.Outcome = session.TimedOut
 	}
-	m.abort(err)
+	if f.Status.Code == 413 {
+		m.abortQuiet(err) // §10.5: no further chunks, even in a REPORT
+	} else {
+		m.abort(err)
+	}
 	s.completeMsg(m, r)
 	if c := s.Conn(); c != nil {
 		c.q.signal()
 	}
+}
+
+// mayPost reports whether the direction attributes allow sending m (RFC
+// 4975 §8.9): they restrict regular content only, so IMDNs and
+// is-composing indications still flow. Called with s.mu held.
+func (s *Session) mayPost(ctype string, m *session.Outgoing) bool {
+	local, remote := "", ""
+	if s.local != nil {
+		local = s.local.Mode
+	}
+	if s.remote != nil {
+		remote = s.remote.Mode
+	}
+	if local != "recvonly" && local != "inactive" && remote != "sendonly" && remote != "inactive" {
+		return true
+	}
+	t := baseType(ctype)
+	if t == cpimType && m.CPIM != nil {
+		t = baseType(innerType(m))
+	}
+	return t == "message/imdn+xml" || t == "application/im-iscomposing+xml"
 }
 
 // Receive returns the next complete message from the peer.
