@@ -168,6 +168,9 @@ type agentOptions struct {
 	onCall     func(*sipua.Call)
 	autoAnswer bool
 	session    session.Options
+	// register binds the AOR at --server (listen, chat waiting); others
+	// only send through it as their outbound proxy.
+	register bool
 	// tap, if set, records SIP and media traffic (demo).
 	tap  *transcript
 	name string // the agent's name in a transcript
@@ -283,7 +286,7 @@ func newAgent(ctx context.Context, id *identity, o agentOptions) (*agent, error)
 		a.Close()
 		return nil, err
 	}
-	if id.server != "" {
+	if id.server != "" && o.register {
 		if err := ua.Register(ctx); err != nil {
 			a.Close()
 			return nil, explain(err, id, id.server)

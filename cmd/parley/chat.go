@@ -84,7 +84,8 @@ func runChat(ctx context.Context, e *env, args []string) error {
 	}
 	opts := sessionOptions()
 	a, err := newAgent(ctx, &id, agentOptions{
-		session: opts,
+		session:  opts,
+		register: peer == "",
 		onInvite: func(in *sipua.Incoming) {
 			select {
 			case c.invites <- in:

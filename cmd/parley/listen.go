@@ -120,6 +120,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	a, err := newAgent(ctx, &id, agentOptions{
 		session:    opts,
 		autoAnswer: true,
+		register:   true,
 		onMessage: func(m *sipua.Message) {
 			ct, body, wrapper := pagerContent(m)
 			size := int64(len(body))

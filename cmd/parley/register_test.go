@@ -23,6 +23,7 @@ type registrar struct {
 	password string
 	mu       sync.Mutex
 	expires  []string
+	messages []string
 }
 
 var digestParam = regexp.MustCompile(`(\w+)="([^"]*)"`)
@@ -76,6 +77,18 @@ func newRegistrar(t *testing.T, password string) *registrar {
 			res.AppendHeader(cc)
 		}
 		tx.Respond(res)
+	})
+	// As a store-and-forward server: a MESSAGE routed through it (Route
+	// header, RFC 3261 §8.1.2) is taken for later delivery (RFC 3428 §7).
+	srv.OnMessage(func(req *sip.Request, tx sip.ServerTransaction) {
+		code, reason := 202, "Accepted"
+		if req.GetHeader("Route") == nil {
+			code, reason = 400, "No Route"
+		}
+		r.mu.Lock()
+		r.messages = append(r.messages, string(req.Body()))
+		r.mu.Unlock()
+		tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -137,5 +150,21 @@ func TestListenWrongPassword(t *testing.T) {
 	err = run(ctxT(t, 10*time.Second), e, []string{"listen", "--as", "sip:bob@example.com", "--server", reg.uri})
 	if err == nil || !strings.Contains(err.Error(), "set --password or PARLEY_PASSWORD") {
 		t.Errorf("no password: err = %v", err)
+	}
+}
+
+// TestSendViaServer: with --server, send does not register; the MESSAGE
+// goes through the server (Route), which stores it: exit status 3.
+func TestSendViaServer(t *testing.T) {
+	reg := newRegistrar(t, "secret")
+	e, _, errb := testEnv(nil, map[string]string{"PARLEY_SERVER": reg.uri, "PARLEY_AS": "sip:alice@example.com", "PARLEY_PASSWORD": "secret"})
+	err := run(ctxT(t, 10*time.Second), e, []string{"send", "sip:bob@example.com", "stored"})
+	if exitCode(err) != exitAccepted || !strings.Contains(errb.String(), "accepted for later delivery (202 Accepted)") {
+		t.Errorf("err = %v (exit %d), stderr %q", err, exitCode(err), errb)
+	}
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	if len(reg.expires) != 0 || len(reg.messages) != 1 || reg.messages[0] != "stored" {
+		t.Errorf("registrations %v, messages %q", reg.expires, reg.messages)
 	}
 }
