@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -87,6 +88,10 @@ func runChat(ctx context.Context, e *env, args []string) error {
 		session:  opts,
 		register: peer == "",
 		onInvite: func(in *sipua.Incoming) {
+			if c.busy.Load() {
+				in.Decline(486) // already in a session
+				return
+			}
 			select {
 			case c.invites <- in:
 			default:
@@ -140,6 +145,8 @@ type chat struct {
 	term    *term
 	invites chan *sipua.Incoming
 	input   chan input
+
+	busy atomic.Bool // in a session: further invitations get 486
 
 	mu        sync.Mutex
 	n         int
@@ -308,6 +315,7 @@ func (c *chat) yesNo(ctx context.Context, in *sipua.Incoming) (yes, quit bool) {
 
 // run is the chat proper, until /quit, end of input, or the session ends.
 func (c *chat) run(ctx context.Context, call *sipua.Call) error {
+	c.busy.Store(true)
 	s := call.Session()
 	peer := call.Remote().URI
 	name := shortName(peer)

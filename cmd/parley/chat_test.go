@@ -239,3 +239,16 @@ func TestChatAsk(t *testing.T) {
 		t.Errorf("bob: %v", err)
 	}
 }
+
+// TestChatBusy: a second caller gets 486 while a chat is in a session.
+func TestChatBusy(t *testing.T) {
+	bob := startChat(t, "--as", "sip:bob@example.com", "--listen", "127.0.0.1:0")
+	uri := waitFor(t, bob.out, waitingRE, 10*time.Second)
+	alice := startChat(t, "--as", "sip:alice@example.com", uri)
+	waitFor(t, alice.out, regexp.MustCompile(`started over`), 10*time.Second)
+	e, _, _ := testEnv(strings.NewReader(""), nil)
+	err := run(ctxT(t, 10*time.Second), e, []string{"chat", "--as", "sip:carol@example.com", uri})
+	if err == nil || !strings.Contains(err.Error(), "is busy (486") {
+		t.Errorf("second caller: %v", err)
+	}
+}

@@ -116,7 +116,6 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	opts.MaxInMemory = streamThreshold
 	heads := &headSinks{m: map[string]*headAt{}}
 	opts.Sink = heads.sink
-	var sessions sync.WaitGroup
 	a, err := newAgent(ctx, &id, agentOptions{
 		session:    opts,
 		autoAnswer: true,
@@ -140,8 +139,6 @@ func runListen(ctx context.Context, e *env, args []string) error {
 			rec.write(r)
 		},
 		onCall: func(c *sipua.Call) {
-			sessions.Add(1)
-			defer sessions.Done()
 			fmt.Fprintf(e.stderr, "session from %s over %s\n", c.Remote().URI, protoName(c.Session()))
 			receiveAll(ctx, c, func(in *session.Incoming) {
 				ct, body := content(in)
@@ -170,8 +167,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "listening at %s\n", where)
 	}
 	<-ctx.Done()
-	a.Close() // hangs up, unregisters (Expires: 0)
-	sessions.Wait()
+	a.Close() // hangs up, unregisters (Expires: 0), waits for onCall
 	if rec.err != nil {
 		return fmt.Errorf("writing messages: %w", rec.err)
 	}

@@ -321,3 +321,16 @@ func TestPeerURI(t *testing.T) {
 		}
 	}
 }
+
+func TestListenPortInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, _, _ := testEnv(nil, nil)
+	err = run(ctxT(t, 10*time.Second), e, []string{"listen", "--listen", l.Addr().String()})
+	if err == nil || !strings.Contains(err.Error(), "the port is in use") || !strings.Contains(err.Error(), "--listen or PARLEY_LISTEN") {
+		t.Errorf("err = %v", err)
+	}
+}
