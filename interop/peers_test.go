@@ -250,10 +250,29 @@ func startCapture(t testing.TB, port int) *capture {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// dumpcap prints "Capturing on" slightly before packets are really
-	// recorded: frames sent at once were seen missing. The positive frame
-	// count in stopAndCheck catches a capture that started too late.
-	time.Sleep(time.Second)
+	// dumpcap prints "Capturing on" before packets are really recorded
+	// (frames sent at once were seen missing, by up to a second on a loaded
+	// machine). Probe with TCP connections to the port, which must be
+	// listening, until the capture file grows: dumpcap writes every packet
+	// through.
+	for fileSize(c.file) == 0 { // the file header comes first
+		if time.Now().After(deadline) {
+			c.proc.stop(syscall.SIGKILL, time.Second)
+			t.Fatalf("tshark wrote no capture file:\n%s", c.proc.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	base := fileSize(c.file)
+	for fileSize(c.file) <= base {
+		if time.Now().After(deadline) {
+			c.proc.stop(syscall.SIGKILL, time.Second)
+			t.Fatalf("tshark captured nothing of probe connections to port %d", port)
+		}
+		if pc, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+			pc.Close()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	t.Cleanup(func() { c.proc.stop(syscall.SIGKILL, time.Second) })
 	return c
 }
@@ -267,6 +286,14 @@ const badFilter = `_ws.malformed || _ws.expert.severity >= "Warning"`
 // TCP windows, which says nothing about the MSRP on the wire. Malformed
 // MSRP and every other expert group still count.
 const bulkBadFilter = `_ws.malformed || (_ws.expert.severity >= "Warning" && !(_ws.expert.group == "Sequence"))`
+
+func fileSize(name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
 
 // stopAndCheck stops the capture and checks the recorded MSRP with
 // tshark's dissector: no malformed packet and no expert warning or error
