@@ -83,6 +83,7 @@ type Reader struct {
 	atLineStart bool   // an end-line may start here without its CRLF
 	endLen      int    // length of the end-line found by scan
 	endFlag     Flag
+	endNext     bool // the end-line found by scan follows at the buffer head
 
 	inBody  bool   // a body is being read
 	cur     *Frame // frame whose body is being read
@@ -381,6 +382,7 @@ func (r *Reader) protoErr(err error, detail string) error {
 func (r *Reader) fatal(err error) error {
 	r.err = err
 	r.inBody = false
+	r.endNext = false
 	return err
 }
 
@@ -417,6 +419,11 @@ func (r *Reader) segment(max int) ([]byte, error) {
 	if max == 0 {
 		return nil, nil
 	}
+	if r.endNext {
+		// The previous segment ended right before the end-line.
+		r.consumeEndLine()
+		return nil, io.EOF
+	}
 	n, end, err := r.scan()
 	if err != nil {
 		return nil, r.fatal(err)
@@ -426,10 +433,8 @@ func (r *Reader) segment(max int) ([]byte, error) {
 		return nil, io.EOF
 	}
 	if n > max {
-		n = max
+		n, end = max, false
 	}
-	// (When end is true the end-line follows; the next call finds it at
-	// the head of the buffer.)
 	if r.bodyMax > 0 && r.bodyN+int64(n) > r.bodyMax {
 		if r.cur.Method == MethodSEND {
 			r.bodyErr = tooLarge(ErrChunkTooLarge)
@@ -442,10 +447,12 @@ func (r *Reader) segment(max int) ([]byte, error) {
 	r.br.Discard(n)
 	r.off += int64(n)
 	r.bodyN += int64(n)
+	r.endNext = end
 	return seg, nil
 }
 
 func (r *Reader) consumeEndLine() {
+	r.endNext = false
 	r.br.Discard(r.endLen)
 	r.off += int64(r.endLen)
 	r.inBody = false
@@ -457,6 +464,11 @@ func (r *Reader) consumeEndLine() {
 
 // skipBody discards input up to and including the current end-line.
 func (r *Reader) skipBody() error {
+	if r.endNext {
+		r.consumeEndLine()
+		r.bodyErr = nil
+		return nil
+	}
 	for {
 		n, end, err := r.scan()
 		if err != nil {
