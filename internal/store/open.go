@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -134,7 +135,7 @@ func openSQLite(ctx context.Context, spec string, o Options) (Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	if _, err := migrate(ctx, w, "sqlite"); err != nil {
+	if err := migrateSQLite(ctx, w, busy); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -165,6 +166,26 @@ func openSQLite(ctx context.Context, spec string, o Options) (Store, error) {
 		return nil
 	}
 	return s, nil
+}
+
+// migrateSQLite runs the migrations, retrying while the file is busy: on a
+// new file, another connection switching it to WAL mode (another Store
+// opening at the same moment) can make BEGIN IMMEDIATE fail with
+// SQLITE_BUSY without the busy handler being consulted.
+func migrateSQLite(ctx context.Context, w *sql.DB, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, 500*time.Millisecond) {
+		_, err := migrate(ctx, w, "sqlite")
+		var ce interface{ Code() int }
+		if err == nil || !errors.As(err, &ce) || ce.Code()&0xff != 5 || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return err
+		}
+	}
 }
 
 // ---- PostgreSQL ----

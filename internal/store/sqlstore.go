@@ -573,18 +573,22 @@ func (s *sqlStore) Enqueue(ctx context.Context, m Message) (int64, bool, error) 
 		dt = micros(m.DateTime)
 	}
 	now := micros(s.now())
+	// Prepared outside the transaction: with SQLite's single writer
+	// connection, preparing on the pool inside the transaction would wait
+	// for the connection the transaction holds.
+	ins, err := s.wq.get(ctx, `INSERT INTO message
+		(rcpt, sender, client_id, content_type, body, datetime, received, state, attempts, last_error, updated)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, '', $7)
+		ON CONFLICT (rcpt, sender, client_id) DO NOTHING RETURNING id`)
+	if err != nil {
+		return 0, false, wrap("enqueue", err)
+	}
 	var id int64
 	created := true
-	err := s.inTx(ctx, "enqueue", func(tx *sql.Tx) error {
+	err = s.inTx(ctx, "enqueue", func(tx *sql.Tx) error {
 		created = true
-		st, err := s.wq.tx(ctx, tx, `INSERT INTO message
-			(rcpt, sender, client_id, content_type, body, datetime, received, state, attempts, last_error, updated)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 0, '', $7)
-			ON CONFLICT (rcpt, sender, client_id) DO NOTHING RETURNING id`)
-		if err != nil {
-			return wrap("enqueue", err)
-		}
-		err = st.QueryRowContext(ctx, m.Rcpt, m.Sender, nullString(m.ClientID), m.ContentType, body, dt, now).Scan(&id)
+		err := tx.StmtContext(ctx, ins).QueryRowContext(ctx,
+			m.Rcpt, m.Sender, nullString(m.ClientID), m.ContentType, body, dt, now).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) && m.ClientID != "" {
 			created = false
 			err = tx.QueryRowContext(ctx, `SELECT id FROM message WHERE rcpt = $1 AND sender = $2 AND client_id = $3`,

@@ -70,15 +70,6 @@ func (c *stmtCache) exec(ctx context.Context, q string, args ...any) (sql.Result
 	return st.ExecContext(ctx, args...)
 }
 
-// tx returns the cached statement bound to tx.
-func (c *stmtCache) tx(ctx context.Context, tx *sql.Tx, q string) (*sql.Stmt, error) {
-	st, err := c.get(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
 func (c *stmtCache) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
