@@ -644,3 +644,30 @@ func TestDirection(t *testing.T) {
 		recv(t, sb)
 	}
 }
+
+// TestReceiveChecksWrappedType: the type inside message/cpim must be in
+// accept-types or accept-wrapped-types (RFC 4975 §8.6), else 415.
+func TestReceiveChecksWrappedType(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, true)
+	sa, sb := pair(t, a, b, session.Options{}, session.Options{AcceptTypes: []string{"message/cpim"}, AcceptWrappedTypes: []string{"text/plain"}})
+	sa.mu.Lock()
+	sa.remote.AcceptWrappedTypes = nil // the sender does not check
+	sa.remote.AcceptTypes = []string{"*"}
+	sa.mu.Unlock()
+	ctx := testCtx(t)
+	d, err := sa.Send(ctx, &session.Outgoing{ContentType: "image/png", Body: []byte("png"), CPIM: newTestCPIM(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := wait(t, d); r.Status != 415 {
+		t.Fatalf("image/png in CPIM: %+v", r)
+	}
+	d, _ = sa.Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte("ok"), CPIM: newTestCPIM(t)})
+	if r := wait(t, d); r.Outcome != session.Sent {
+		t.Fatalf("text/plain in CPIM: %+v", r)
+	}
+	if in := recv(t, sb); in.CPIM == nil || string(in.CPIM.Body()) != "ok" {
+		t.Fatalf("got %+v", in)
+	}
+}

@@ -59,6 +59,7 @@ type outMsg struct {
 	s           *Session
 	id          string
 	contentType string
+	typeKey     string // what a 415 bars for the session (refusalKey)
 	total       int64  // Unknown when the size is not known in advance
 	success     bool   // Success-Report: yes
 	failure     string // Failure-Report: yes, partial or no (§7.1.2)

@@ -319,8 +319,8 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 		return nil, ErrNotOpen
 	case !s.mayPost(ctype, m):
 		return nil, fmt.Errorf("%w (local %q, remote %q)", ErrDirection, s.local.Mode, s.remote.Mode)
-	case s.refused[baseType(ctype)]:
-		return nil, fmt.Errorf("%w: %s (peer answered 415)", session.ErrTypeNotAccepted, ctype)
+	case s.refused[refusalKey(ctype, m)]:
+		return nil, fmt.Errorf("%w: %s (peer answered 415)", session.ErrTypeNotAccepted, refusalKey(ctype, m))
 	case s.remote != nil && !peerAccepts(s.remote, ctype):
 		return nil, fmt.Errorf("%w: %s", session.ErrTypeNotAccepted, ctype)
 	case m.CPIM != nil && s.remote != nil && !peerAcceptsWrapped(s.remote, innerType(m)):
@@ -335,6 +335,7 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 		id:          id,
 		contentType: ctype,
 		total:       size,
+		typeKey:     refusalKey(ctype, m),
 		success:     s.opts.WantReceipts && !m.NoReceipt,
 		failure:     s.failureReport,
 		d:           session.NewDelivery(id, size),
@@ -458,7 +459,7 @@ func (s *Session) chunkResponse(t *txn, f *Frame) {
 		r.Err = fmt.Errorf("%w: peer answered 413 %s", session.ErrTooLarge, f.Comment)
 	case 415: // §10: stop using this type in the session.
 		s.mu.Lock()
-		s.refused[baseType(m.contentType)] = true
+		s.refused[m.typeKey] = true
 		s.mu.Unlock()
 		r.Err = fmt.Errorf("%w: peer answered 415 for %s", session.ErrTypeNotAccepted, m.contentType)
 	case 408: // §10: treat as a local timeout.
@@ -544,6 +545,15 @@ func (s *Session) recvREPORT(f *Frame) {
 	if c := s.Conn(); c != nil {
 		c.q.signal()
 	}
+}
+
+// refusalKey names what a 415 refuses (§10.6): the type, or for a
+// CPIM-wrapped message the container with the wrapped type.
+func refusalKey(ctype string, m *session.Outgoing) string {
+	if m.CPIM != nil {
+		return baseType(ctype) + " " + baseType(innerType(m))
+	}
+	return baseType(ctype)
 }
 
 // mayPost reports whether the direction attributes allow sending m (RFC
@@ -723,8 +733,8 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		c.respond(f, code, "")
 		return nil
 	}
-	c.respond(f, 200, "OK")
 	if !im.asm.Complete() {
+		c.respond(f, 200, "OK")
 		return nil
 	}
 	delete(s.in, id)
@@ -734,12 +744,22 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		ContentType: im.contentType,
 		Size:        total,
 		Received:    time.Now(),
-		Duplicate:   s.markSeen(id),
 	}
 	if im.mem != nil {
 		in.Body = im.mem.Bytes()[:total]
 		in.CPIM = parseCPIM(in.ContentType, in.Body)
+		// §8.6: a type inside the container must be in accept-types or
+		// accept-wrapped-types.
+		if in.CPIM != nil {
+			if inner := in.CPIM.ContentType(); inner != "" && !typeAccepted(inner, s.accept) && !typeAccepted(inner, s.opts.AcceptWrappedTypes) {
+				s.reject(id, 415)
+				c.respond(f, 415, "Unsupported Media Type inside message/cpim")
+				return nil
+			}
+		}
 	}
+	in.Duplicate = s.markSeen(id)
+	c.respond(f, 200, "OK")
 	if im.success {
 		// §7.1.2: a success REPORT covering every byte received.
 		rep := &Frame{
