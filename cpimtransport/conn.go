@@ -260,6 +260,11 @@ func (c *conn) writeLoop() {
 				break
 			}
 			for _, f := range q {
+				if f.s != nil && f.s.ended() {
+					// Session.Close fails what was not written yet.
+					c.drop(f)
+					continue
+				}
 				if err := c.writeFrame(w, f); err != nil {
 					c.fail(written, q, f, err)
 					return
@@ -300,6 +305,21 @@ func (c *conn) writeFrame(w *Writer, f *outFrame) error {
 		}
 	}
 	return nil
+}
+
+// drop discards a queued frame of a closed session.
+func (c *conn) drop(f *outFrame) {
+	if f.credit {
+		<-c.credits
+	}
+	if f.report {
+		c.mu.Lock()
+		c.reports--
+		c.mu.Unlock()
+	}
+	if f.d != nil {
+		f.d.Complete(session.Result{Outcome: session.Failed, Err: session.ErrClosed})
+	}
 }
 
 // finish completes the deliveries of frames now written to the socket.

@@ -187,6 +187,15 @@ func (s *sess) Remote() *messagesdp.Media {
 
 func (s *sess) Done() <-chan struct{} { return s.done }
 
+func (s *sess) ended() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *sess) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -329,8 +338,27 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 	}
 
 	// Flow control: wait for room in the connection's queue. Without a
-	// connection yet, the backlog is bounded by the same number.
+	// connection yet, the backlog is bounded by the same number, and a
+	// full backlog waits for the peer's connection.
 	c := s.conn.Load()
+	for c == nil {
+		s.bmu.Lock()
+		full := len(s.backlog) >= s.e.cfg.SendQueue
+		s.bmu.Unlock()
+		if !full {
+			break
+		}
+		select {
+		case <-s.bound:
+			if c = s.conn.Load(); c == nil {
+				return nil, fmt.Errorf("cpimtransport: the peer's connection is gone and %d messages are waiting", s.e.cfg.SendQueue)
+			}
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-s.done:
+			return nil, s.closedErr()
+		}
+	}
 	if c != nil {
 		select {
 		case c.credits <- struct{}{}:

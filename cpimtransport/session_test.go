@@ -413,6 +413,18 @@ func TestPassiveBacklog(t *testing.T) {
 	if res := wait(t, d); res.Outcome != session.Sent {
 		t.Errorf("outcome %v", res.Outcome)
 	}
+	// A full backlog makes Send wait for the peer (here, until ctx ends).
+	p3 := newRawPeerNoDial(t)
+	for range DefaultSendQueue {
+		if _, err := p3.sess.Send(ctx, &session.Outgoing{Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := p3.sess.Send(short, &session.Outgoing{Body: []byte("one too many")}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Send on a full backlog: %v", err)
+	}
 	// Closing a session fails what is still waiting.
 	p2 := newRawPeerNoDial(t)
 	d2, err := p2.sess.Send(ctx, &session.Outgoing{Body: []byte("never")})

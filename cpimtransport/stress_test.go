@@ -37,7 +37,7 @@ func TestConcurrentSessions(t *testing.T) {
 				for n := range perSide {
 					d, err := from.Send(ctx, &session.Outgoing{Body: []byte(fmt.Sprint(i, dir, n))})
 					if err != nil {
-						errs <- err
+						errs <- fmt.Errorf("session %d dir %d (%s) message %d: %w", i, dir, from.Local().Direction, n, err)
 						return
 					}
 					ds = append(ds, d)
