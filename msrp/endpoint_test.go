@@ -671,3 +671,26 @@ func TestReceiveChecksWrappedType(t *testing.T) {
 		t.Fatalf("got %+v", in)
 	}
 }
+
+func TestIPv6Loopback(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	l.Close()
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, false)
+	if _, err := b.Listen(context.Background(), "tcp", "[::1]:0"); err != nil {
+		t.Fatal(err)
+	}
+	sa, sb := pair(t, a, b, session.Options{}, session.Options{})
+	if p := sb.Local().Path[0]; !strings.HasPrefix(p, "msrp://[::1]:") {
+		t.Fatalf("a=path %q", p)
+	}
+	if _, err := sa.Send(testCtx(t), &session.Outgoing{ContentType: "text/plain", Body: []byte("v6")}); err != nil {
+		t.Fatal(err)
+	}
+	if in := recv(t, sb); string(in.Body) != "v6" {
+		t.Fatalf("got %q", in.Body)
+	}
+}
