@@ -153,7 +153,13 @@ func TestChatTmux(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	sock := filepath.Join(dir, "tmux.sock")
+	for _, c := range []struct{ media, proto string }{{"both", "TCP/MSRP"}, {"cpim", "cpim/tcp"}} {
+		t.Run(c.media, func(t *testing.T) { chatInTmux(ctx, t, tmux, bin, c.media, c.proto) })
+	}
+}
+
+func chatInTmux(ctx context.Context, t *testing.T, tmux, bin, media, proto string) {
+	sock := filepath.Join(t.TempDir(), "tmux.sock")
 	tm := func(args ...string) string {
 		t.Helper()
 		out, err := exec.CommandContext(ctx, tmux, append([]string{"-S", sock, "-f", "/dev/null"}, args...)...).CombinedOutput()
@@ -179,9 +185,9 @@ func TestChatTmux(t *testing.T) {
 		return ""
 	}
 	uri := waitScreen("bob", waitingRE)
-	tm("new-session", "-d", "-s", "alice", "-x", "200", "-y", "50", bin+" chat --as sip:alice@example.com '"+uri+"'")
-	waitScreen("alice", regexp.MustCompile(`session with \S+ started over TCP/MSRP`))
-	waitScreen("bob", regexp.MustCompile(`session with sip:alice@example.com started over TCP/MSRP`))
+	tm("new-session", "-d", "-s", "alice", "-x", "200", "-y", "50", bin+" chat --media "+media+" --as sip:alice@example.com '"+uri+"'")
+	waitScreen("alice", regexp.MustCompile(`session with \S+ started over `+proto))
+	waitScreen("bob", regexp.MustCompile(`session with sip:alice@example.com started over `+proto))
 
 	tm("send-keys", "-t", "alice", "-l", "hello")
 	waitScreen("bob", regexp.MustCompile(`alice is typing`))
@@ -198,8 +204,13 @@ func TestChatTmux(t *testing.T) {
 	waitScreen("alice", regexp.MustCompile(`bob: hi alice`))
 	waitScreen("bob", regexp.MustCompile(`#1 delivered`))
 
-	tm("send-keys", "-t", "alice", "-l", "/quit")
-	tm("send-keys", "-t", "alice", "Enter")
+	if media == "cpim" {
+		// Ctrl-C still interrupts in the line editor's terminal mode.
+		tm("send-keys", "-t", "alice", "C-c")
+	} else {
+		tm("send-keys", "-t", "alice", "-l", "/quit")
+		tm("send-keys", "-t", "alice", "Enter")
+	}
 	waitScreen("bob", regexp.MustCompile(`session ended: the peer hung up`))
 	waitScreen("bob", regexp.MustCompile(`to reconnect: parley chat --as sip:bob@example.com --listen 127.0.0.1:0`))
 	waitScreen("alice", regexp.MustCompile(`session ended`))
