@@ -66,7 +66,9 @@ type Config struct {
 	SendQueue int
 	// SniffTimeout is how long an accepted connection may stay silent
 	// before it is taken for plain TCP when TLS is configured (a TLS
-	// client speaks first); 0 means 250 ms.
+	// client speaks first); 0 means 2 s. It only delays a passive side
+	// that wants to send first to a silent cpim/tcp peer (its messages
+	// wait in the backlog meanwhile).
 	SniffTimeout time.Duration
 	// Reader limits the framer on every connection.
 	Reader ReaderOptions
@@ -168,7 +170,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		e.cfg.SendQueue = DefaultSendQueue
 	}
 	if e.cfg.SniffTimeout <= 0 {
-		e.cfg.SniffTimeout = 250 * time.Millisecond
+		e.cfg.SniffTimeout = 2 * time.Second
 	}
 	if e.cfg.Dial == nil {
 		var d net.Dialer

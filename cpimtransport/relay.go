@@ -211,7 +211,7 @@ func (r *Relay) serve(l net.Listener) error {
 func (r *Relay) accept(nc net.Conn) {
 	if r.tlsSrv != nil {
 		pc := &peekConn{Conn: nc}
-		nc.SetReadDeadline(time.Now().Add(250 * time.Millisecond))
+		nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 		var b [1]byte
 		n, err := nc.Read(b[:])
 		nc.SetReadDeadline(time.Time{})
