@@ -345,6 +345,7 @@ func (c *chat) run(ctx context.Context, call *sipua.Call) error {
 	shownTyping := false
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	sessDone := s.Done()
 
 	quit := func() error {
 		c.term.setPrompt("")
@@ -359,6 +360,21 @@ func (c *chat) run(ctx context.Context, call *sipua.Call) error {
 		select {
 		case <-ctx.Done():
 			return quit()
+		case <-sessDone:
+			// The message connection ended while the SIP dialog is up:
+			// the peer may re-INVITE with a new path (RFC 4975 §8.4),
+			// else the UA hangs up after a grace period.
+			sessDone = nil
+			if ns := call.Session(); ns != s {
+				s, sessDone = ns, ns.Done()
+				c.term.println(fmt.Sprintf("%s session re-established over %s", clock(), protoName(s)))
+				continue
+			}
+			why := "closed"
+			if err := s.Err(); err != nil {
+				why = err.Error()
+			}
+			c.term.println(fmt.Sprintf("%s the message connection dropped (%s); waiting a few seconds for the peer to reconnect…", clock(), why))
 		case <-call.Done():
 			c.term.setPrompt("")
 			why := "the peer hung up"

@@ -204,13 +204,21 @@ func chatInTmux(ctx context.Context, t *testing.T, tmux, bin, media, proto strin
 	waitScreen("alice", regexp.MustCompile(`bob: hi alice`))
 	waitScreen("bob", regexp.MustCompile(`#1 delivered`))
 
-	if media == "cpim" {
-		// Ctrl-C still interrupts in the line editor's terminal mode.
-		tm("send-keys", "-t", "alice", "C-c")
-	} else {
-		tm("send-keys", "-t", "alice", "-l", "/quit")
-		tm("send-keys", "-t", "alice", "Enter")
+	if media == "both" {
+		// bob's process dies without a BYE (SIGKILL): alice's side
+		// sees the connection drop, then the end of the session, and
+		// prints the command that calls again.
+		pid := strings.TrimSpace(tm("display-message", "-p", "-t", "bob", "#{pane_pid}"))
+		if out, err := exec.Command("kill", "-KILL", pid).CombinedOutput(); err != nil {
+			t.Fatalf("kill %s: %v %s", pid, err, out)
+		}
+		waitScreen("alice", regexp.MustCompile(`the message connection dropped`))
+		waitScreen("alice", regexp.MustCompile(`session ended: the session dropped`))
+		waitScreen("alice", regexp.MustCompile(`to reconnect: parley chat --media both --as sip:alice@example.com '`+regexp.QuoteMeta(uri)+`'`))
+		return
 	}
+	// Ctrl-C still interrupts in the line editor's terminal mode.
+	tm("send-keys", "-t", "alice", "C-c")
 	waitScreen("bob", regexp.MustCompile(`session ended: the peer hung up`))
 	waitScreen("bob", regexp.MustCompile(`to reconnect: parley chat --as sip:bob@example.com --listen 127.0.0.1:0`))
 	waitScreen("alice", regexp.MustCompile(`session ended`))
