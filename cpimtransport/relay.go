@@ -638,6 +638,6 @@ func (c *rconn) route(frame, content []byte) {
 		return
 	}
 	r.mu.Unlock()
-	out.push(frame)
 	r.forwarded.Add(1)
+	out.push(frame)
 }
