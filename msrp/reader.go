@@ -319,8 +319,10 @@ func (r *Reader) readFrame(dst *Frame) error {
 // lineEnd returns the offset just past the '\n' ending the line that
 // starts at offset off of the unread input, reading more input as needed
 // without consuming any; r.win is the buffered input, refreshed when more
-// is read. A line longer than MaxLineLength gives
-// ErrLineTooLong with the offset of the end of the buffered data. At the
+// is read. A line longer than MaxLineLength gives ErrLineTooLong with the
+// offset just past its first MaxLineLength+1 octets, wherever the reads
+// happened to end: what is consumed, and so how the frame is skipped,
+// does not depend on how the input was split. At the
 // end of input it returns io.EOF if first and nothing is buffered, else
 // io.ErrUnexpectedEOF.
 func (r *Reader) lineEnd(off int, first bool) (int, error) {
@@ -330,13 +332,13 @@ func (r *Reader) lineEnd(off int, first bool) (int, error) {
 		if i := bytes.IndexByte(buf[scanned:], '\n'); i >= 0 {
 			end := scanned + i + 1
 			if end-off > r.lim.MaxLineLength {
-				return end, ErrLineTooLong
+				return off + r.lim.MaxLineLength + 1, ErrLineTooLong
 			}
 			return end, nil
 		}
 		scanned = len(buf)
 		if scanned-off > r.lim.MaxLineLength {
-			return scanned, ErrLineTooLong
+			return off + r.lim.MaxLineLength + 1, ErrLineTooLong
 		}
 		if _, err := r.br.Peek(len(buf) + 1); err != nil {
 			if errors.Is(err, io.EOF) {

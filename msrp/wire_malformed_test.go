@@ -494,3 +494,34 @@ func TestReadFrameInto(t *testing.T) {
 		t.Errorf("flag %q", f.Flag)
 	}
 }
+
+// TestReaderSplitIndependence: how an over-long header line is skipped
+// does not depend on where reads end (regression: a whole read consumed
+// the full line and saw the end-line after its bare LF, a split read did
+// not).
+func TestReaderSplitIndependence(t *testing.T) {
+	for _, in := range []string{
+		"MSRP abcd1234 SEND\r\n" + paths + "A: " + strings.Repeat("x", 150) + "\n-------abcd1234$\r\n" + okFrame,
+		"MSRP abcd1234 SEND\r\n" + paths + "A: " + strings.Repeat("x", 150) + "\r\n-------abcd1234$\r\n" + okFrame,
+		"MSRP abcd1234 SEND\r\n" + paths + "A: " + strings.Repeat("x", 96) + "\r\n-------abcd1234$\r\n" + okFrame,
+	} {
+		var ref string
+		for vname, mk := range readerVariants([]byte(in)) {
+			got, err := readAllFrames(t, mk(), Limits{MaxLineLength: 100}, true)
+			desc := ""
+			for _, g := range got {
+				desc += g.f.TID + " " + string(g.body) + " "
+				if g.err != nil {
+					desc += g.err.Error()
+				}
+				desc += "|"
+			}
+			desc += err.Error()
+			if ref == "" {
+				ref = desc
+			} else if desc != ref {
+				t.Errorf("%s: %s\nother variant: %s", vname, desc, ref)
+			}
+		}
+	}
+}
