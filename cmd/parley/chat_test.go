@@ -144,15 +144,8 @@ func TestChatTmux(t *testing.T) {
 		}
 		t.Skip("tmux not installed: the terminal chat test needs it (it is required when CI=true)")
 	}
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "parley")
+	bin := parleyBinary(t)
 	ctx := ctxT(t, 2*time.Minute)
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	for _, c := range []struct{ media, proto string }{{"both", "TCP/MSRP"}, {"cpim", "cpim/tcp"}} {
 		t.Run(c.media, func(t *testing.T) { chatInTmux(ctx, t, tmux, bin, c.media, c.proto) })
 	}
