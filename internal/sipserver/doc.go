@@ -1,0 +1,79 @@
+// Package sipserver is the SIP side of `parley serve`: a registrar
+// (RFC 3261 §10.3) and a stateful proxy (RFC 3261 §16) for instant
+// messaging, with store-and-forward of pager-mode messages (RFC 3428 §7).
+// It is built on github.com/emiago/sipgo (v1.7.2), which, with package
+// sipua, is the only place Parley imports sipgo.
+//
+// # Registrar (RFC 3261 §10.3)
+//
+//   - Digest authentication (§22, RFC 7616, RFC 8760) against the HA1s
+//     of package store: one WWW-Authenticate per algorithm (SHA-256 and
+//     MD5 by default), qop=auth, nonces that expire (stale=true) and a
+//     nonce-count that must grow (a replayed nc is refused).
+//   - The digest username must be the AOR's user; wrong credentials get
+//     403 with the reason in the phrase ("Forbidden (wrong password)").
+//   - Bindings with expiry: the expires parameter, else Expires, else
+//     Config.DefaultExpires; below MinExpires 423 with Min-Expires
+//     (§10.3 step 7), above MaxExpires shortened. Several devices per
+//     AOR; Expires 0 removes one binding, "Contact: *" with Expires: 0
+//     removes all. Out-of-order REGISTERs (stale CSeq) get 500 with
+//     Retry-After. The 200 lists every binding with its remaining time.
+//   - A new binding starts delivery of the user's stored messages.
+//
+// # Proxy (RFC 3261 §16)
+//
+//   - §16.3: Max-Forwards (483), loop detection (482) with a hash of the
+//     Request-URI, From tag, Call-ID, CSeq and Route in our Via branch,
+//     so spirals pass and loops do not.
+//   - §16.4: Route entries naming us are removed (two after a transport
+//     change, RFC 5658 double Record-Route).
+//   - §22.3: out-of-dialog requests whose From is a local user are
+//     challenged with 407; our realm's Proxy-Authorization is removed
+//     before forwarding. Requests from foreign domains may only reach
+//     local users; relaying to foreign domains needs a local user.
+//   - §16.5/§16.6: requests for a local domain go through the location
+//     service: 404 for an unknown user, 480 for a known user with no
+//     binding, except MESSAGE, which is stored and answered 202
+//     (RFC 3428 §7: after the store committed it). INVITE is forked in
+//     parallel to every binding with Record-Route; the first 2xx is
+//     relayed, the other branches are CANCELled (§16.7 step 10), the best
+//     final response is relayed when none succeeds (§16.7 step 6), and a
+//     CANCEL from the caller cancels every branch. MESSAGE and other
+//     non-INVITE requests go to the bindings one at a time, highest q
+//     first, until one answers (a MESSAGE no device takes is stored).
+//   - In-dialog requests (BYE, re-INVITE, ACK for 2xx) follow the route
+//     set.
+//   - cpim/tcp and cpim/tls offers are rewritten to pass through a
+//     cpimtransport.Relay when Config.CPIMRelay is set (seed draft §7).
+//
+// # Store-and-forward (RFC 3428 §7)
+//
+// A MESSAGE stored with 202 is delivered when a device of the recipient
+// registers (and retried every 30 s and at start-up): one MESSAGE at a
+// time per recipient, in arrival order, From the original sender, with a
+// Date header of its acceptance. A 2xx marks it delivered; a 4xx other
+// than 408/480 marks it failed; other failures are counted and retried
+// up to Config.MaxAttempts. A retransmitted MESSAGE (same Call-ID and
+// CSeq) is stored once.
+//
+// # Several nodes
+//
+// With PostgreSQL, several servers share accounts, bindings and queues.
+// Each binding records the node (its SIP URI) holding it; another node
+// routes a request for that binding through the owning node (Route to
+// the node, a Parley-Node header carrying a token derived from
+// Config.ClusterSecret, which the owning node trusts instead of asking
+// for proxy credentials).
+//
+// # Not implemented
+//
+// RFC 3263 DNS lookups beyond sipgo's, RFC 5626 outbound flows
+// (connection reuse for contacts behind NAT: contacts must be reachable),
+// Path (RFC 3327) insertion, RFC 6026 forwarding of several 2xx (a late
+// 2xx from a second device is ACKed and BYEd by the proxy), PRACK,
+// authentication of requests from other domains (RFC 4474), the
+// "q" ordering of parallel forks, and history of session-mode messages
+// (the proxy never sees MSRP or CPIM session content). Two nodes can
+// deliver the same stored message twice if both flush one user's queue
+// at the same moment.
+package sipserver
