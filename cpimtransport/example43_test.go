@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -237,4 +240,107 @@ func TestReceiptTimeout(t *testing.T) {
 			})
 		})
 	}
+}
+
+// recListener records what accepted connections write.
+type recListener struct {
+	net.Listener
+	rec *recorder
+}
+
+func (l recListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &recConn{Conn: c, rec: l.rec}, nil
+}
+
+type recConn struct {
+	net.Conn
+	rec *recorder
+}
+
+func (c *recConn) Write(b []byte) (int, error) {
+	c.rec.write(b)
+	return c.Conn.Write(b)
+}
+
+// TestExample43Loopback is TestExample43 over real TCP on 127.0.0.1: the
+// same offer/answer and messages, with the ports the kernel chose written
+// as {A_PORT} and {B_PORT} in the golden files.
+func TestExample43Loopback(t *testing.T) {
+	recA, recB := &recorder{}, &recorder{}
+	newEP := func(uri string, rec *recorder) (*Endpoint, int) {
+		var d net.Dialer
+		e, err := NewEndpoint(Config{NewURI: func() string { return uri },
+			Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := d.DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &recConn{Conn: c, rec: rec}, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go e.Serve(recListener{l, rec})
+		t.Cleanup(func() { e.Close() })
+		return e, l.Addr().(*net.TCPAddr).Port
+	}
+	a, portA := newEP("im:2s93i9@127.0.0.1", recA)
+	b, portB := newEP("im:849ro3@127.0.0.1", recB)
+	// Serve registers the listener asynchronously; wait until the port is
+	// known before offering.
+	for _, e := range []*Endpoint{a, b} {
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			if _, p, _ := e.hostPort(); p != 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("listener not registered")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	ports := strings.NewReplacer("m=message "+strconv.Itoa(portA)+" ", "m=message {A_PORT} ",
+		"m=message "+strconv.Itoa(portB)+" ", "m=message {B_PORT} ")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	off, err := a.Offer(ctx, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offerSDP := sdpText(t, off.Media())
+	golden(t, "example43-loopback-offer.sdp", []byte(ports.Replace(string(offerSDP))))
+	ans, err := b.Answer(ctx, parseSDP(t, offerSDP), session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answerSDP := sdpText(t, ans.Media())
+	golden(t, "example43-loopback-answer.sdp", []byte(ports.Replace(string(answerSDP))))
+	sb, err := ans.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := off.Open(ctx, parseSDP(t, answerSDP))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, sb, "Hello, Alice.")
+	if m := recv(t, sa); string(m.Body) != "Hello, Alice." {
+		t.Fatalf("A got %q", m.Body)
+	}
+	send(t, sa, "Hi Bob!\r\n")
+	if m := recv(t, sb); string(m.Body) != "Hi Bob!\r\n" {
+		t.Fatalf("B got %q", m.Body)
+	}
+	sa.Close()
+	sb.Close()
+	golden(t, "example43-loopback-b-to-a.cpim", recB.bytes())
+	golden(t, "example43-loopback-a-to-b.cpim", recA.bytes())
 }
