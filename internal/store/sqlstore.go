@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,6 +370,14 @@ func (s *sqlStore) accounts1(ctx context.Context, where string, args ...any) ([]
 			out[i].Credentials = append(out[i].Credentials, c)
 		}
 	}
+	// ORDER BY follows the database collation (PostgreSQL: the locale's);
+	// sort bytewise so that both backends list alike.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Domain != out[j].Domain {
+			return out[i].Domain < out[j].Domain
+		}
+		return out[i].User < out[j].User
+	})
 	return out, wrap("accounts", rows.Err())
 }
 
@@ -688,6 +697,7 @@ func (s *sqlStore) pendingRecipients(ctx context.Context, limit int) ([]string, 
 		}
 		out = append(out, r)
 	}
+	sort.Strings(out) // bytewise, whatever the collation
 	return out, wrap("pending recipients", rows.Err())
 }
 

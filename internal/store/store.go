@@ -80,7 +80,7 @@ type AccountStore interface {
 	// Account returns one account with its credentials.
 	Account(ctx context.Context, domain, user string) (Account, error)
 	// Accounts lists the accounts of a domain ("" = every domain), ordered
-	// by domain then user, credentials included.
+	// bytewise by domain then user, credentials included.
 	Accounts(ctx context.Context, domain string) ([]Account, error)
 	// Credential returns the HA1 for one realm and algorithm, the look-up a
 	// digest challenge response needs; ErrNotFound if there is none.
