@@ -111,7 +111,7 @@ const (
 // challenge answers req with 401 (registrar, WWW-Authenticate) or 407
 // (proxy, Proxy-Authenticate), one header per algorithm (RFC 3261 §22.1,
 // RFC 8760 §2.4).
-func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, proxy, stale bool) {
+func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, domain string, proxy, stale bool) {
 	name, code, reason := "WWW-Authenticate", 401, "Unauthorized"
 	if proxy {
 		name, code, reason = "Proxy-Authenticate", 407, "Proxy Authentication Required"
@@ -119,7 +119,7 @@ func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, proxy, st
 	nonce := s.nc.issue(time.Now())
 	hdrs := make([]sip.Header, 0, len(s.cfg.Algorithms))
 	for _, a := range s.cfg.Algorithms {
-		c := digest.Challenge{Realm: s.realm, Nonce: nonce, Algorithm: string(a), QOP: []string{"auth"}, Stale: stale}
+		c := digest.Challenge{Realm: s.realmFor(domain), Nonce: nonce, Algorithm: string(a), QOP: []string{"auth"}, Stale: stale}
 		hdrs = append(hdrs, sip.NewHeader(name, c.String()))
 	}
 	s.respond(tx, req, code, reason, hdrs...)
@@ -133,13 +133,14 @@ func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool,
 	if proxy {
 		name = "Proxy-Authorization"
 	}
+	realm := s.realmFor(domain)
 	var creds *digest.Credentials
 	for _, h := range req.GetHeaders(name) {
 		c, err := digest.ParseCredentials(h.Value())
 		if err != nil {
 			return authFailed, "malformed " + name + " header"
 		}
-		if c.Realm == s.realm {
+		if c.Realm == realm {
 			creds = c
 			break
 		}
@@ -171,7 +172,7 @@ func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool,
 	if creds.URI == "" {
 		return authFailed, "credentials without uri"
 	}
-	cred, err := s.st.Credential(ctx, domain, user, s.realm, base)
+	cred, err := s.st.Credential(ctx, domain, user, realm, base)
 	if errors.Is(err, store.ErrNotFound) {
 		return authFailed, "no such user or no " + string(base) + " credential"
 	}
@@ -203,6 +204,15 @@ func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool,
 		// password was right, so ask again with stale=true.
 		return authStale, err.Error()
 	}
+}
+
+// realmFor is the digest realm of a domain's users: Config.Realm, or the
+// domain itself (so that `parley user add` can compute HA1 per domain).
+func (s *Server) realmFor(domain string) string {
+	if s.cfg.Realm != "" {
+		return s.cfg.Realm
+	}
+	return domain
 }
 
 // userOf returns the user and domain a request's From claims, lower-casing

@@ -77,18 +77,18 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	fromLocal := s.isLocalDomain(from.Address.Host)
 	authed := false
+	user, domain := userOf(from.Address)
 	if fromLocal && !trusted && !s.cfg.NoProxyAuth {
 		// RFC 3261 §22.3: a request claiming a local user is challenged.
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		user, domain := userOf(from.Address)
 		res, why := s.authenticate(ctx, req, true, domain, user)
 		cancel()
 		switch res {
 		case authNone:
-			s.challenge(tx, req, true, false)
+			s.challenge(tx, req, domain, true, false)
 			return
 		case authStale:
-			s.challenge(tx, req, true, true)
+			s.challenge(tx, req, domain, true, true)
 			return
 		case authFailed:
 			s.metrics.AuthFailures.Add(1)
@@ -100,7 +100,7 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	// Our realm's credentials end here (§22.3 allows a proxy to remove
 	// the ones meant for it).
-	removeOwnCredentials(req, s.realm)
+	removeOwnCredentials(req, s.realmFor(domain))
 
 	if req.Route() != nil {
 		// A pre-loaded route beyond us: loose routing to it.
@@ -141,9 +141,9 @@ func (s *Server) routeLocal(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 404, "Not Found (no user in the Request-URI)")
 		return
 	}
-	user, domain := userOf(target)
+	user, dom := userOf(target)
 	aor := aorOf(target)
-	if _, err := s.st.Account(ctx, domain, user); err != nil {
+	if _, err := s.st.Account(ctx, dom, user); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.metrics.NotFound.Add(1)
 			s.respond(tx, req, 404, "Not Found (no such user)")
@@ -761,4 +761,3 @@ func removeOwnCredentials(req *sip.Request, realm string) {
 		req.AppendHeader(h)
 	}
 }
-

@@ -39,10 +39,10 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	// user: one user may not register contacts for another.
 	switch res, why := s.authenticate(ctx, req, false, domain, user); res {
 	case authNone:
-		s.challenge(tx, req, false, false)
+		s.challenge(tx, req, domain, false, false)
 		return
 	case authStale:
-		s.challenge(tx, req, false, true)
+		s.challenge(tx, req, domain, false, true)
 		return
 	case authFailed:
 		s.metrics.AuthFailures.Add(1)

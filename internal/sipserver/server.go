@@ -42,7 +42,8 @@ type Config struct {
 	// (RFC 3261 §16.4: requests for them are routed through the location
 	// service). The first one is the default realm.
 	Domains []string
-	// Realm is the digest realm (RFC 3261 §22.1); default Domains[0].
+	// Realm is the digest realm (RFC 3261 §22.1) of every domain; default
+	// each user's own domain.
 	Realm string
 	// Host is the address written into Via and Record-Route; default the
 	// IP of the first listener.
@@ -116,7 +117,6 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	st    store.Store
-	realm string
 	nc    *nonces
 
 	sua *sipgo.UserAgent
@@ -133,8 +133,8 @@ type Server struct {
 	self      map[string]bool     // host:port of every listener
 	closers   []func() error
 	node      string
-	flushing  map[string]bool // recipients with a flush running
-	flushMore map[string]bool // recipients with a flush requested meanwhile
+	flushing  map[string]bool                          // recipients with a flush running
+	flushMore map[string]bool                          // recipients with a flush requested meanwhile
 	cpimSess  map[string][]*cpimtransport.RelaySession // by Call-ID
 
 	metrics Metrics
@@ -160,9 +160,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("sipserver: invalid domain %q", cfg.Domains[i])
 		}
 		cfg.Domains[i] = d
-	}
-	if cfg.Realm == "" {
-		cfg.Realm = cfg.Domains[0]
 	}
 	if strings.ContainsAny(cfg.Realm, "\"\r\n") {
 		return nil, fmt.Errorf("sipserver: invalid realm %q", cfg.Realm)
@@ -198,7 +195,6 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		st:        cfg.Store,
-		realm:     cfg.Realm,
 		nc:        newNonces(cfg.NonceLifetime),
 		listeners: map[string]hostPort{},
 		self:      map[string]bool{},

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// Handler serves /healthz (JSON, 503 when the store does not answer) and
+// /metrics (Prometheus text exposition format 0.0.4, written by hand).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	status, code := "ok", http.StatusOK
+	storeErr := ""
+	if err := s.st.Ping(ctx); err != nil {
+		status, code, storeErr = "unavailable", http.StatusServiceUnavailable, err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]any{
+		"status":     status,
+		"store":      s.st.Backend(),
+		"store_err":  storeErr,
+		"node":       s.sip.Node(),
+		"uptime_s":   int(time.Since(s.start).Seconds()),
+		"sip":        s.addrs.SIP,
+		"msrp_relay": s.addrs.MSRPRelay,
+	})
+}
+
+func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.WriteMetrics(r.Context(), w)
+}
+
+// WriteMetrics writes the Prometheus text exposition of the counters.
+func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
+	m := s.sip.Metrics()
+	metric := func(name, typ, help string, v any) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, typ, name, v)
+	}
+	metric("parley_sip_requests_total", "counter", "SIP requests received.", m.Requests.Load())
+	metric("parley_registrations_total", "counter", "REGISTERs that added or refreshed a binding.", m.Registrations.Load())
+	metric("parley_unregistrations_total", "counter", "Bindings removed by REGISTER.", m.Unregistrations.Load())
+	metric("parley_auth_failures_total", "counter", "Requests refused for wrong credentials.", m.AuthFailures.Load())
+	metric("parley_sessions_total", "counter", "INVITEs answered 2xx through the proxy.", m.Sessions.Load())
+	metric("parley_sessions_active", "gauge", "Sessions not yet ended by BYE.", m.SessionsActive.Load())
+	metric("parley_messages_delivered_total", "counter", "Pager MESSAGEs delivered at once (2xx).", m.Messages.Load())
+	metric("parley_messages_stored_total", "counter", "Pager MESSAGEs stored for later delivery (202).", m.MessagesStored.Load())
+	metric("parley_messages_forwarded_total", "counter", "Stored messages delivered later.", m.MessagesFwd.Load())
+	metric("parley_messages_failed_total", "counter", "Stored messages given up.", m.MessagesFailed.Load())
+	metric("parley_message_bytes_total", "counter", "Bytes of pager message bodies accepted.", m.MessageBytes.Load())
+	metric("parley_not_found_total", "counter", "Requests for unknown users (404).", m.NotFound.Load())
+	metric("parley_unavailable_total", "counter", "Requests for users with no reachable device (480).", m.Unavailable.Load())
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if rc, err := s.st.PendingRecipients(ctx, 1000); err == nil {
+		depth := 0
+		for _, r := range rc {
+			if p, err := s.st.Pending(ctx, r, 1000); err == nil {
+				depth += len(p)
+			}
+		}
+		metric("parley_queue_recipients", "gauge", "Recipients with stored messages (up to 1000).", len(rc))
+		metric("parley_queue_depth", "gauge", "Stored messages pending delivery (counted up to 1000 per recipient).", depth)
+	}
+	if s.msrp != nil {
+		rm := s.msrp.Metrics()
+		metric("parley_msrp_relay_connections_open", "gauge", "Open MSRP relay connections.", rm.ConnectionsOpen)
+		metric("parley_msrp_relay_sessions_live", "gauge", "Live MSRP relay Use-Path grants.", rm.SessionsLive)
+		metric("parley_msrp_relay_auth_failures_total", "counter", "MSRP AUTH refusals.", rm.AuthFailures)
+		metric("parley_msrp_relay_bytes_in_total", "counter", "Octets read by the MSRP relay.", rm.BytesIn)
+		metric("parley_msrp_relay_bytes_out_total", "counter", "Octets written by the MSRP relay.", rm.BytesOut)
+		metric("parley_msrp_relay_forwarded_total", "counter", "MSRP requests forwarded.", rm.Forwarded)
+		metric("parley_msrp_relay_timeouts_total", "counter", "408s generated for silent next hops.", rm.Timeouts)
+	}
+	if s.cpim != nil {
+		cs := s.cpim.Stats()
+		metric("parley_cpim_relay_forwarded_total", "counter", "CPIM session messages relayed.", cs.Forwarded)
+		metric("parley_cpim_relay_dropped_total", "counter", "CPIM session messages dropped.", cs.Dropped)
+	}
+}

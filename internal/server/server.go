@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/cpimtransport"
+	"github.com/parley-im/parley/internal/sipserver"
+	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/msrp/relay"
+)
+
+// Listen is one SIP listener: transport "udp", "tcp" or "tls" and a
+// host:port (port 0 picks a free port).
+type Listen struct {
+	Transport string
+	Addr      string
+}
+
+// ParseListen parses "udp:127.0.0.1:5060,tcp:127.0.0.1:5060".
+func ParseListen(s string) ([]Listen, error) {
+	var out []Listen
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		tr, addr, ok := strings.Cut(part, ":")
+		tr = strings.ToLower(tr)
+		if !ok || (tr != "udp" && tr != "tcp" && tr != "tls") {
+			return nil, fmt.Errorf("listener %q: want transport:host:port with transport udp, tcp or tls", part)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("listener %q: %w", part, err)
+		}
+		out = append(out, Listen{Transport: tr, Addr: addr})
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no SIP listener given")
+	}
+	return out, nil
+}
+
+// Config configures a Server. Zero values are the documented defaults.
+type Config struct {
+	// SIP listeners; default UDP and TCP on 127.0.0.1:5060.
+	SIP []Listen
+	// TLSCert and TLSKey are PEM files for tls: listeners. Without them a
+	// self-signed development certificate is made in DataDir on first use.
+	TLSCert, TLSKey string
+	// DataDir holds parley.db (SQLite) and the development certificate;
+	// default store.DefaultDataDir().
+	DataDir string
+	// DSN selects the store: "postgres://…" for several nodes, a SQLite
+	// path or "file:…"; default DataDir/parley.db.
+	DSN string
+	// Domains served; default "localhost" and the SIP listeners' IPs.
+	Domains []string
+	// MSRPRelay is the TCP address of the RFC 4976 MSRP relay; "" or
+	// "off" disables it.
+	MSRPRelay string
+	// CPIMRelay is the TCP address of the CPIM transport session relay
+	// (seed draft §7); "" disables it.
+	CPIMRelay string
+	// HTTP is the address of /healthz and /metrics; "" or "off" disables.
+	HTTP string
+	// Node and ClusterSecret: see sipserver.Config. With PostgreSQL the
+	// secret defaults to one derived from the DSN, which every node
+	// shares.
+	Node, ClusterSecret string
+	// History records pager messages; HistoryOptOut lists AORs that are
+	// not recorded.
+	History       bool
+	HistoryOptOut []string
+	// MinExpires and MaxExpires bound registrations.
+	MinExpires, MaxExpires time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Addrs are the bound addresses of a running server.
+type Addrs struct {
+	SIP       []Listen
+	MSRPRelay string
+	CPIMRelay string
+	HTTP      string
+}
+
+// Server is `parley serve`: registrar, proxy, store-and-forward, MSRP
+// relay, CPIM session relay, health and metrics, over one store.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	st    store.Store
+	sip   *sipserver.Server
+	msrp  *relay.Server
+	cpim  *cpimtransport.Relay
+	http  *http.Server
+	addrs Addrs
+	start time.Time
+
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	closing bool
+}
+
+// New opens the store, binds every listener and starts serving. The
+// bound addresses are in Addrs. Shutdown stops it.
+func New(ctx context.Context, cfg Config) (s *Server, err error) {
+	s = &Server{cfg: cfg, log: cfg.Logger, start: time.Now()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+	if len(cfg.SIP) == 0 {
+		cfg.SIP = []Listen{{"udp", "127.0.0.1:5060"}, {"tcp", "127.0.0.1:5060"}}
+	}
+	if cfg.DataDir == "" {
+		if cfg.DataDir, err = store.DefaultDataDir(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DSN == "" {
+		cfg.DSN = "file:" + filepath.Join(cfg.DataDir, "parley.db")
+	}
+	postgres := strings.HasPrefix(cfg.DSN, "postgres://") || strings.HasPrefix(cfg.DSN, "postgresql://")
+	if cfg.ClusterSecret == "" && postgres {
+		cfg.ClusterSecret = "dsn:" + cfg.DSN
+	}
+	if len(cfg.Domains) == 0 {
+		cfg.Domains = defaultDomains(cfg.SIP)
+	}
+	s.cfg = cfg
+
+	s.st, err = store.Open(ctx, cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.log.Info("store open", "backend", s.st.Backend(), "dsn", redact(cfg.DSN))
+
+	if cfg.CPIMRelay != "" && cfg.CPIMRelay != "off" {
+		s.cpim, err = cpimtransport.NewRelay(cpimtransport.RelayConfig{Logger: s.log.With("component", "cpim-relay")})
+		if err != nil {
+			return nil, err
+		}
+		l, err := s.cpim.Listen("tcp", cfg.CPIMRelay)
+		if err != nil {
+			return nil, fmt.Errorf("CPIM relay: %w", err)
+		}
+		s.addrs.CPIMRelay = l.Addr().String()
+	}
+
+	opt := map[string]bool{}
+	for _, a := range cfg.HistoryOptOut {
+		opt[a] = true
+	}
+	var tlsConf *tls.Config
+	for _, l := range cfg.SIP {
+		if l.Transport == "tls" {
+			if tlsConf, err = s.loadTLS(); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	s.sip, err = sipserver.New(sipserver.Config{
+		Store:         s.st,
+		Domains:       cfg.Domains,
+		Node:          cfg.Node,
+		ClusterSecret: cfg.ClusterSecret,
+		MinExpires:    cfg.MinExpires,
+		MaxExpires:    cfg.MaxExpires,
+		History:       cfg.History,
+		HistoryOptOut: func(aor string) bool { return opt[aor] },
+		CPIMRelay:     s.cpim,
+		TLS:           tlsConf,
+		Logger:        s.log.With("component", "sip"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range cfg.SIP {
+		switch l.Transport {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("SIP udp %s: %w", l.Addr, err)
+			}
+			s.addrs.SIP = append(s.addrs.SIP, Listen{"udp", pc.LocalAddr().String()})
+			if err := s.sip.ServeUDP(pc); err != nil {
+				return nil, err
+			}
+		case "tcp", "tls":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return nil, fmt.Errorf("SIP %s %s: %w", l.Transport, l.Addr, err)
+			}
+			s.addrs.SIP = append(s.addrs.SIP, Listen{l.Transport, ln.Addr().String()})
+			if l.Transport == "tls" {
+				err = s.sip.ServeTLS(tls.NewListener(ln, tlsConf))
+			} else {
+				err = s.sip.ServeTCP(ln)
+			}
+			if err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("unknown SIP transport %q", l.Transport)
+		}
+	}
+
+	if cfg.MSRPRelay != "" && cfg.MSRPRelay != "off" {
+		ln, err := net.Listen("tcp", cfg.MSRPRelay)
+		if err != nil {
+			return nil, fmt.Errorf("MSRP relay %s: %w", cfg.MSRPRelay, err)
+		}
+		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		s.msrp, err = relay.New(relay.Config{
+			Host:          host,
+			Realm:         cfg.Domains[0],
+			Authenticator: storeAuth{st: s.st, domain: cfg.Domains[0]},
+			Logger:        s.log.With("component", "msrp-relay"),
+		})
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.addrs.MSRPRelay = ln.Addr().String()
+		s.wg.Go(func() {
+			if err := s.msrp.Serve(ln); err != nil && !errors.Is(err, relay.ErrServerClosed) {
+				s.log.Error("MSRP relay stopped", "err", err)
+			}
+		})
+	}
+
+	if cfg.HTTP != "" && cfg.HTTP != "off" {
+		ln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return nil, fmt.Errorf("HTTP %s: %w", cfg.HTTP, err)
+		}
+		s.addrs.HTTP = ln.Addr().String()
+		s.http = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		s.wg.Go(func() {
+			if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("HTTP stopped", "err", err)
+			}
+		})
+	}
+	if err := s.sip.Start(ctx); err != nil {
+		return nil, err
+	}
+	s.log.Info("parley serve ready", "sip", s.addrs.SIP, "domains", cfg.Domains, "node", s.sip.Node(),
+		"msrp_relay", s.addrs.MSRPRelay, "cpim_relay", s.addrs.CPIMRelay, "http", s.addrs.HTTP)
+	return s, nil
+}
+
+// Addrs returns the bound addresses.
+func (s *Server) Addrs() Addrs { return s.addrs }
+
+// Store returns the server's store.
+func (s *Server) Store() store.Store { return s.st }
+
+// SIP returns the registrar/proxy.
+func (s *Server) SIP() *sipserver.Server { return s.sip }
+
+// Domains returns the domains served.
+func (s *Server) Domains() []string { return s.cfg.Domains }
+
+// Shutdown stops accepting work and drains requests and deliveries in
+// progress until ctx ends, then closes everything.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	var errs []error
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			s.http.Close()
+		}
+	}
+	if s.sip != nil {
+		if err := s.sip.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.msrp != nil {
+		if err := s.msrp.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
+	}
+	if s.cpim != nil {
+		s.cpim.Close()
+	}
+	s.wg.Wait()
+	if s.st != nil {
+		if err := s.st.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeAll undoes a partial New.
+func (s *Server) closeAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if s.sip == nil && s.st != nil {
+		defer s.st.Close()
+		s.st = nil
+	}
+	s.Shutdown(ctx)
+}
+
+func defaultDomains(ls []Listen) []string {
+	out := []string{"localhost"}
+	seen := map[string]bool{"localhost": true}
+	for _, l := range ls {
+		h, _, _ := net.SplitHostPort(l.Addr)
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
+				return dsn[:i+3+c] + ":xxxxx" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// storeAuth lets the MSRP relay check AUTH against the accounts (RFC 4976
+// §6.3): same users, same HA1s as SIP.
+type storeAuth struct {
+	st     store.Store
+	domain string
+}
+
+func (a storeAuth) Lookup(ctx context.Context, user, realm, algorithm string) (string, bool, error) {
+	alg, err := store.Algorithm(algorithm).Canonical()
+	if err != nil {
+		return "", false, nil
+	}
+	c, err := a.st.Credential(ctx, a.domain, user, realm, alg)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return c.HA1, true, nil
+}
+
