@@ -479,3 +479,26 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestStreamedKnownSizeEndsAtSize: with Size known, the '$' chunk carries
+// the last octets; the sender neither waits for the source's EOF nor sends
+// an empty chunk past the total.
+func TestStreamedKnownSizeEndsAtSize(t *testing.T) {
+	a := newTestEndpoint(t, Config{}, true)
+	p, s := newRawActive(t, a, session.Options{})
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	const size = 300000
+	go pw.Write(make([]byte, size)) // and never closes
+	d, err := s.Send(testCtx(t), &session.Outgoing{ContentType: "application/octet-stream", BodyReader: pr, Size: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, last := p.readMessage()
+	if len(body) != size || last.Flag != FlagEnd || last.ByteRange.Start > size || last.ByteRange.Total != size {
+		t.Fatalf("%d octets, last chunk %v %q", len(body), last.ByteRange, last.Flag)
+	}
+	if r := wait(t, d); r.Outcome != session.Sent {
+		t.Fatalf("%+v", r)
+	}
+}

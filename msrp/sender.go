@@ -122,8 +122,9 @@ func (f *feeder) run(r io.Reader, want int64, wake func()) {
 		wake()
 	}()
 	if want >= 0 {
-		// Read one octet more than declared, to detect a longer body.
-		r = io.LimitReader(r, want+1)
+		// The declared size is authoritative, as an HTTP Content-Length:
+		// the source is not read beyond it (and need not reach EOF there).
+		r = io.LimitReader(r, want)
 	}
 	var got int64
 	for {
@@ -137,11 +138,6 @@ func (f *feeder) run(r io.Reader, want int64, wake func()) {
 			n, err = r.Read(b)
 		}
 		got += int64(n)
-		if want >= 0 && got > want {
-			piecePool.Put(bp)
-			f.err = fmt.Errorf("msrp: body longer than the declared Size %d", want)
-			return
-		}
 		if n > 0 {
 			*bp = b[:n]
 			select {
@@ -530,7 +526,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	for {
 		p, eof := m.peek()
 		if eof {
-			if m.feed != nil && m.feed.err != nil {
+			if m.feed != nil && m.feed.closed && m.feed.err != nil {
 				abort = m.feed.err
 				flag = FlagAbort
 			} else {
@@ -614,17 +610,7 @@ func (m *outMsg) peek() (p []byte, eof bool) {
 		return m.data[m.pos:], false
 	}
 	if m.total >= 0 && m.pos >= m.total {
-		// Declared size reached: let the feeder report a longer body.
-		p, eof = m.feed.next()
-		if eof {
-			return nil, true
-		}
-		if len(p) > 0 {
-			m.feed.err = fmt.Errorf("msrp: body longer than the declared Size %d", m.total)
-			m.feed.closed = true
-			return nil, true
-		}
-		return nil, false
+		return nil, true // declared size reached: no need to wait for EOF
 	}
 	return m.feed.next()
 }
