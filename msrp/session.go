@@ -271,7 +271,11 @@ func (s *Session) closedErrLocked() error {
 // Send queues m and returns a Delivery tracking it (RFC 4975 §7.1.1). A
 // body held in memory is sent from there; a BodyReader is read ahead in
 // bounded memory while the message is chunked, interleaved with other
-// traffic on the connection.
+// traffic on the connection. With m.Size ≥ 0 exactly Size octets are read
+// (the source need not reach EOF; a shorter one aborts the message with
+// '#'); with Size -1 the source is read to EOF. Send checks the peer's
+// accept-types, accept-wrapped-types, max-size, earlier 415s and the SDP
+// direction (§8.6, §8.9, §10.6) and fails at once when they forbid m.
 func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
