@@ -159,3 +159,43 @@ func TestManyConcurrentMessages(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUnknownSizeSpillsToSink: a message whose total is not known in
+// advance starts in memory and moves to the Sink once it outgrows
+// MaxInMemory.
+func TestUnknownSizeSpillsToSink(t *testing.T) {
+	fs := &fileSink{dir: t.TempDir(), files: map[string]*os.File{}}
+	defer fs.close()
+	a := newTestEndpoint(t, Config{}, false)
+	b := newTestEndpoint(t, Config{}, true)
+	sa, sb := pair(t, a, b, session.Options{}, session.Options{Sink: fs.sink, MaxInMemory: 1 << 20})
+	ctx := testCtx(t)
+	for _, size := range []int{1000, 3<<20 + 17} {
+		body := make([]byte, size)
+		io.ReadFull(randReader(uint64(size)), body)
+		if _, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/octet-stream", BodyReader: bytes.NewReader(body), Size: -1}); err != nil {
+			t.Fatal(err)
+		}
+		in := recv(t, sb)
+		if in.Size != int64(size) {
+			t.Fatalf("size %d, want %d", in.Size, size)
+		}
+		if size < 1<<20 {
+			if !bytes.Equal(in.Body, body) {
+				t.Fatal("small message not in memory")
+			}
+			continue
+		}
+		if in.Body != nil {
+			t.Fatal("large message kept in memory")
+		}
+		fs.mu.Lock()
+		f := fs.files[in.ID]
+		fs.mu.Unlock()
+		got := make([]byte, size+1)
+		n, _ := f.ReadAt(got, 0)
+		if n != size || !bytes.Equal(got[:n], body) {
+			t.Fatalf("file holds %d octets, differs", n)
+		}
+	}
+}

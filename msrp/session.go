@@ -101,6 +101,7 @@ type inMsg struct {
 	contentType string
 	asm         *Assembly
 	mem         *MemoryBuffer // nil when the body goes to the Sink
+	spill       *spillBody    // unknown size: memory first, then the Sink
 	success     bool
 }
 
@@ -749,8 +750,15 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		Size:        total,
 		Received:    time.Now(),
 	}
-	if im.mem != nil {
-		in.Body = im.mem.Bytes()[:total]
+	mem := im.mem
+	if im.spill != nil && im.spill.sink == nil {
+		mem = im.spill.mem
+	}
+	if mem != nil {
+		in.Body = mem.Bytes()[:total]
+		if in.Body == nil {
+			in.Body = []byte{}
+		}
 		in.CPIM = parseCPIM(in.ContentType, in.Body)
 		// §8.6: a type inside the container must be in accept-types or
 		// accept-wrapped-types.
@@ -806,6 +814,10 @@ func (s *Session) newIncoming(f *Frame, br ByteRange) (*inMsg, int, string) {
 			return nil, 413, "Cannot store message"
 		}
 		im.asm = NewAssembly(dst, limit)
+	} else if br.Total == Unknown && s.opts.Sink != nil {
+		info := session.Info{ID: f.MessageID, ContentType: f.ContentType, Size: -1}
+		im.spill = &spillBody{mem: NewMemoryBuffer(memMax), max: memMax, open: func() (io.WriterAt, error) { return s.opts.Sink(info) }}
+		im.asm = NewAssembly(im.spill, limit)
 	} else {
 		if br.Total != Unknown && br.Total > memMax {
 			return nil, 413, "Message too large"
@@ -842,6 +854,37 @@ func (s *Session) markSeen(id string) bool {
 	s.seenRing[s.seenNext] = id
 	s.seenNext = (s.seenNext + 1) % maxSeenIDs
 	return false
+}
+
+// spillBody holds an incoming message of unknown size in memory until it
+// outgrows MaxInMemory, then moves it to the Sink and goes on there.
+type spillBody struct {
+	mem  *MemoryBuffer
+	max  int64
+	sink io.WriterAt
+	open func() (io.WriterAt, error)
+}
+
+func (b *spillBody) WriteAt(p []byte, off int64) (int, error) {
+	if b.sink == nil && off+int64(len(p)) <= b.max {
+		return b.mem.WriteAt(p, off)
+	}
+	if b.sink == nil {
+		dst, err := b.open()
+		if err != nil {
+			return 0, err
+		}
+		if dst == nil {
+			return 0, errors.New("msrp: Sink returned no destination")
+		}
+		if held := b.mem.Bytes(); len(held) > 0 {
+			if _, err := dst.WriteAt(held, 0); err != nil {
+				return 0, err
+			}
+		}
+		b.sink, b.mem = dst, nil
+	}
+	return b.sink.WriteAt(p, off)
 }
 
 // rangeSet is a set of 1-based inclusive octet ranges.
