@@ -22,8 +22,8 @@ import (
 // Listen is one SIP listener: transport "udp", "tcp" or "tls" and a
 // host:port (port 0 picks a free port).
 type Listen struct {
-	Transport string
-	Addr      string
+	Transport string `json:"transport"`
+	Addr      string `json:"addr"`
 }
 
 // ParseListen parses "udp:127.0.0.1:5060,tcp:127.0.0.1:5060".

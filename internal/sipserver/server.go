@@ -350,11 +350,17 @@ func (s *Server) serve(transport string, addr net.Addr, closer func() error, run
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
-		if err := run(); err != nil && s.ctx.Err() == nil {
+		if err := run(); err != nil && !s.isClosed() {
 			s.log.Warn("SIP listener stopped", "transport", transport, "err", err)
 		}
 	}()
 	return nil
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }
 
 // Addr returns the bound address of the first listener for transport

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley/internal/server"
+	"github.com/parley-im/parley/internal/store"
+)
+
+func init() {
+	commands["serve"] = command{summary: "run the server: SIP registrar + proxy, store-and-forward, MSRP relay", run: runServe}
+}
+
+// storeFlags are the flags every command that opens the store shares.
+type storeFlags struct {
+	dataDir, dsn *string
+}
+
+func addStoreFlags(e *env, fs interface {
+	String(name, value, usage string) *string
+}) storeFlags {
+	return storeFlags{
+		dataDir: fs.String("data-dir", envOr(e, "PARLEY_DATA_DIR", ""), "directory of parley.db and the development certificate\n(env PARLEY_DATA_DIR; default $XDG_DATA_HOME/parley or ~/.local/share/parley)"),
+		dsn:     fs.String("db", envOr(e, "PARLEY_DB", ""), "store DSN: a SQLite path, file:PATH, or postgres://… for several nodes\n(env PARLEY_DB; default DATA-DIR/parley.db)"),
+	}
+}
+
+func (f storeFlags) resolve() (dataDir, dsn string, err error) {
+	dataDir, dsn = *f.dataDir, *f.dsn
+	if dataDir == "" {
+		if dataDir, err = store.DefaultDataDir(); err != nil {
+			return "", "", err
+		}
+	}
+	if dsn == "" {
+		dsn = "file:" + filepath.Join(dataDir, "parley.db")
+	}
+	return dataDir, dsn, nil
+}
+
+func (f storeFlags) open(ctx context.Context) (store.Store, error) {
+	_, dsn, err := f.resolve()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return st, nil
+}
+
+const serveExamples = `  parley serve
+      UDP+TCP SIP on 127.0.0.1:5060, MSRP relay on 127.0.0.1:2855,
+      /healthz and /metrics on 127.0.0.1:8080, SQLite in the data dir.
+  parley user add alice --password secret && parley user add bob --password hunter2
+  parley send --as sip:alice@localhost --password secret --server 127.0.0.1:5060 sip:bob@localhost "hi"
+  parley serve --sip udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061 --domain example.com \
+      --tls-cert /etc/parley/cert.pem --tls-key /etc/parley/key.pem --log-format json
+  PARLEY_DB=postgres://parley@db/parley parley serve --sip tcp:10.0.0.1:5060 --node-host 10.0.0.1`
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "serve", "[flags]",
+		"Run Parley's server: SIP registrar with digest authentication (RFC 3261 §10),\n"+
+			"stateful proxy (§16) forking INVITEs to every device, store-and-forward of\n"+
+			"pager messages for offline users (RFC 3428 §7, answered 202), the RFC 4976\n"+
+			"MSRP relay and the CPIM transport session relay, health and Prometheus metrics.\n"+
+			"Each flag can also be set by the environment variable shown.", serveExamples)
+	sipL := fs.String("sip", envOr(e, "PARLEY_SIP", "udp:127.0.0.1:5060,tcp:127.0.0.1:5060"), "SIP listeners, transport:host:port, comma-separated; transports udp, tcp, tls\n(env PARLEY_SIP; port 0 picks a free port)")
+	domains := fs.String("domain", envOr(e, "PARLEY_DOMAIN", ""), "SIP domains served, comma-separated (env PARLEY_DOMAIN; default localhost and the listeners' IPs)")
+	tlsCert := fs.String("tls-cert", envOr(e, "PARLEY_TLS_CERT", ""), "PEM certificate for tls: listeners (env PARLEY_TLS_CERT; default a self-signed\ndevelopment certificate made in the data dir)")
+	tlsKey := fs.String("tls-key", envOr(e, "PARLEY_TLS_KEY", ""), "PEM key for --tls-cert (env PARLEY_TLS_KEY)")
+	msrpRelay := fs.String("msrp-relay", envOr(e, "PARLEY_MSRP_RELAY", "127.0.0.1:2855"), "RFC 4976 MSRP relay address, or off (env PARLEY_MSRP_RELAY; AUTH over TCP is allowed\nfrom loopback only)")
+	cpimRelay := fs.String("cpim-relay", envOr(e, "PARLEY_CPIM_RELAY", "off"), "CPIM transport session relay address, or off (env PARLEY_CPIM_RELAY)")
+	httpAddr := fs.String("http", envOr(e, "PARLEY_HTTP", "127.0.0.1:8080"), "address of /healthz and /metrics, or off (env PARLEY_HTTP)")
+	node := fs.String("node", envOr(e, "PARLEY_NODE", ""), "this node's SIP URI for other nodes sharing a PostgreSQL store\n(env PARLEY_NODE; default the first TCP listener)")
+	secret := fs.String("cluster-secret", envOr(e, "PARLEY_CLUSTER_SECRET", ""), "secret shared by the nodes of a cluster (env PARLEY_CLUSTER_SECRET;\ndefault derived from the PostgreSQL DSN)")
+	history := fs.Bool("history", envOr(e, "PARLEY_HISTORY", "true") == "true", "record pager messages in the users' history (env PARLEY_HISTORY=true|false)")
+	optOut := fs.String("history-opt-out", envOr(e, "PARLEY_HISTORY_OPT_OUT", ""), "AORs whose messages are never recorded, comma-separated (env PARLEY_HISTORY_OPT_OUT)")
+	minExp := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (423 below)")
+	maxExp := fs.Duration("max-expires", 2*time.Hour, "longest registration granted")
+	logFormat := fs.String("log-format", envOr(e, "PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
+	logLevel := fs.String("log-level", envOr(e, "PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
+	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for requests and deliveries in progress")
+	sf := addStoreFlags(e, fs)
+	if err := parseFlags(e, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--log-level: %w", err)}
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	var log *slog.Logger
+	switch *logFormat {
+	case "text":
+		log = slog.New(slog.NewTextHandler(e.stderr, hopts))
+	case "json":
+		log = slog.New(slog.NewJSONHandler(e.stderr, hopts))
+	default:
+		return &exitError{code: 2, err: fmt.Errorf("--log-format %q: want text or json", *logFormat)}
+	}
+	listeners, err := server.ParseListen(*sipL)
+	if err != nil {
+		return &exitError{code: 2, err: fmt.Errorf("--sip: %w", err)}
+	}
+	dataDir, dsn, err := sf.resolve()
+	if err != nil {
+		return err
+	}
+	cfg := server.Config{
+		SIP: listeners, TLSCert: *tlsCert, TLSKey: *tlsKey, DataDir: dataDir, DSN: dsn,
+		Domains: splitList(*domains), MSRPRelay: *msrpRelay, CPIMRelay: *cpimRelay, HTTP: *httpAddr,
+		Node: *node, ClusterSecret: *secret, History: *history, HistoryOptOut: splitList(*optOut),
+		MinExpires: *minExp, MaxExpires: *maxExp, Logger: log,
+	}
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	a := srv.Addrs()
+	w := e.stdout
+	fmt.Fprintf(w, "parley serve: listening\n")
+	for _, l := range a.SIP {
+		fmt.Fprintf(w, "  SIP %-4s     %s\n", l.Transport, l.Addr)
+	}
+	if a.MSRPRelay != "" {
+		fmt.Fprintf(w, "  MSRP relay   msrp://%s;tcp\n", a.MSRPRelay)
+	}
+	if a.CPIMRelay != "" {
+		fmt.Fprintf(w, "  CPIM relay   %s\n", a.CPIMRelay)
+	}
+	if a.HTTP != "" {
+		fmt.Fprintf(w, "  HTTP         http://%s/healthz  http://%s/metrics\n", a.HTTP, a.HTTP)
+	}
+	dom := srv.Domains()[0]
+	fmt.Fprintf(w, "  domains      %s\n  store        %s\n", strings.Join(srv.Domains(), ", "), srv.Store().Backend())
+	sipAddr := "sip:" + a.SIP[0].Addr
+	for _, l := range a.SIP {
+		if l.Transport == "tcp" {
+			sipAddr = "sip:" + l.Addr // the client's default transport
+			break
+		}
+	}
+	fmt.Fprintf(w, "\nAdd users and connect (in another terminal):\n")
+	fmt.Fprintf(w, "  parley user add alice --domain %s --password secret%s\n", dom, dataDirFlag(*sf.dataDir))
+	fmt.Fprintf(w, "  parley listen --as sip:alice@%s --password secret --server %s\n", dom, sipAddr)
+	fmt.Fprintf(w, "  parley send --as sip:bob@%s --password ... --server %s sip:alice@%s hello\n", dom, sipAddr, dom)
+	<-ctx.Done()
+	log.Info("shutting down", "drain", *drain)
+	sctx, cancel := context.WithTimeout(context.Background(), *drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func dataDirFlag(d string) string {
+	if d == "" {
+		return ""
+	}
+	return " --data-dir " + d
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
