@@ -48,6 +48,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	sipT := fs.String("sip", "tcp", "SIP transport between the agents: udp or tcp")
 	count := fs.Int("messages", 2, "messages each way per session (1-100)")
 	timeout := fs.Duration("timeout", 20*time.Second, "give up after this long")
+	maxSize := fs.Int64("max-size", 0, "bob's a=max-size in octets, e.g. 10 to see messages refused (0: no limit)")
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
 	}
@@ -69,7 +70,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 
 	t := newTranscript(e.stdout, *wire)
-	d := &demo{t: t, ctx: ctx, count: *count}
+	if *maxSize < 0 {
+		return usageErr("--max-size %d: want 0 or more", *maxSize)
+	}
+	d := &demo{t: t, ctx: ctx, count: *count, bobMaxSize: *maxSize}
 	alice, err := d.side(ctx, "alice", "bob", *sipT)
 	if err != nil {
 		return err
@@ -107,9 +111,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			err = d.session(alice, bob, bobURI, "cpim/tcp only (the seed draft's CPIM transport)")
 		}
 		if err != nil {
+			// Report and go on with the next round.
 			t.line("FAIL", "", "%v", err)
 			d.failed++
-			break
 		}
 	}
 	if d.failed > 0 || d.delivered != d.total {
@@ -120,21 +124,18 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 }
 
 type demo struct {
-	t     *transcript
-	ctx   context.Context
-	count int
+	t          *transcript
+	ctx        context.Context
+	count      int
+	bobMaxSize int64
 
 	n, total, delivered, failed int
 }
 
-// demoBobMaxSize, when set by a test, is bob's a=max-size, so that
-// alice's messages are refused and the demo's failure path runs.
-var demoBobMaxSize int64
-
 func (d *demo) side(ctx context.Context, name, peer, sipT string) (*demoSide, error) {
 	opts := sessionOptions()
 	if name == "bob" {
-		opts.MaxSize = demoBobMaxSize
+		opts.MaxSize = d.bobMaxSize
 	}
 	s := &demoSide{name: name, aor: "sip:" + name + "@example.com",
 		calls: make(chan *sipua.Call, 4), pager: make(chan *sipua.Message, 4)}
@@ -214,25 +215,44 @@ func (d *demo) exchange(from, to *demoSide, fs, ts session.Session, text string)
 	start := time.Now()
 	del, err := fs.Send(ctx, &session.Outgoing{ContentType: typeText, Body: []byte(text), CPIM: cpimFor(from.aor, to.aor, start)})
 	if err != nil {
-		return fmt.Errorf("message #%d: %w", n, err)
+		t.line("MSG", dir, "#%d failed, not sent: %v", n, err)
+		return nil
 	}
 	t.line("MSG", dir, "#%d sent %s (CPIM-wrapped, id %s)", n, quote([]byte(text)), del.ID())
-	in, err := ts.Receive(ctx)
-	if err != nil {
-		return fmt.Errorf("message #%d: %s did not receive it: %w", n, to.name, err)
-	}
-	ct, body := content(in)
-	who := "?"
-	when := ""
-	if in.CPIM != nil {
-		if f, err := in.CPIM.From(); err == nil {
-			who = f.URI
+
+	// Wait for the receiver to get it, unless the delivery fails first
+	// (the receiver then never sees it).
+	rctx, rcancel := context.WithCancel(ctx)
+	defer rcancel()
+	got := make(chan *session.Incoming, 1)
+	go func() {
+		in, _ := ts.Receive(rctx)
+		got <- in
+	}()
+	var in *session.Incoming
+	select {
+	case in = <-got:
+	case <-del.Done():
+		if del.Result().Outcome == session.Delivered {
+			in = <-got
 		}
-		if dt, err := in.CPIM.DateTime(); err == nil {
-			when = ", CPIM DateTime " + dt.Format("15:04:05.000")
-		}
 	}
-	t.line("MSG", to.name, "#%d received %s (%s from %s%s)", n, quote(body), ct, who, when)
+	if in != nil {
+		ct, body := content(in)
+		who, when := "?", ""
+		if in.CPIM != nil {
+			if f, err := in.CPIM.From(); err == nil {
+				who = f.URI
+			}
+			if dt, err := in.CPIM.DateTime(); err == nil {
+				when = ", CPIM DateTime " + dt.Format("15:04:05.000")
+			}
+		}
+		t.line("MSG", to.name, "#%d received %s (%s from %s%s)", n, quote(body), ct, who, when)
+	} else if ctx.Err() != nil {
+		return fmt.Errorf("message #%d: %s did not receive it: %w", n, to.name, context.Cause(ctx))
+	}
+	rcancel()
 	res, err := del.Wait(ctx)
 	if err != nil {
 		return fmt.Errorf("message #%d: no delivery report: %w", n, err)
@@ -242,7 +262,11 @@ func (d *demo) exchange(from, to *demoSide, fs, ts session.Session, text string)
 		d.delivered++
 		t.line("MSG", dir, "#%d delivered (report after %s)", n, since(start))
 	default:
-		t.line("MSG", dir, "#%d %s: status %d %s %v", n, res.Outcome, res.Status, res.Comment, res.Err)
+		why := res.Comment
+		if res.Err != nil {
+			why = res.Err.Error()
+		}
+		t.line("MSG", dir, "#%d %s: %d %s", n, res.Outcome, res.Status, why)
 	}
 	return nil
 }
