@@ -4,6 +4,7 @@
 #   eval "$(bash .ci/postgres.sh)"          # start: prints export lines only
 #   bash .ci/postgres.sh start [DIR]         # same; DIR defaults to a new temp dir
 #   bash .ci/postgres.sh restart [DIR]       # fast restart (used by the reconnect test)
+#   bash .ci/postgres.sh halt [DIR]          # stop, keep the cluster; start DIR resumes it
 #   bash .ci/postgres.sh stop [DIR]          # stop and delete the cluster
 #
 # stdout carries only the lines meant for eval:
@@ -73,9 +74,15 @@ start() {
       || as_owner "$bin/initdb" -D "$dir/data" -U parley -A trust -E UTF8 -N >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
   fi
-  local port try
+  local port try prev=""
+  # A cluster started before keeps its port, so that its DSN stays valid.
+  [ -f "$dir/port" ] && prev=$(cat "$dir/port")
   for try in 1 2 3 4 5 6 7 8; do
-    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    if [ -n "$prev" ] && [ "$try" -eq 1 ]; then
+      port=$prev
+    else
+      port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    fi
     port_free "$port" || continue
     if as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" start >&2; then
@@ -108,11 +115,18 @@ case "$cmd" in
     bin=$(pgbin)
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -m fast restart >&2
     ;;
+  halt)
+    # Stop the server but keep the cluster; "start DIR" brings it back on
+    # the same port (used by the outage test).
+    need_dir
+    bin=$(pgbin)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop >&2
+    ;;
   stop)
     need_dir
     bin=$(pgbin)
     as_owner "$bin/pg_ctl" -D "$dir/data" -w -t 60 -m fast stop >&2 || true
     case "$dir" in /tmp/parley-pg.*) rm -rf "$dir" ;; esac
     ;;
-  *) log "usage: postgres.sh [start|restart|stop] [DIR]"; exit 2 ;;
+  *) log "usage: postgres.sh [start|restart|halt|stop] [DIR]"; exit 2 ;;
 esac

@@ -49,6 +49,9 @@ func newPGListener(cfg *pgx.ConnConfig, h *hub) *pgListener {
 	c.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.DeadlineContextWatcherHandler{Conn: pc.Conn()}
 	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second // a Listen waiting on a dead host fails in time
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &pgListener{cfg: c, hub: h, want: map[string]bool{}, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 }

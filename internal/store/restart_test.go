@@ -16,8 +16,9 @@ import (
 
 // startCluster starts a private PostgreSQL cluster with .ci/postgres.sh
 // (not the shared one of PARLEY_TEST_POSTGRES, since this test restarts it
-// under the feet of other tests) and returns its DSN and a restart function.
-func startCluster(t *testing.T) (dsn string, restart func()) {
+// under the feet of other tests) and returns its DSN and a function running
+// postgres.sh restart, halt or start on it.
+func startCluster(t *testing.T) (dsn string, ctl func(cmd string)) {
 	script, err := filepath.Abs("../../.ci/postgres.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -62,14 +63,14 @@ func startCluster(t *testing.T) (dsn string, restart func()) {
 			t.Logf("postgres.sh stop: %v\n%s", err, out)
 		}
 	})
-	restart = func() {
-		c := exec.Command("bash", script, "restart", dir)
+	ctl = func(cmd string) {
+		c := exec.Command("bash", script, cmd, dir)
 		c.Env = env
 		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("postgres.sh restart: %v\n%s", err, out)
+			t.Fatalf("postgres.sh %s: %v\n%s", cmd, err, out)
 		}
 	}
-	return dsn, restart
+	return dsn, ctl
 }
 
 // TestPostgresRestart restarts the PostgreSQL server under an open Store:
@@ -79,7 +80,7 @@ func TestPostgresRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and restarts its own PostgreSQL cluster (several seconds); not in -short")
 	}
-	dsn, restart := startCluster(t)
+	dsn, ctl := startCluster(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	s, err := store.Open(ctx, dsn)
@@ -103,7 +104,7 @@ func TestPostgresRestart(t *testing.T) {
 		}
 	}
 
-	restart()
+	ctl("restart")
 
 	// The first calls after the restart succeed: dead pooled connections
 	// are detected and replaced.
@@ -135,5 +136,50 @@ func TestPostgresRestart(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("no notification after restart")
+	}
+
+	// A longer outage: calls fail with an error (no hang) while the server
+	// is down, and work again once it is back, without reopening.
+	ctl("halt")
+	short, cancelShort := context.WithTimeout(ctx, 15*time.Second)
+	defer cancelShort()
+	if _, _, err := s.Enqueue(short, store.Message{Rcpt: rcpt, Sender: "sip:a@example.com", Body: []byte("lost")}); err == nil {
+		t.Error("Enqueue succeeded with the server down")
+	}
+	if _, err := s.Listen(short, "parley_outage"); err == nil {
+		t.Error("Listen succeeded with the server down")
+	}
+	if short.Err() != nil {
+		t.Error("calls with the server down waited for their context instead of failing")
+	}
+	ctl("start")
+	if _, _, err := s.Enqueue(ctx, store.Message{Rcpt: rcpt, Sender: "sip:a@example.com", Body: []byte("back")}); err != nil {
+		t.Fatalf("Enqueue after the outage: %v", err)
+	}
+	c2, err := s.Listen(ctx, "parley_outage")
+	if err != nil {
+		t.Fatalf("Listen after the outage: %v", err)
+	}
+	// The first listener gets its resync marker once its connection is back.
+	for m := range c {
+		if m == "" {
+			break
+		}
+	}
+	if err := s.Notify(ctx, "parley_outage", "up"); err != nil {
+		t.Fatal(err)
+	}
+	// c2 may see a marker too: it subscribed while the listener was
+	// reconnecting.
+	for m := range c2 {
+		if m != "" {
+			if m != "up" {
+				t.Errorf("after the outage got %q", m)
+			}
+			break
+		}
+	}
+	if p, _ := s.Pending(ctx, rcpt, 0); len(p) != 5 {
+		t.Errorf("Pending after the outage = %d, want 5", len(p))
 	}
 }
