@@ -374,4 +374,3 @@ func (a storeAuth) Lookup(ctx context.Context, user, realm, algorithm string) (s
 	}
 	return c.HA1, true, nil
 }
-

@@ -114,10 +114,10 @@ type Metrics struct {
 // Server is a SIP registrar and stateful proxy for instant messaging. It
 // is safe for concurrent use.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	st    store.Store
-	nc    *nonces
+	cfg Config
+	log *slog.Logger
+	st  store.Store
+	nc  *nonces
 
 	sua *sipgo.UserAgent
 	srv *sipgo.Server

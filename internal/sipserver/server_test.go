@@ -12,6 +12,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/session"
 	"github.com/parley-im/parley/sipua"
 	"go.uber.org/goleak"
 )
@@ -256,5 +258,185 @@ func TestStoreAndForward(t *testing.T) {
 			t.Fatalf("%d messages still pending", len(p))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func msrpEndpoint(t *testing.T) *msrp.Endpoint {
+	t.Helper()
+	ep, err := msrp.NewEndpoint(msrp.Config{Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ep.Listen(t.Context(), "tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Close() })
+	return ep
+}
+
+func exchange(t *testing.T, from, to *sipua.Call, text string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	d, err := from.Session().Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte(text)})
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	m, err := to.Session().Receive(ctx)
+	if err != nil || string(m.Body) != text {
+		t.Fatalf("Receive: %v %q", err, m.Body)
+	}
+	if r, err := d.Wait(ctx); err != nil || (r.Outcome != session.Delivered && r.Outcome != session.Sent) {
+		t.Fatalf("delivery: %+v %v", r, err)
+	}
+}
+
+// TestSessionForked: bob has two devices; alice's INVITE rings both,
+// the second answers, the first gets CANCEL; the MSRP session works and
+// BYE goes through the proxy (Record-Route).
+func TestSessionForked(t *testing.T) {
+	for _, tr := range []string{"udp", "tcp"} {
+		t.Run(tr, func(t *testing.T) {
+			s := newTestServer(t, nil, Config{}, "alice", "bob")
+			aliceEP, bob1EP, bob2EP := msrpEndpoint(t), msrpEndpoint(t), msrpEndpoint(t)
+			ringing := make(chan *sipua.Incoming, 1)
+			calls := make(chan *sipua.Call, 1)
+			_, _, err := s.client(t, "bob", "bob-pw", tr, func(c *sipua.Config) {
+				c.Endpoints = []session.Endpoint{bob1EP}
+				c.OnInvite = func(in *sipua.Incoming) { ringing <- in; <-in.Canceled() }
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = s.client(t, "bob", "bob-pw", tr, func(c *sipua.Config) {
+				c.Endpoints = []session.Endpoint{bob2EP}
+				c.OnInvite = func(in *sipua.Incoming) {
+					select {
+					case <-ringing: // the other device rings first
+					case <-time.After(5 * time.Second):
+						t.Error("device 1 did not ring")
+					}
+					c, err := in.Accept(t.Context())
+					if err != nil {
+						t.Errorf("Accept: %v", err)
+						return
+					}
+					calls <- c
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bs, _ := s.st.Lookup(t.Context(), "sip:bob@"+domain)
+			if len(bs) != 2 {
+				t.Fatalf("%d bindings for bob, want 2", len(bs))
+			}
+			alice, _, err := s.client(t, "alice", "alice-pw", tr, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{aliceEP} })
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+			defer cancel()
+			ac, err := alice.Invite(ctx, "sip:bob@"+domain, sipua.InviteOptions{Subject: "fork"})
+			if err != nil {
+				t.Fatalf("Invite: %v", err)
+			}
+			var bc *sipua.Call
+			select {
+			case bc = <-calls:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no call at device 2")
+			}
+			exchange(t, ac, bc, "hello device 2")
+			exchange(t, bc, ac, "hi alice")
+			if err := ac.Hangup(ctx); err != nil {
+				t.Fatalf("Hangup: %v", err)
+			}
+			select {
+			case <-bc.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("BYE did not reach device 2")
+			}
+			if got := s.Metrics().Sessions.Load(); got != 1 {
+				t.Errorf("Sessions = %d", got)
+			}
+		})
+	}
+}
+
+// TestMessageFirstReachableDevice: a MESSAGE goes to one device only;
+// when the preferred one is gone, the next one gets it.
+func TestMessageFirstReachableDevice(t *testing.T) {
+	s := newTestServer(t, nil, Config{}, "alice", "bob")
+	alice, _ := s.mustClient(t, "alice", "tcp")
+	bob1, in1 := s.mustClient(t, "bob", "tcp")
+	_, in2 := s.mustClient(t, "bob", "tcp")
+	if _, err := send(t, alice, "bob", "one"); err != nil {
+		t.Fatal(err)
+	}
+	var first inbox
+	select {
+	case <-in1:
+		first = in2
+	case <-in2:
+		first = in1
+	case <-time.After(10 * time.Second):
+		t.Fatal("not delivered")
+	}
+	select {
+	case m := <-first:
+		t.Fatalf("delivered twice: %q", m.Body)
+	case <-time.After(200 * time.Millisecond):
+	}
+	_ = bob1
+}
+
+func TestProxyAuthRequired(t *testing.T) {
+	s := newTestServer(t, nil, Config{}, "alice", "bob")
+	_, _ = s.mustClient(t, "bob", "udp")
+	// alice sends without registering and with a wrong password: the
+	// proxy challenges (407) and refuses (403).
+	ua, err := sipua.New(sipua.Config{AOR: "sip:alice@" + domain, Password: "nope", OutboundProxy: "sip:" + s.Addr("udp"),
+		Listen: []sipua.Listen{{Transport: "udp", Addr: "127.0.0.1:0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	if err := ua.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = send(t, ua, "bob", "forged")
+	var se *sipua.StatusError
+	if !errors.As(err, &se) || se.Code != 403 {
+		t.Fatalf("forged From: %v, want 403", err)
+	}
+}
+
+func TestNonces(t *testing.T) {
+	n := newNonces(time.Minute)
+	now := time.Now()
+	v := n.issue(now)
+	for _, c := range []struct {
+		nc   int
+		at   time.Duration
+		want error
+	}{
+		{1, 0, nil},
+		{1, 0, errNonceReplay},
+		{3, 0, nil},
+		{2, 0, errNonceReplay},
+		{4, 2 * time.Minute, errNonceStale},
+		{5, 0, errNonceUnknown},
+	} {
+		if err := n.use(v, c.nc, now.Add(c.at)); !errors.Is(err, c.want) && !(err == nil && c.want == nil) {
+			t.Errorf("nc=%d at +%v: %v, want %v", c.nc, c.at, err, c.want)
+		}
+	}
+	w := n.issue(now)
+	if err := n.use(w, 0, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.use(w, 0, now); !errors.Is(err, errNonceReplay) {
+		t.Errorf("qop-less nonce reused: %v", err)
 	}
 }
