@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func fixedTranscript(wire bool) (*transcript, *syncBuffer) {
@@ -62,4 +63,51 @@ func TestLineDump(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", w, got)
 		}
 	}
+}
+
+// FuzzSIPScanner: any stream, however split, gives the same transcript as
+// when fed whole, and the scanner's buffer stays bounded.
+func FuzzSIPScanner(f *testing.F) {
+	f.Add([]byte("MESSAGE sip:b@h SIP/2.0\r\nContent-Length: 5\r\n\r\nhelloSIP/2.0 200 OK\r\n\r\n"), uint8(1))
+	f.Add([]byte("\r\n\r\nINVITE x SIP/2.0\r\nl: 3\r\nContent-Type: application/sdp\r\n\r\nm=x"), uint8(2))
+	f.Add([]byte("A\r\nContent-Length: -4\r\n\r\nB\r\nContent-Length: 99999999999\r\n\r\n"), uint8(5))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8) {
+		whole, wout := fixedTranscript(true)
+		(&sipScanner{t: whole, dir: "a → b"}).feed(b)
+		split, sout := fixedTranscript(true)
+		s := &sipScanner{t: split, dir: "a → b"}
+		n := int(step)%16 + 1
+		for i := 0; i < len(b); i += n {
+			s.feed(b[i:min(i+n, len(b))])
+			if len(s.buf) > maxScan+n {
+				t.Fatalf("buffer grew to %d", len(s.buf))
+			}
+		}
+		if wout.String() != sout.String() {
+			t.Errorf("split by %d:\n%s\nwhole:\n%s", n, sout, wout)
+		}
+	})
+}
+
+// FuzzLineDump: the dump never panics, keeps nothing between feeds, and
+// prints only valid UTF-8 without control characters.
+func FuzzLineDump(f *testing.F) {
+	f.Add([]byte("MSRP a SEND\r\n\x00\xff\xfe\r\n-------a$\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, out := fixedTranscript(true)
+		d := &lineDump{t: tr, dir: "a → b"}
+		d.feed(b)
+		if len(d.buf) != 0 {
+			t.Errorf("%d bytes held back", len(d.buf))
+		}
+		s := out.String()
+		if !utf8.ValidString(s) {
+			t.Errorf("invalid UTF-8 in %q", s)
+		}
+		for _, r := range s {
+			if r < 0x20 && r != '\n' || r == 0x7f {
+				t.Errorf("control character %U in %q", r, s)
+			}
+		}
+	})
 }
