@@ -188,9 +188,19 @@ func (s *Server) deliverPending(aor string) {
 			}
 			return
 		}
-		if len(msgs) == 0 || len(bs) == 0 {
+		// Only a node holding a binding of the recipient delivers, so
+		// that two nodes do not deliver the same queue at once (the
+		// others were told through Notify and ignore it).
+		own := bs[:0:0]
+		for _, b := range bs {
+			if s.cfg.ClusterSecret == "" || b.Node == "" || b.Node == s.Node() {
+				own = append(own, b)
+			}
+		}
+		if len(msgs) == 0 || len(own) == 0 {
 			return
 		}
+		bs = own
 		for _, m := range msgs {
 			if !s.deliverStored(m, bs) {
 				return // keep the order: retry later
