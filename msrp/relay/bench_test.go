@@ -1,0 +1,232 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// benchPath sets up A and B on raw sockets, authenticated to one relay,
+// with A's frames going A → relay (A's URL) → relay (B's URL) → B: the
+// two-hop path through one relay, as in the Kamailio anchor figures.
+type benchPath struct {
+	s          *Server
+	ncA, ncB   net.Conn
+	selfA, sB  msrp.URI
+	ra, rb     msrp.URI
+	window     chan struct{}
+	recvDone   chan error
+	drainADone chan struct{}
+}
+
+func newBenchPath(b *testing.B, window int) *benchPath {
+	s, _ := startRelay(b, Config{MaxConnsPerAddr: -1})
+	p := &benchPath{s: s, window: make(chan struct{}, window)}
+	var rtB *connRT
+	p.ncA, p.selfA, p.ra, _ = benchClient(b, s, "alice")
+	p.ncB, p.sB, p.rb, rtB = benchClient(b, s, "bob")
+	// B: read every frame, answer SENDs 200 (the response path is part
+	// of the cost), hand a window token back per frame.
+	p.recvDone = make(chan error, 1)
+	go func() {
+		r := rtB.r
+		w := bufio.NewWriterSize(p.ncB, 64<<10)
+		var buf []byte
+		for {
+			f, err := r.ReadFrame()
+			if err != nil {
+				p.recvDone <- err
+				return
+			}
+			for {
+				if _, err := r.NextBodySegment(); err != nil {
+					if err == io.EOF {
+						break
+					}
+					p.recvDone <- err
+					return
+				}
+			}
+			if f.Method == msrp.MethodSEND {
+				buf = msrp.AppendEndLine(msrp.Respond(f, 200, "").AppendHead(buf[:0]), &msrp.Frame{TID: f.TID})
+				w.Write(buf)
+				<-p.window
+				if len(p.window) == 0 || w.Buffered() > 32<<10 {
+					w.Flush()
+				}
+			}
+		}
+	}()
+	// A: discard the relay's 200s.
+	p.drainADone = make(chan struct{})
+	go func() {
+		defer close(p.drainADone)
+		io.Copy(io.Discard, p.ncA)
+	}()
+	return p
+}
+
+func benchClient(b *testing.B, s *Server, user string) (net.Conn, msrp.URI, msrp.URI, *connRT) {
+	nc, err := net.Dial("tcp", s.URI().HostPort())
+	if err != nil {
+		b.Fatal(err)
+	}
+	self := msrp.URI{Host: "127.0.0.1", Port: nc.LocalAddr().(*net.TCPAddr).Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	rt := &connRT{r: msrp.NewReader(nc, msrp.Limits{}), w: bufio.NewWriter(nc)}
+	ra, err := authenticate(rt, s, user, self)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return nc, self, ra, rt
+}
+
+// run sends b.N SENDs of size bytes each and waits for all to arrive.
+func (p *benchPath) run(b *testing.B, size int) {
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	f := &msrp.Frame{Method: msrp.MethodSEND, ToPath: []msrp.URI{p.ra, p.rb, p.sB}, FromPath: []msrp.URI{p.selfA},
+		MessageID: "benchmessage", HasByteRange: true, ContentType: "text/plain", Flag: msrp.FlagEnd}
+	w := bufio.NewWriterSize(p.ncA, 64<<10)
+	var buf []byte
+	var n int64
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		n++
+		f.TID = "tid0" + strconv.FormatInt(n, 36)
+		f.ByteRange = msrp.ByteRange{Start: 1, End: int64(size), Total: int64(size)}
+		buf = f.AppendHead(buf[:0])
+		select {
+		case p.window <- struct{}{}:
+		default:
+			w.Flush()
+			p.window <- struct{}{}
+		}
+		w.Write(buf)
+		w.Write(body)
+		buf = msrp.AppendEndLine(buf[:0], f)
+		w.Write(buf)
+	}
+	w.Flush()
+	for len(p.window) > 0 {
+		select {
+		case err := <-p.recvDone:
+			b.Fatal(err)
+		default:
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
+	p.ncA.Close()
+	p.ncB.Close()
+	<-p.drainADone
+	<-p.recvDone
+}
+
+func BenchmarkRelaySmallSend(b *testing.B) {
+	p := newBenchPath(b, 256)
+	p.run(b, 100)
+}
+
+func BenchmarkRelayBulk(b *testing.B) {
+	for _, size := range []int{8 << 10, 64 << 10} {
+		b.Run(strconv.Itoa(size>>10)+"KiB", func(b *testing.B) {
+			p := newBenchPath(b, 32)
+			p.run(b, size)
+		})
+	}
+}
+
+func authenticate(rt *connRT, s *Server, user string, self msrp.URI) (msrp.URI, error) {
+	ra, err := msrpAuthenticate(rt, s, user, self)
+	if err != nil {
+		return msrp.URI{}, err
+	}
+	if len(ra) == 0 {
+		return msrp.URI{}, errors.New("no Use-Path")
+	}
+	return ra[0], nil
+}
+
+// BenchmarkIdleSessions measures the memory (heap and goroutine stacks of
+// the whole process, the raw client sockets included) per idle
+// authenticated session, one connection each, after the relay has given
+// back the read buffers of quiet connections.
+func BenchmarkIdleSessions(b *testing.B) {
+	const n = 1000
+	s, _ := startRelay(b, Config{MaxConnsPerAddr: -1, IdleRelease: 50 * time.Millisecond})
+	var perSession float64
+	for b.Loop() {
+		before := memInUse()
+		conns := make([]net.Conn, 0, n)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for range 4 {
+			wg.Go(func() {
+				for range n / 4 {
+					nc, _, _, _ := benchClient(b, s, "alice")
+					mu.Lock()
+					conns = append(conns, nc)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		// Wait for every relay-side reader to let go of its buffer.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+			held := 0
+			s.mu.RLock()
+			for c := range s.conns {
+				if c.hasReader.Load() {
+					held++
+				}
+			}
+			s.mu.RUnlock()
+			if held == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		after := memInUse()
+		perSession = float64(int64(after)-int64(before)) / n
+		if m := s.Metrics(); m.SessionsLive < n {
+			b.Fatalf("sessions %d", m.SessionsLive)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		for s.Metrics().SessionsLive != 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(perSession, "bytes/session")
+}
+
+func memInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse
+}
+
+func msrpAuthenticate(rt *connRT, s *Server, user string, self msrp.URI) ([]msrp.URI, error) {
+	ra, err := msrp.Authenticate(context.Background(), rt, s.URI(), msrp.Credentials{Username: user, Password: user + "-pw"}, msrp.AuthOptions{From: self})
+	if err != nil {
+		return nil, err
+	}
+	return ra.UsePath, nil
+}
