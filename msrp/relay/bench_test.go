@@ -23,14 +23,14 @@ type benchPath struct {
 	ncA, ncB   net.Conn
 	selfA, sB  msrp.URI
 	ra, rb     msrp.URI
-	window     chan struct{}
+	win        *window
 	recvDone   chan error
 	drainADone chan struct{}
 }
 
 func newBenchPath(b *testing.B, window int) *benchPath {
 	s, _ := startRelay(b, Config{MaxConnsPerAddr: -1})
-	p := &benchPath{s: s, window: make(chan struct{}, window)}
+	p := &benchPath{s: s, win: newWindow(window)}
 	var rtB *connRT
 	p.ncA, p.selfA, p.ra, _ = benchClient(b, s, "alice")
 	p.ncB, p.sB, p.rb, rtB = benchClient(b, s, "bob")
@@ -57,10 +57,9 @@ func newBenchPath(b *testing.B, window int) *benchPath {
 				}
 			}
 			if f.Method == msrp.MethodSEND {
-				buf = msrp.AppendEndLine(msrp.Respond(f, 200, "").AppendHead(buf[:0]), &msrp.Frame{TID: f.TID})
+				buf = appendSendResponse(buf[:0], f, 200)
 				w.Write(buf)
-				<-p.window
-				if len(p.window) == 0 || w.Buffered() > 32<<10 {
+				if p.win.release() || w.Buffered() > 32<<10 {
 					w.Flush()
 				}
 			}
@@ -108,11 +107,9 @@ func (p *benchPath) run(b *testing.B, size int) {
 		f.TID = "tid0" + strconv.FormatInt(n, 36)
 		f.ByteRange = msrp.ByteRange{Start: 1, End: int64(size), Total: int64(size)}
 		buf = f.AppendHead(buf[:0])
-		select {
-		case p.window <- struct{}{}:
-		default:
+		if !p.win.tryAcquire() {
 			w.Flush()
-			p.window <- struct{}{}
+			p.win.acquire()
 		}
 		w.Write(buf)
 		w.Write(body)
@@ -120,14 +117,7 @@ func (p *benchPath) run(b *testing.B, size int) {
 		w.Write(buf)
 	}
 	w.Flush()
-	for len(p.window) > 0 {
-		select {
-		case err := <-p.recvDone:
-			b.Fatal(err)
-		default:
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
+	p.win.drain()
 	el := time.Since(start)
 	b.ReportMetric(float64(n)/el.Seconds(), "msgs/s")
 	p.ncA.Close()
@@ -229,4 +219,59 @@ func msrpAuthenticate(rt *connRT, s *Server, user string, self msrp.URI) ([]msrp
 		return nil, err
 	}
 	return ra.UsePath, nil
+}
+
+// window keeps at most n messages in flight end to end; a sender that
+// finds it full waits until half of it has drained (so that the load
+// generator writes in batches, as a busy client does).
+type window struct {
+	mu       sync.Mutex
+	cond     sync.Cond
+	n        int
+	inflight int
+}
+
+func newWindow(n int) *window {
+	w := &window{n: n}
+	w.cond.L = &w.mu
+	return w
+}
+
+func (w *window) tryAcquire() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight >= w.n {
+		return false
+	}
+	w.inflight++
+	return true
+}
+
+func (w *window) acquire() {
+	w.mu.Lock()
+	for w.inflight > w.n/2 {
+		w.cond.Wait()
+	}
+	w.inflight++
+	w.mu.Unlock()
+}
+
+// release returns one slot and reports whether the sender may be waiting.
+func (w *window) release() bool {
+	w.mu.Lock()
+	w.inflight--
+	wake := w.inflight <= w.n/2
+	if wake {
+		w.cond.Broadcast()
+	}
+	w.mu.Unlock()
+	return wake
+}
+
+func (w *window) drain() {
+	w.mu.Lock()
+	for w.inflight > 0 {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
 }

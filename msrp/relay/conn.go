@@ -326,7 +326,16 @@ func (c *conn) flushDirty() {
 	c.dirty = c.dirty[:0]
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// Write buffers: 64 KiB, flushed at flushAt so that a frame head rarely
+// makes one grow. They are taken from the pool on first use and given
+// back by the sweeper once the connection's buffer is empty, so a busy
+// connection keeps its buffer and an idle one holds none.
+const (
+	wbufSize = 64 << 10
+	flushAt  = 48 << 10
+)
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, wbufSize); return &b }}
 
 // grow makes room in the write buffer (under wmu).
 func (c *conn) wb() []byte {
@@ -336,8 +345,7 @@ func (c *conn) wb() []byte {
 	return c.wbuf
 }
 
-// flushLocked writes the buffer out (under wmu) and gives it back to the
-// pool, so an idle connection holds no write buffer.
+// flushLocked writes the buffer out (under wmu).
 func (c *conn) flushLocked() {
 	if len(c.wbuf) == 0 {
 		return
@@ -351,21 +359,35 @@ func (c *conn) flushLocked() {
 			c.close()
 		}
 	}
-	c.releaseBuf()
+	c.wbuf = c.wbuf[:0]
+	if cap(c.wbuf) > 4*wbufSize {
+		c.wbuf = nil // grown by a huge head: do not keep it
+	}
 }
 
+// releaseBuf gives an empty write buffer back to the pool (under wmu).
 func (c *conn) releaseBuf() {
-	if cap(c.wbuf) <= 256<<10 {
-		b := c.wbuf[:0]
-		bufPool.Put(&b)
+	if c.wbuf != nil && len(c.wbuf) == 0 {
+		if cap(c.wbuf) <= 4*wbufSize {
+			b := c.wbuf
+			bufPool.Put(&b)
+		}
+		c.wbuf = nil
 	}
-	c.wbuf = nil
+}
+
+// releaseIdleBuf is called by the sweeper.
+func (c *conn) releaseIdleBuf() {
+	if c.wmu.TryLock() {
+		c.releaseBuf()
+		c.wmu.Unlock()
+	}
 }
 
 // writeDirect writes the buffer and then p without copying p (under wmu).
 func (c *conn) writeDirect(p []byte) {
 	if c.werr != nil {
-		c.releaseBuf()
+		c.wbuf = c.wbuf[:0]
 		return
 	}
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
@@ -376,7 +398,7 @@ func (c *conn) writeDirect(p []byte) {
 		c.werr = err
 		c.close()
 	}
-	c.releaseBuf()
+	c.wbuf = c.wbuf[:0]
 }
 
 // newTID mints a transaction id for a request sent on c (under wmu):
@@ -403,7 +425,7 @@ func (c *conn) send(f *msrp.Frame) {
 func (r *conn) queue(c *conn, f *msrp.Frame) {
 	c.wmu.Lock()
 	c.wbuf = msrp.AppendEndLine(f.AppendHead(c.wb()), f)
-	if len(c.wbuf) >= 64<<10 {
+	if len(c.wbuf) >= flushAt {
 		c.flushLocked()
 	}
 	c.wmu.Unlock()

@@ -30,6 +30,24 @@ type txn struct {
 	done     bool
 }
 
+// txnConf holds what the transactions of one forwarded request share.
+type txnConf struct {
+	up           *conn
+	upTID, fr    string
+	from         []msrp.URI
+	self         msrp.URI
+	track, timed bool
+}
+
+func (tc *txnConf) newTxn(f *msrp.Frame, dest *conn) *txn {
+	if !tc.track {
+		return nil
+	}
+	return &txn{dest: dest, tid: f.TID, up: tc.up, upTID: tc.upTID, method: f.Method,
+		msgID: f.MessageID, br: f.ByteRange, hasBR: f.HasByteRange,
+		fr: tc.fr, from: tc.from, self: tc.self, timed: tc.timed}
+}
+
 // handle processes one request or response; false closes the connection.
 func (c *conn) handle(f *msrp.Frame) bool {
 	if !f.IsRequest() {
@@ -151,15 +169,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	c.scratch = from[:0]
 	f.ToPath, f.FromPath = f.ToPath[pop:], from
 
-	newTxn := func() *txn {
-		if !track {
-			return nil
-		}
-		return &txn{dest: dest, tid: f.TID, up: c, upTID: upTID, method: f.Method,
-			msgID: f.MessageID, br: f.ByteRange, hasBR: f.HasByteRange,
-			fr: fr, from: origFrom, self: self, timed: !isSend || fr == "yes"}
-	}
-
+	tc := txnConf{up: c, upTID: upTID, from: origFrom, self: self, fr: fr, track: track, timed: !isSend || fr == "yes"}
 	dest.wmu.Lock()
 	if dest.werr != nil || dest.isClosed() {
 		dest.wmu.Unlock()
@@ -167,31 +177,30 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 		return c.fail(f, msrp.StatusSessionDoesNotExist, "Next hop gone")
 	}
 	f.TID = dest.newTID()
-	t := newTxn()
+	t := tc.newTxn(f, dest)
 	dest.addPending(t)
 	dest.wbuf = f.AppendHead(dest.wb())
 	code, fatal := 0, false
-	var txns [2]*txn
-	txns[0] = t
-	more := txns[:1]
+	var more []*txn // sub-chunks of a re-chunked SEND
 	if f.HasBody() {
 		c.holding = dest
-		code, fatal, more = c.streamBody(f, dest, txns[:1], newTxn)
+		code, fatal = c.streamBody(f, dest, &tc, &more)
 		c.holding = nil
 	}
 	dest.wbuf = msrp.AppendEndLine(dest.wbuf, f)
-	if fatal {
-		dest.flushLocked()
-	} else if len(dest.wbuf) >= 64<<10 {
+	if fatal || len(dest.wbuf) >= flushAt {
 		dest.flushLocked()
 	}
 	dest.wmu.Unlock()
 	c.markDirty(dest)
 	s.metrics.framesOut.Add(1)
 	s.metrics.forwarded.Add(1)
-	now := time.Now()
-	for _, t := range more {
+	if t != nil && t.timed || len(more) > 0 {
+		now := time.Now()
 		dest.startTimer(t, now)
+		for _, t := range more {
+			dest.startTimer(t, now)
+		}
 	}
 	if fatal {
 		return false
@@ -199,14 +208,47 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	c.succeeded()
 	if isSend {
 		// §6.4.1: the 200 means "received", to the previous hop only.
-		f.TID, f.ToPath, f.FromPath = upTID, []msrp.URI{self}, origFrom
 		if code == 0 {
-			c.respond(f, msrp.StatusOK, "")
-		} else {
-			c.respond(f, code, "")
+			code = msrp.StatusOK
+		}
+		f.TID, f.ToPath, f.FromPath = upTID, []msrp.URI{self}, origFrom
+		if mayRespond(f, code) {
+			c.wmu.Lock()
+			c.wbuf = appendSendResponse(c.wb(), f, code)
+			if len(c.wbuf) >= flushAt {
+				c.flushLocked()
+			}
+			c.wmu.Unlock()
+			c.markDirty(c)
+			s.metrics.framesOut.Add(1)
 		}
 	}
 	return true
+}
+
+// appendSendResponse appends the transaction response to SEND f
+// (RFC 4975 §7.2: To-Path the previous hop, From-Path the first To-Path
+// URI, Message-ID and Byte-Range echoed) without building a Frame.
+func appendSendResponse(b []byte, f *msrp.Frame, code int) []byte {
+	b = append(b, "MSRP "...)
+	b = append(b, f.TID...)
+	b = append(b, ' ', byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10), ' ')
+	b = append(b, msrp.StatusText(code)...)
+	b = append(b, "\r\nTo-Path: "...)
+	b = f.FromPath[len(f.FromPath)-1].AppendTo(b)
+	b = append(b, "\r\nFrom-Path: "...)
+	b = f.ToPath[0].AppendTo(b)
+	if f.MessageID != "" {
+		b = append(b, "\r\nMessage-ID: "...)
+		b = append(b, f.MessageID...)
+	}
+	if f.HasByteRange {
+		b = append(b, "\r\nByte-Range: "...)
+		b = f.ByteRange.AppendTo(b)
+	}
+	b = append(b, "\r\n-------"...)
+	b = append(b, f.TID...)
+	return append(b, "$\r\n"...)
 }
 
 // streamBody copies the body of f from c's Reader into dest (under
@@ -216,7 +258,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 // a new tid and the next Byte-Range (§6.4.1 allows re-chunking). It
 // returns a response code for the previous hop (0 for 200), whether the
 // connection must close, and the transactions opened.
-func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() *txn) (int, bool, []*txn) {
+func (c *conn) streamBody(f *msrp.Frame, dest *conn, tc *txnConf, more *[]*txn) (int, bool) {
 	pat := make([]byte, 0, 48)
 	pat = append(append(pat, "-------"...), f.TID...)
 	var tail []byte // last bytes of this sub-chunk, for matches across segments
@@ -229,15 +271,15 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() 
 	for {
 		seg, err := c.rd.NextBodySegment()
 		if err == io.EOF {
-			return 0, false, txns
+			return 0, false
 		}
 		if err != nil {
 			f.Flag = msrp.FlagAbort
 			var se *msrp.StatusError
 			if errors.As(err, &se) {
-				return se.Code, false, txns
+				return se.Code, false
 			}
-			return 0, true, txns
+			return 0, true
 		}
 		for len(seg) > 0 {
 			cut := findEndLine(tail, seg, pat)
@@ -255,7 +297,7 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() 
 			if f.Method != msrp.MethodSEND {
 				// Not re-chunkable; abandon the frame.
 				f.Flag = msrp.FlagAbort
-				return msrp.StatusBadRequest, false, txns
+				return msrp.StatusBadRequest, false
 			}
 			dest.wbuf = msrp.AppendEndLine(dest.wbuf, &msrp.Frame{TID: f.TID, ContentType: f.ContentType, Flag: msrp.FlagMore})
 			f.TID = dest.newTID()
@@ -264,9 +306,9 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() 
 				end, total = f.ByteRange.End, f.ByteRange.Total
 			}
 			f.ByteRange, f.HasByteRange = msrp.ByteRange{Start: start + sent, End: end, Total: total}, true
-			if t := newTxn(); t != nil {
+			if t := tc.newTxn(f, dest); t != nil {
 				dest.addPending(t)
-				txns = append(txns, t)
+				*more = append(*more, t)
 			}
 			dest.wbuf = f.AppendHead(dest.wbuf)
 			pat = append(pat[:7], f.TID...)
@@ -279,13 +321,11 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, txns []*txn, newTxn func() 
 func (c *conn) emit(dest *conn, p []byte) {
 	if len(p) >= 16<<10 {
 		dest.writeDirect(p)
-		dest.wbuf = dest.wb()
 		return
 	}
-	dest.wbuf = append(dest.wbuf, p...)
-	if len(dest.wbuf) >= 64<<10 {
+	dest.wbuf = append(dest.wb(), p...)
+	if len(dest.wbuf) >= flushAt {
 		dest.flushLocked()
-		dest.wbuf = dest.wb()
 	}
 }
 

@@ -194,28 +194,32 @@ func (s *Server) accept(nc net.Conn) {
 	go c.serve()
 }
 
-// Shutdown stops accepting connections and waits, until ctx is done, for
-// the open ones to end; then it closes what is left. Connections are not
-// drained: relays keep no message state worth waiting for beyond
-// in-flight frames, so Shutdown closes idle connections at once and the
-// others when their current frame is written.
+// Shutdown stops accepting connections, closes every connection as soon
+// as it is between frames (a frame being cut through is finished first)
+// and waits for them to end. If ctx ends first, the rest are closed at
+// once and ctx's error is returned. Pending transactions get their
+// failure REPORTs as their connections close.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
-	s.mu.RLock()
-	for c := range s.conns {
-		c.shutdownIdle()
-	}
-	s.mu.RUnlock()
 	ch := make(chan struct{})
 	go func() { s.wg.Wait(); close(ch) }()
-	select {
-	case <-ch:
-		s.bg.Wait()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		<-ch
-		return ctx.Err()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.RLock()
+		for c := range s.conns {
+			c.shutdownIdle()
+		}
+		s.mu.RUnlock()
+		select {
+		case <-ch:
+			s.bg.Wait()
+			return nil
+		case <-ctx.Done():
+			s.Close()
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 
@@ -270,14 +274,17 @@ func (s *Server) sweeper() {
 				s.metrics.sessionsLive.Add(-1)
 			}
 		}
-		if s.cfg.IdleRelease > 0 {
-			for c := range s.conns {
-				if c.quiet() {
-					idle = append(idle, c)
-				}
+		all := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			all = append(all, c)
+			if s.cfg.IdleRelease > 0 && c.quiet() {
+				idle = append(idle, c)
 			}
 		}
 		s.mu.Unlock()
+		for _, c := range all {
+			c.releaseIdleBuf()
+		}
 		for _, c := range idle {
 			c.requestRelease()
 		}

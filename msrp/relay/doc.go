@@ -1,0 +1,88 @@
+// Package relay is an MSRP relay: RFC 4976 (read as
+// draft-ietf-simple-msrp-relays-10), built on the codec of package msrp.
+// It is what `parley relay` runs, and what the Parley server embeds.
+//
+// # What is implemented
+//
+//   - §5.1, §6.3, §9.1 AUTH: a 401 challenge per configured digest
+//     algorithm (SHA-256 and MD5 by default; qop="auth", no domain, no
+//     -sess), with stateless HMAC nonces that expire (stale=true
+//     afterwards) and a replay table so each nonce-count is accepted once
+//     and only upwards; the request digest uses HA2 = H("AUTH:" uri) with
+//     uri the rightmost To-Path URI, checked against the To-Path; 403 for
+//     users the Authenticator refuses (Authorizer); Expires checked
+//     against MinExpires/MaxExpires with 423 carrying Min-Expires and
+//     Max-Expires; a 200 with Use-Path (a fresh URI with about 119 random
+//     bits, msrps when serving TLS), Expires and Authentication-Info
+//     (rspauth, cnonce, nc, qop). Credentials come from an Authenticator
+//     (HA1 lookups; MemoryAuthenticator for the standalone relay).
+//   - §5.1, §9.2: AUTH only over TLS, except from loopback addresses or
+//     with Config.AllowInsecure. With Config.TLS the listener asks for a
+//     client certificate without requiring one (§6.1).
+//   - §6.1: a connection with no successful request within
+//     ProbationTimeout, or with MaxFailures failures and no success, is
+//     closed; §6.3: a client connection is closed after MaxAuthFailures
+//     bad AUTHs (not a relay peer presenting a certificate).
+//   - §6.2, §6.4: a request whose first To-Path URI does not name this
+//     relay drops the connection. Otherwise the URI must be one this relay
+//     issued, compared by RFC 4975 §6.1 (the session-id case-sensitively:
+//     a case-altered URI is unknown), live and unexpired, else 481 and
+//     nothing is forwarded. On the connection that obtained the URI a
+//     request goes outward to any next hop; from anywhere else it only
+//     goes inward, to that client over its own connection, and a second
+//     URI of this relay after it (someone else's URL used as a first hop)
+//     gets 403. A URI dies with its connection (§6.3).
+//   - §6.4: each forwarded request gets a fresh tid on the next hop's
+//     connection; the relay's URI moves from the head of To-Path to the
+//     head of From-Path. A next hop that is another of this relay's URIs
+//     (the two-hop path A's relay, B's relay, B through one relay) is
+//     delivered internally instead of connecting to itself. Connections
+//     to next hops are reused per scheme, host and port (§6.4.2), with
+//     TLS (and Config.ClientTLS's certificate, for mutual TLS between
+//     relays) for msrps.
+//   - §6.4.1: a SEND with Failure-Report yes is answered 200 to the
+//     previous hop once its chunk is received; a timer started when its
+//     last byte is handed to the next hop's socket turns silence into a
+//     408 failure REPORT to the sender (TransactionTimeout, default 30 s;
+//     draft-10 says 32 s). A next-hop connection that dies with SENDs
+//     outstanding fails them the same way at once.
+//   - §6.4.3: a non-200 response to a SEND whose Failure-Report is not
+//     "no" becomes a failure REPORT to the sender; responses to other
+//     methods (AUTH tunnelled to a further relay, unknown methods) travel
+//     the rest of the reverse path with the upstream tid restored, and
+//     their silence becomes a 408 response. REPORTs and unknown methods
+//     are forwarded like REPORT (§6.4.2); a REPORT is never answered.
+//   - Streaming: bodies are cut through segment by segment from the
+//     Reader's buffer (msrp.Reader.NextBodySegment) to the next hop's
+//     socket, never buffered whole: any chunk size up to MaxChunkSize
+//     (unbounded by default). If a body happens to contain the end-line
+//     of the tid minted for the next hop, the chunk is cut there with '+'
+//     and continued in a new SEND with the next Byte-Range (§6.4.1
+//     re-chunking; different Message-IDs are never merged).
+//   - Back-pressure: there is no queue. A reader streaming a body holds
+//     the next hop's write lock and writes to its socket, so a receiver
+//     that stops reading stalls the sender's TCP connection; memory stays
+//     at the write buffers. Writes are coalesced: frames read in one
+//     socket read leave in one write per destination, flushed before the
+//     reader would block.
+//   - §6.5 and resources: IdleTimeout, WriteTimeout, MaxConnsPerAddr,
+//     MaxSessionsPerConn; a quiet connection gives back its 64 KiB read
+//     buffer and its write buffer (IdleRelease), so an idle session costs
+//     its goroutine and a few hundred bytes.
+//   - Metrics: Server.Metrics returns a snapshot of counters.
+//
+// # What is not implemented
+//
+//   - §8 SRV lookup of _msrps._tcp for next hops: URIs are dialled as
+//     given (they must carry a port, as §8 requires outside AUTH).
+//   - §6.3 routing a URI issued to a relay peer over any connection to
+//     that relay: URIs are bound to the one connection that carried the
+//     AUTH, for relay peers too. The peer's certificate name is recorded
+//     but not matched against the first From-Path URI.
+//   - TLS session resumption tuning, OCSP, certificate reloading.
+//   - Re-chunking for fairness: a chunk being cut through holds its next
+//     hop until its end-line, so one huge chunk delays other traffic to
+//     the same connection (the MSRP endpoint interrupts its own chunks).
+//   - Reuse of connections accepted from other relays for traffic toward
+//     them: a relay dials its own connection to a peer relay.
+package relay
