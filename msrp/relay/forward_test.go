@@ -247,17 +247,20 @@ func TestSlowloris(t *testing.T) {
 	start := time.Now()
 	// A request start that never completes.
 	c.nc.Write([]byte("MSRP abcd SEND\r\nTo-Path: msrp://127.0.0.1:1/x;tcp\r\n"))
-	go func() {
+	trickled := make(chan struct{})
+	go func(nc net.Conn) {
+		defer close(trickled)
 		for range 10 {
 			time.Sleep(50 * time.Millisecond)
-			if _, err := c.nc.Write([]byte("X")); err != nil {
+			if _, err := nc.Write([]byte("X")); err != nil {
 				return
 			}
 		}
-	}()
+	}(c.nc)
 	if !isClosed(t, c) {
 		t.Fatal("not closed")
 	}
+	<-trickled
 	if el := time.Since(start); el < 250*time.Millisecond {
 		t.Fatalf("closed after %v", el)
 	}

@@ -9,7 +9,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"io"
 	"math/big"
 	"net"
 	"runtime"
@@ -40,11 +39,6 @@ type fakeRemoteConn struct {
 }
 
 func (c fakeRemoteConn) RemoteAddr() net.Addr { return c.addr }
-
-type fakeAddr string
-
-func (a fakeAddr) Network() string { return "tcp" }
-func (a fakeAddr) String() string  { return string(a) }
 
 func serveOn(t *testing.T, s *Server, l net.Listener) {
 	done := make(chan error, 1)
@@ -284,4 +278,21 @@ func TestIdleRelease(t *testing.T) {
 	}
 }
 
-var _ = io.EOF
+func TestShutdown(t *testing.T) {
+	s, _ := startRelay(t, Config{})
+	a, b, ra, rb := pairRaw(t, s)
+	a.write(send([]msrp.URI{ra, rb, b.self}, a.self, "before-shutdown", "x"), []byte("x"))
+	b.read()
+	a.read() // the 200
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !isClosed(t, a) || !isClosed(t, b) {
+		t.Fatal("connections left open")
+	}
+	if err := s.ListenAndServe("127.0.0.1:0"); err != ErrServerClosed {
+		t.Fatalf("serve after shutdown: %v", err)
+	}
+}

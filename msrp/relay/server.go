@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"time"
 
@@ -489,5 +488,3 @@ func (s *Server) dialNet(ctx context.Context, u msrp.URI) (net.Conn, error) {
 	}
 	return t, nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
