@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
@@ -325,7 +326,12 @@ func (c *capture) check(t testing.TB, minFrames int, filter string) []string {
 	}
 	if s := strings.TrimSpace(stripTsharkNoise(string(bad))); s != "" {
 		// Show the details of the first offending packets.
-		detail, _ := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode, "-V", "-Y", filter, "-c", "3").CombinedOutput()
+		detail, _ := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode, "-V", "-Y", filter).CombinedOutput()
+		if d := os.Getenv("INTEROP_KEEP_CAPTURE"); d != "" {
+			if b, err := os.ReadFile(c.file); err == nil {
+				_ = os.WriteFile(filepath.Join(d, filepath.Base(t.Name())+".pcapng"), b, 0o644)
+			}
+		}
 		t.Errorf("tshark flags malformed or suspicious MSRP:\n%s\n---\n%s", s, tail(string(detail), 80))
 	}
 	out, err := exec.CommandContext(ctx, c.bin, "-r", c.file, "-d", decode, "-Y", "msrp",
@@ -356,4 +362,109 @@ func stripTsharkNoise(s string) string {
 		keep = append(keep, l)
 	}
 	return strings.Join(keep, "\n")
+}
+
+// wireSEND summarises the SEND requests found in the reassembled TCP
+// streams of a capture.
+type wireSEND struct {
+	count   int // SEND requests with a body
+	maxBody int // largest body, in octets
+}
+
+// sendsOnWire reassembles every TCP stream of the capture (by sequence
+// number, dropping retransmitted octets) and scans it for MSRP SEND
+// requests, measuring each body up to its end-line. tshark's MSRP
+// dissector decodes only the first PDU of a segment that carries several
+// (a sender that coalesces chunks into one write), so counting its PDUs
+// undercounts; this count does not depend on segmentation. Bodies must
+// not contain "MSRP " (the 10 MiB tests use lowercase letters).
+func (c *capture) sendsOnWire(t testing.TB) wireSEND {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin, "-r", c.file, "-Y", "tcp.len > 0",
+		"-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.seq_raw", "-e", "tcp.payload")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("tshark: %v", err)
+	}
+	type dir struct {
+		next uint32
+		buf  []byte
+	}
+	streams := map[string]*dir{}
+	var order []string
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for sc.Scan() {
+		fs := strings.Split(sc.Text(), "\t")
+		if len(fs) != 4 {
+			continue
+		}
+		seq, err := strconv.ParseUint(fs[2], 10, 32)
+		if err != nil {
+			t.Fatalf("tshark seq %q: %v", fs[2], err)
+		}
+		p, err := hex.DecodeString(strings.Split(fs[3], ",")[0])
+		if err != nil {
+			t.Fatalf("tshark payload: %v", err)
+		}
+		key := fs[0] + "/" + fs[1]
+		d := streams[key]
+		if d == nil {
+			d = &dir{next: uint32(seq)}
+			streams[key] = d
+			order = append(order, key)
+		}
+		// Skip what was already taken (retransmissions); a gap means the
+		// capture lost a segment.
+		s := uint32(seq)
+		if skip := int32(d.next - s); skip > 0 {
+			if int(skip) >= len(p) {
+				continue
+			}
+			p, s = p[skip:], d.next
+		} else if skip < 0 {
+			t.Errorf("capture lost %d octets of stream %s", -skip, key)
+		}
+		d.buf = append(d.buf, p...)
+		d.next = s + uint32(len(p))
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tshark -T fields tcp.payload: %v", err)
+	}
+	var w wireSEND
+	for _, key := range order {
+		b := streams[key].buf
+		for {
+			i := bytes.Index(b, []byte("MSRP "))
+			if i < 0 {
+				break
+			}
+			b = b[i:]
+			eol := bytes.Index(b, []byte("\r\n"))
+			if eol < 0 {
+				break
+			}
+			fields := strings.Fields(string(b[:eol]))
+			if len(fields) != 3 || fields[2] != "SEND" {
+				b = b[eol:]
+				continue
+			}
+			end := bytes.Index(b, []byte("-------"+fields[1]))
+			hdrEnd := bytes.Index(b, []byte("\r\n\r\n"))
+			if end < 0 {
+				break
+			}
+			if hdrEnd >= 0 && hdrEnd < end {
+				w.count++
+				w.maxBody = max(w.maxBody, end-(hdrEnd+4)-2) // CRLF before the end-line
+			}
+			b = b[end:]
+		}
+	}
+	return w
 }

@@ -75,6 +75,9 @@
 // REPORT or another message waits (round robin over messages and sessions
 // after Config.ChunkSize octets), resumed with the right Byte-Range, and cut
 // before any occurrence of their end-line in the body (§7.1, §7.1.1).
+// Config.MaxChunkSize is a hard cap on every chunk body, for relays that
+// limit frame sizes (Kamailio: 8 KiB); the last octet of a message always
+// goes in its '$' chunk, never an empty chunk past the total.
 // Bodies given as an io.Reader are read ahead in bounded memory. Chunks
 // carry Failure-Report: yes (or SessionOptions.FailureReport) and run the
 // 30 s timer from their last byte on the socket (§7.1.1; socket writes

@@ -36,6 +36,16 @@ type Config struct {
 	// message waits (RFC 4975 §7.1.1). Default 64 KiB; responses and
 	// REPORTs interrupt a chunk whatever its size.
 	ChunkSize int
+	// MaxChunkSize, when positive, is a hard cap on the body of every SEND
+	// chunk written: a longer message always goes out as several chunks
+	// (n-*/total, then resumed with the next Byte-Range, RFC 4975 §5.1),
+	// whether or not other traffic waits. Use it on paths whose relays
+	// limit frame sizes (Kamailio 5.6.3 closes connections on frames above
+	// about 11 KB: 8 KiB is a safe cap there). 0 means no cap beyond the
+	// ChunkSize interruption logic. Negative values are an error. A cap of
+	// at most 2048 lets every chunk carry a known range-end except where
+	// the body is streamed.
+	MaxChunkSize int
 	// TransactionTimeout is the time allowed for a response after the last
 	// byte of a request was sent (RFC 4975 §7.1.1). Default 30 s. It also
 	// bounds a blocked socket write.
@@ -91,6 +101,7 @@ type Endpoint struct {
 	txTimeout   time.Duration
 	idleTimeout time.Duration
 	chunkSize   int64
+	maxChunk    int64 // hard cap on a chunk's body, 0: none
 	fingerprint string
 	serverTLS   *tls.Config
 
@@ -117,10 +128,14 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		txTimeout:   cfg.TransactionTimeout,
 		idleTimeout: cfg.IdleTimeout,
 		chunkSize:   int64(cfg.ChunkSize),
+		maxChunk:    int64(cfg.MaxChunkSize),
 		listeners:   map[net.Listener]bool{},
 		conns:       map[string]*Conn{},
 		all:         map[*Conn]struct{}{},
 		sessions:    map[string]*Session{},
+	}
+	if cfg.MaxChunkSize < 0 {
+		return nil, fmt.Errorf("msrp: Config.MaxChunkSize %d is negative", cfg.MaxChunkSize)
 	}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

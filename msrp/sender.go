@@ -457,10 +457,20 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	start := m.pos + 1
 
 	// A whole remainder of at most 2048 octets held in memory goes as one
-	// non-interruptible chunk with a known range-end.
+	// non-interruptible chunk with a known range-end; so does a piece of
+	// a message held in memory when Config.MaxChunkSize is at most 2048
+	// (§7.1: only chunks over 2048 octets must be interruptible).
 	if m.feed == nil && sr == nil {
 		rest := m.data[m.pos:]
-		if len(rest) <= maxUninterruptible {
+		lim := int64(maxUninterruptible)
+		if mc := c.ep.maxChunk; mc > 0 && mc < lim {
+			lim = mc
+		}
+		last := int64(len(rest)) <= lim
+		if !last && c.ep.maxChunk > 0 && c.ep.maxChunk <= maxUninterruptible {
+			rest = rest[:lim]
+		}
+		if int64(len(rest)) <= lim {
 			f.ByteRange = ByteRange{Start: start, End: m.pos + int64(len(rest)), Total: m.total}
 			f.TID = pickTID(rest)
 			t := c.newChunkTxn(f.TID, m, start, int64(len(rest)))
@@ -473,15 +483,20 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 			}
 			m.pos += int64(len(rest))
 			m.d.AddSent(int64(len(rest)))
-			s.chunkWritten(m, true)
+			s.chunkWritten(m, last)
 			f.Flag = FlagEnd
+			if !last {
+				f.Flag = FlagMore
+			}
 			b = AppendEndLine(b[:0], f)
 			c.headBuf = b
 			if _, err := bw.Write(b); err != nil {
 				return err
 			}
 			c.afterFlush(bw, t.startTimer)
-			c.finishStream(m)
+			if last {
+				c.finishStream(m)
+			}
 			return nil
 		}
 	}
@@ -537,8 +552,19 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		if len(p) == 0 {
 			break // streamed source stalled: end this chunk with '+'
 		}
+		// Interrupt here, with more body to come, so that the body's last
+		// octet always goes in a '$' chunk rather than leaving an empty
+		// one past the total.
+		if sent > 0 && (c.q.ctrlN.Load() > 0 || // §7.1.1: pending responses, REPORTs
+			sent >= c.ep.chunkSize && c.q.othersReady(m) || // fairness
+			c.ep.maxChunk > 0 && sent >= c.ep.maxChunk) { // hard cap; resumed at m.pos+1 (§5.1)
+			break
+		}
 		if len(p) > pieceSize {
 			p = p[:pieceSize]
+		}
+		if mc := c.ep.maxChunk; mc > 0 && int64(len(p)) > mc-sent {
+			p = p[:mc-sent] // Config.MaxChunkSize: a hard cap
 		}
 		// §7.1: the body must not contain the end-line; cut the chunk
 		// just before an occurrence and go on under a new tid.
@@ -560,12 +586,6 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		}
 		if m.stopped() {
 			flag = FlagAbort
-			break
-		}
-		if c.q.ctrlN.Load() > 0 {
-			break
-		}
-		if sent >= c.ep.chunkSize && c.q.othersReady(m) {
 			break
 		}
 	}
