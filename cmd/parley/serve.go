@@ -82,6 +82,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	secret := fs.String("cluster-secret", envOr(e, "PARLEY_CLUSTER_SECRET", ""), "secret shared by the nodes of a cluster (env PARLEY_CLUSTER_SECRET;\ndefault derived from the PostgreSQL DSN)")
 	history := fs.Bool("history", envOr(e, "PARLEY_HISTORY", "true") == "true", "record pager messages in the users' history (env PARLEY_HISTORY=true|false)")
 	optOut := fs.String("history-opt-out", envOr(e, "PARLEY_HISTORY_OPT_OUT", ""), "AORs whose messages are never recorded, comma-separated (env PARLEY_HISTORY_OPT_OUT)")
+	digestAlgs := fs.String("digest", envOr(e, "PARLEY_DIGEST", "SHA-256,MD5"), "digest algorithms challenged, preferred first (env PARLEY_DIGEST); put MD5 first\nfor clients that only read the first challenge (sipp, old phones)")
 	minExp := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (423 below)")
 	maxExp := fs.Duration("max-expires", 2*time.Hour, "longest registration granted")
 	logFormat := fs.String("log-format", envOr(e, "PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
@@ -112,6 +113,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return &exitError{code: 2, err: fmt.Errorf("--sip: %w", err)}
 	}
+	var algs []store.Algorithm
+	for _, a := range splitList(*digestAlgs) {
+		c, err := store.Algorithm(a).Canonical()
+		if err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("--digest: %w", err)}
+		}
+		algs = append(algs, c)
+	}
 	dataDir, dsn, err := sf.resolve()
 	if err != nil {
 		return err
@@ -120,7 +129,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		SIP: listeners, TLSCert: *tlsCert, TLSKey: *tlsKey, DataDir: dataDir, DSN: dsn,
 		Domains: splitList(*domains), MSRPRelay: *msrpRelay, CPIMRelay: *cpimRelay, HTTP: *httpAddr,
 		Node: *node, ClusterSecret: *secret, History: *history, HistoryOptOut: splitList(*optOut),
-		MinExpires: *minExp, MaxExpires: *maxExp, Logger: log,
+		Algorithms: algs, MinExpires: *minExp, MaxExpires: *maxExp, Logger: log,
 	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {

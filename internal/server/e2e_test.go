@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"

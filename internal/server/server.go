@@ -81,6 +81,10 @@ type Config struct {
 	// not recorded.
 	History       bool
 	HistoryOptOut []string
+	// Algorithms are the digest algorithms challenged, preferred first;
+	// default SHA-256 then MD5 (RFC 8760). Clients that read only the
+	// first challenge and know only MD5 (sipp) need MD5 first.
+	Algorithms []store.Algorithm
 	// MinExpires and MaxExpires bound registrations.
 	MinExpires, MaxExpires time.Duration
 	// Logger; default slog.Default().
@@ -181,6 +185,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		Domains:       cfg.Domains,
 		Node:          cfg.Node,
 		ClusterSecret: cfg.ClusterSecret,
+		Algorithms:    cfg.Algorithms,
 		MinExpires:    cfg.MinExpires,
 		MaxExpires:    cfg.MaxExpires,
 		History:       cfg.History,
