@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeSendHistory runs `parley serve` in-process on port-0
+// listeners, sends a message to an offline user with `parley send`
+// (202: exit status 3), reads it back with `parley history`, then stops
+// the server through its context (what SIGTERM does) and checks it
+// drains and returns.
+func TestServeSendHistory(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"PARLEY_DATA_DIR": dir}
+	for _, u := range []string{"alice", "bob"} {
+		e, out, errb := testEnv(nil, vars)
+		if err := run(t.Context(), e, []string{"user", "add", u, "--password", u + "-pw"}); err != nil {
+			t.Fatalf("user add %s: %v %s", u, err, errb.String())
+		}
+		if !strings.Contains(out.String(), "added sip:"+u+"@localhost") {
+			t.Fatalf("user add: %q", out.String())
+		}
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	e, out, errb := testEnv(nil, vars)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "--http", "127.0.0.1:0", "--msrp-relay", "127.0.0.1:0", "--log-format", "json"})
+	}()
+	addr := waitFor(t, out, regexp.MustCompile(`SIP tcp\s+(\S+)`), 20*time.Second)
+	if !strings.Contains(out.String(), "parley user add") || !strings.Contains(out.String(), "MSRP relay") {
+		t.Errorf("serve banner lacks the how-to:\n%s", out.String())
+	}
+
+	se, sout, serr := testEnv(nil, vars)
+	err := run(ctxT(t, 20*time.Second), se, []string{"send", "--as", "sip:alice@localhost", "--password", "alice-pw", "--server", "sip:" + addr, "sip:bob@localhost", "stored for bob"})
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("send to offline bob: exit %d (%v)\n%s\n%s", code, err, sout.String(), serr.String())
+	}
+
+	he, hout, herr := testEnv(nil, vars)
+	if err := run(t.Context(), he, []string{"history", "bob", "--peer", "alice", "--limit", "5"}); err != nil {
+		t.Fatalf("history: %v %s", err, herr.String())
+	}
+	if !strings.Contains(hout.String(), "<- sip:alice@localhost stored for bob") {
+		t.Errorf("history: %q", hout.String())
+	}
+
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v\n%s", err, errb.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errb.String(), `"msg":"stopped"`) {
+		t.Errorf("no JSON 'stopped' log line:\n%s", errb.String())
+	}
+}
+
+func TestUserCommand(t *testing.T) {
+	vars := map[string]string{"PARLEY_DATA_DIR": t.TempDir()}
+	cmd := func(stdin string, env map[string]string, args ...string) (string, string, int) {
+		t.Helper()
+		vs := map[string]string{}
+		for k, v := range vars {
+			vs[k] = v
+		}
+		for k, v := range env {
+			vs[k] = v
+		}
+		e, out, errb := testEnv(strings.NewReader(stdin), vs)
+		err := run(t.Context(), e, args)
+		if err != nil {
+			errb.Write([]byte(err.Error()))
+		}
+		return out.String(), errb.String(), exitCode(err)
+	}
+	for _, c := range []struct {
+		name, stdin string
+		env         map[string]string
+		args        []string
+		code        int
+		out, err    string
+	}{
+		{"add with flag", "", nil, []string{"user", "add", "alice", "--password", "pw1"}, 0, "added sip:alice@localhost", ""},
+		{"add from env", "", map[string]string{"PARLEY_PASSWORD": "pw2"}, []string{"user", "add", "bob@Example.COM"}, 0, "added sip:bob@example.com", ""},
+		{"add from stdin", "pw3\n", nil, []string{"user", "add", "--domain", "example.com", "carol", "--name", "Carol"}, 0, "added sip:carol@example.com", "password: "},
+		{"duplicate", "", nil, []string{"user", "add", "alice", "--password", "x"}, 1, "", "already exists"},
+		{"no password", "", nil, []string{"user", "add", "dave"}, 1, "", "no password"},
+		{"bad name", "", nil, []string{"user", "add", "a b", "--password", "x"}, 2, "", "not a user name"},
+		{"passwd", "", nil, []string{"user", "passwd", "alice", "--password", "new"}, 0, "password of sip:alice@localhost changed", ""},
+		{"list", "", nil, []string{"user", "list"}, 0, "sip:carol@example.com  Carol", ""},
+		{"del", "", nil, []string{"user", "del", "alice"}, 0, "deleted sip:alice@localhost", ""},
+		{"del missing", "", nil, []string{"user", "del", "alice"}, 1, "", "no user sip:alice@localhost"},
+		{"unknown subcommand", "", nil, []string{"user", "frob"}, 2, "", "unknown subcommand"},
+		{"no subcommand", "", nil, []string{"user"}, 2, "", "missing subcommand"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, errs, code := cmd(c.stdin, c.env, c.args...)
+			if code != c.code || !strings.Contains(out, c.out) || !strings.Contains(errs, c.err) {
+				t.Errorf("exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", code, c.code, out, c.out, errs, c.err)
+			}
+		})
+	}
+	out, _, _ := cmd("", nil, "user", "list")
+	if strings.Contains(out, "alice") || !strings.Contains(out, "MD5,SHA-256") {
+		t.Errorf("list after del: %q", out)
+	}
+}
+
+func TestServeFlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--sip", "sctp:127.0.0.1:5060"},
+		{"serve", "--sip", "udp:nohost"},
+		{"serve", "--log-format", "xml"},
+		{"serve", "--digest", "CRC32"},
+		{"serve", "extra"},
+		{"history"},
+		{"history", "alice", "--limit", "0"},
+	} {
+		e, _, _ := testEnv(nil, map[string]string{"PARLEY_DATA_DIR": t.TempDir()})
+		if code := exitCode(run(t.Context(), e, args)); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	e, out, _ := testEnv(nil, nil)
+	run(t.Context(), e, []string{"serve", "--help"})
+	for _, want := range []string{"--sip", "--msrp-relay", "--db", "PARLEY_DB", "Examples:", "parley user add"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("serve --help lacks %q", want)
+		}
+	}
+}
