@@ -456,16 +456,24 @@ func (c *Conn) readLoop() {
 
 // drainBody reads and discards the rest of the current frame's body.
 func (c *Conn) drainBody() error {
+	_, err := c.drainBodyN()
+	return err
+}
+
+// drainBodyN is drainBody returning how many body octets it read.
+func (c *Conn) drainBodyN() (int64, error) {
+	var n int64
 	for {
-		_, err := c.r.NextBodySegment()
+		seg, err := c.r.NextBodySegment()
+		n += int64(len(seg))
 		if err == io.EOF {
-			return nil
+			return n, nil
 		}
 		if _, ok := errors.AsType[*StatusError](err); ok {
-			return nil // over a limit: the next ReadFrame skips the rest
+			return n, nil // over a limit: the next ReadFrame skips the rest
 		}
 		if err != nil {
-			return fmt.Errorf("msrp: reading body from %s: %w", c.remoteAddr, err)
+			return n, fmt.Errorf("msrp: reading body from %s: %w", c.remoteAddr, err)
 		}
 	}
 }

@@ -201,6 +201,11 @@ func TestFailureReportModes(t *testing.T) {
 	p.chunk("frpartia", ByteRange{1, 2, 2}, FlagEnd, "pa", func(f *Frame) { f.FailureReport = "partial" })
 	bad := p.chunk("frpartib", ByteRange{1, 2, 2}, FlagEnd, "pb", func(f *Frame) { f.FailureReport = "partial"; f.ContentType = "image/png" })
 	p.expect(bad, 415)
+	// ... and followed by a failure REPORT (partial: the REPORT is the
+	// end-to-end notice, §7.1.4), whose range-end counts the octets read.
+	if f, _ := p.read(); f.Method != MethodREPORT || f.MessageID != "frpartib" || f.Status.Code != 415 || f.ByteRange != (ByteRange{1, 2, 2}) {
+		t.Fatalf("got %s %s status %v range %v, want a 415 failure REPORT 1-2/2", f.Method, f.MessageID, f.Status, f.ByteRange)
+	}
 	yes := p.chunk("fryesyes", ByteRange{1, 3, 3}, FlagEnd, "yes", nil)
 	p.expect(yes, 200) // nothing else came before it
 	var got []string

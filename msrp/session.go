@@ -103,6 +103,7 @@ type inMsg struct {
 	mem         *MemoryBuffer // nil when the body goes to the Sink
 	spill       *spillBody    // unknown size: memory first, then the Sink
 	success     bool
+	acked       bool // a chunk of it was answered 200 (§7.1.4)
 }
 
 func newSession(ep *Endpoint, id string, local URI, opts session.Options) *Session {
@@ -678,23 +679,21 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		var code int
 		var comment string
 		if im, code, comment = s.newIncoming(f, br); code != 0 {
-			if err := c.drainBody(); err != nil {
+			n, err := c.drainBodyN()
+			if err != nil {
 				return err
 			}
-			s.reject(id, code)
-			c.respond(f, code, comment)
+			s.failIncoming(c, f, br, n, nil, code, comment)
 			return nil
 		}
 	}
 	// §14.5: check the Byte-Range before reading the body.
 	if err := im.asm.BeginChunk(br); err != nil {
-		if err := c.drainBody(); err != nil {
-			return err
+		n, derr := c.drainBodyN()
+		if derr != nil {
+			return derr
 		}
-		delete(s.in, id)
-		code := statusCode(err)
-		s.reject(id, code)
-		c.respond(f, code, "")
+		s.failIncoming(c, f, br, n, im, statusCode(err), "")
 		return nil
 	}
 	var (
@@ -719,10 +718,7 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		got += int64(len(seg))
 	}
 	if werr != nil {
-		delete(s.in, id)
-		code := statusCode(werr)
-		s.reject(id, code)
-		c.respond(f, code, "")
+		s.failIncoming(c, f, br, got, im, statusCode(werr), failComment(werr))
 		return nil
 	}
 	if f.Flag == FlagAbort {
@@ -732,14 +728,12 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		return nil
 	}
 	if err := im.asm.EndChunk(br, got, f.Flag); err != nil {
-		delete(s.in, id)
-		code := statusCode(err)
-		s.reject(id, code)
-		c.respond(f, code, "")
+		s.failIncoming(c, f, br, got, im, statusCode(err), "")
 		return nil
 	}
 	if !im.asm.Complete() {
 		c.respond(f, 200, "OK")
+		im.acked = im.acked || mayRespond(f, 200)
 		return nil
 	}
 	delete(s.in, id)
@@ -764,8 +758,7 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		// accept-wrapped-types.
 		if in.CPIM != nil {
 			if inner := in.CPIM.ContentType(); inner != "" && !typeAccepted(inner, s.accept) && !typeAccepted(inner, s.opts.AcceptWrappedTypes) {
-				s.reject(id, 415)
-				c.respond(f, 415, "Unsupported Media Type inside message/cpim")
+				s.failIncoming(c, f, br, got, im, 415, "Unsupported Media Type inside message/cpim")
 				return nil
 			}
 		}
@@ -790,6 +783,65 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 	}
 	s.enqueue(c, in)
 	return nil
+}
+
+// failIncoming fails the message of chunk f (im is nil when it was
+// refused on its first chunk): it answers the chunk with code as
+// Failure-Report allows (§7.1.4, §7.2) and remembers the refusal for later
+// chunks. It also sends a failure REPORT when one is due:
+//
+//   - Failure-Report "partial": no 200 was ever sent, so the REPORT is the
+//     end-to-end word on the failure; relays that lose error responses
+//     (Kamailio 5.6.3, see interop/README.md) still carry it;
+//   - "yes" (or absent) once an earlier chunk of the message was answered
+//     200: the sender was told those octets were received, and now learns
+//     that the message as a whole failed (§7.1.4: "MAY send a 200 OK ...
+//     and then send a failure REPORT request when the error is detected");
+//   - never with "no" (§7.1.4: MUST NOT).
+//
+// The REPORT's Byte-Range takes the range-start and total of the chunk
+// and computes the range-end from the got octets actually received
+// (§7.1.4).
+func (s *Session) failIncoming(c *Conn, f *Frame, br ByteRange, got int64, im *inMsg, code int, comment string) {
+	if im != nil {
+		delete(s.in, im.id)
+	}
+	s.reject(f.MessageID, code)
+	c.respond(f, code, comment)
+	switch f.FailureReportMode() {
+	case "partial":
+	case "yes":
+		if im == nil || !im.acked {
+			return
+		}
+	default:
+		return
+	}
+	if comment == "" {
+		comment = StatusText(code)
+	}
+	rep := &Frame{
+		TID:          NewTransactionID(),
+		Method:       MethodREPORT,
+		ToPath:       f.FromPath,
+		FromPath:     s.fromPath,
+		MessageID:    f.MessageID,
+		HasByteRange: true,
+		ByteRange:    ByteRange{Start: br.Start, End: br.Start + got - 1, Total: br.Total},
+		HasStatus:    true,
+		Status:       Status{Namespace: 0, Code: code, Comment: comment},
+		Flag:         FlagEnd,
+	}
+	c.sendFrame(rep, nil)
+}
+
+// failComment is the comment phrase for a failed chunk write: the
+// destination's failure for a Sink error, none for a status error.
+func failComment(err error) string {
+	if _, ok := errors.AsType[*StatusError](err); ok {
+		return ""
+	}
+	return "Cannot store message"
 }
 
 // newIncoming starts reassembling a new message, or returns the response
