@@ -127,9 +127,10 @@ func (c *conn) quiet() bool {
 // requestRelease interrupts the blocked read of a quiet connection so that
 // its reader gives back the read buffer (see source.Read).
 func (c *conn) requestRelease() {
-	if !c.releaseReq.Swap(true) {
-		_ = c.nc.SetReadDeadline(time.Unix(1, 0))
-	}
+	// Poke every time: a deadline the reader re-armed meanwhile may have
+	// overridden the previous poke.
+	c.releaseReq.Store(true)
+	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 }
 
 var errIdle = errors.New("relay: idle, read buffer released")

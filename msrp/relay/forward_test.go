@@ -316,3 +316,34 @@ func toggleCase(s string) string {
 	}
 	panic("no letter in " + s)
 }
+
+// TestTunnelledAuth: RFC 4976 §5.1's second AUTH, sent through relay 1
+// to relay 2; its 401 and 200 travel the full reverse path, and the
+// resulting path A → relay 1 → relay 2 → B carries a message.
+func TestTunnelledAuth(t *testing.T) {
+	s1, _ := startRelay(t, Config{})
+	s2, _ := startRelay(t, Config{})
+	a := dialRaw(t, s1)
+	grants, err := msrp.AuthenticateChain(testCtx(t), a, []msrp.RelayHop{
+		{URI: s1.URI(), Credentials: msrp.Credentials{Username: "alice", Password: "alice-pw"}},
+		{URI: s2.URI(), Credentials: msrp.Credentials{Username: "alice", Password: "alice-pw"}},
+	}, msrp.AuthOptions{From: a.self, RequireResponseAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := grants[1].UsePath
+	if len(use) != 2 || !s1.isSelf(use[0], false) || !s2.isSelf(use[1], false) {
+		t.Fatalf("Use-Path %v", use)
+	}
+	b := dialRaw(t, s2)
+	rb := b.auth(s2, "bob")
+	to := append(append([]msrp.URI{}, use...), rb, b.self)
+	a.write(send(to, a.self, "tunnelled", "via two relays"), []byte("via two relays"))
+	f, body := b.read()
+	if string(body) != "via two relays" || msrp.FormatPath(f.FromPath) != msrp.FormatPath([]msrp.URI{rb, use[1], use[0], a.self}) {
+		t.Fatalf("%q From-Path %v", body, f.FromPath)
+	}
+	if r, _ := a.read(); r.StatusCode != 200 {
+		t.Fatal(r.StatusCode)
+	}
+}

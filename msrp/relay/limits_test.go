@@ -296,3 +296,73 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("serve after shutdown: %v", err)
 	}
 }
+
+func TestIdleTimeout(t *testing.T) {
+	s, _ := startRelay(t, Config{IdleTimeout: 200 * time.Millisecond, IdleRelease: -1})
+	a := dialRaw(t, s)
+	a.auth(s, "alice")
+	// Activity keeps it open past the timeout...
+	for range 4 {
+		time.Sleep(100 * time.Millisecond)
+		a.write(authReq(s.URI(), a.self), nil)
+		if f, _ := a.read(); f.StatusCode != 401 {
+			t.Fatal(f.StatusCode)
+		}
+	}
+	// ...silence closes it within twice the timeout.
+	start := time.Now()
+	if !isClosed(t, a) {
+		t.Fatal("idle connection not closed")
+	}
+	if el := time.Since(start); el < 150*time.Millisecond || el > 2*time.Second {
+		t.Fatalf("closed after %v", el)
+	}
+}
+
+// TestWriteTimeout: a receiver that reads nothing for WriteTimeout is cut
+// off; the sender's pending SEND fails with a REPORT instead of hanging.
+func TestWriteTimeout(t *testing.T) {
+	s, _ := startRelay(t, Config{WriteTimeout: 300 * time.Millisecond})
+	a := dialRaw(t, s)
+	ra := a.auth(s, "alice")
+	_, selfB, rb := silentClient(t, s, "bob")
+	const total = 64 << 20
+	head := &msrp.Frame{TID: "stalledchunk", Method: msrp.MethodSEND, ToPath: []msrp.URI{ra, rb, selfB}, FromPath: []msrp.URI{a.self},
+		MessageID: "stalled", ByteRange: msrp.ByteRange{Start: 1, End: total, Total: total}, HasByteRange: true,
+		ContentType: "application/octet-stream"}
+	done := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		if _, err := a.nc.Write(head.AppendHead(nil)); err != nil {
+			done <- err
+			return
+		}
+		for n := 0; n < total; n += len(buf) {
+			if _, err := a.nc.Write(buf); err != nil {
+				done <- err
+				return
+			}
+		}
+		_, err := a.nc.Write(msrp.AppendEndLine(nil, &msrp.Frame{TID: head.TID, ContentType: "x", Flag: msrp.FlagEnd}))
+		done <- err
+	}()
+	var codes []int
+	for len(codes) < 2 {
+		f, _ := a.read()
+		if f.Method == msrp.MethodREPORT {
+			codes = append(codes, f.Status.Code)
+		} else {
+			codes = append(codes, f.StatusCode)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// 200 (received, §6.4.1) and the failure REPORT, in either order.
+	if !(codes[0] == 200 && codes[1] == 408 || codes[0] == 408 && codes[1] == 200) {
+		t.Fatalf("got %v", codes)
+	}
+}
