@@ -297,7 +297,9 @@ func (c *conn) finish() {
 	c.pending, c.fifo = nil, nil
 	c.tmu.Unlock()
 	for _, t := range lost {
-		t.expire("Next hop connection lost")
+		if t.timed || t.method == msrp.MethodSEND && t.fr == "partial" {
+			t.expire("Next hop connection lost")
+		}
 	}
 }
 

@@ -195,7 +195,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	c.markDirty(dest)
 	s.metrics.framesOut.Add(1)
 	s.metrics.forwarded.Add(1)
-	if t != nil && t.timed || len(more) > 0 {
+	if t != nil || len(more) > 0 {
 		now := time.Now()
 		dest.startTimer(t, now)
 		for _, t := range more {
@@ -392,8 +392,12 @@ func (c *conn) addPending(t *txn) {
 
 // startTimer arms t's timeout from the moment its last byte was handed to
 // the socket writer (RFC 4976 §6.4.1).
+//
+// Every tracked transaction gets a deadline, so none stays pending
+// forever: an untimed one (Failure-Report partial, whose success brings no
+// response) is then just forgotten.
 func (c *conn) startTimer(t *txn, now time.Time) {
-	if t == nil || !t.timed {
+	if t == nil {
 		return
 	}
 	d := c.s.cfg.TransactionTimeout
@@ -460,8 +464,10 @@ func (c *conn) onTimer() {
 	c.compact()
 	c.tmu.Unlock()
 	for _, t := range expired {
-		c.s.metrics.timeouts.Add(1)
-		t.expire("Next hop did not answer")
+		if t.timed {
+			c.s.metrics.timeouts.Add(1)
+			t.expire("Next hop did not answer")
+		}
 	}
 }
 

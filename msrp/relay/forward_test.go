@@ -347,3 +347,31 @@ func TestTunnelledAuth(t *testing.T) {
 		t.Fatal(r.StatusCode)
 	}
 }
+
+// TestPartialForgotten: Failure-Report partial gets no response on
+// success, so its transaction must be forgotten, silently, at the timeout.
+func TestPartialForgotten(t *testing.T) {
+	s, _ := startRelay(t, Config{TransactionTimeout: 100 * time.Millisecond})
+	a, b, ra, rb := pairRaw(t, s)
+	req := send([]msrp.URI{ra, rb, b.self}, a.self, "partial1", "x")
+	req.FailureReport = "partial"
+	a.write(req, []byte("x"))
+	b.read()
+	s.mu.RLock()
+	bc := s.sessions[rb.SessionID].owner
+	s.mu.RUnlock()
+	pending := func() int {
+		bc.tmu.Lock()
+		defer bc.tmu.Unlock()
+		return len(bc.pending)
+	}
+	if pending() != 1 {
+		t.Fatalf("pending %d", pending())
+	}
+	if f, _, err := a.tryRead(400 * time.Millisecond); err == nil {
+		t.Fatalf("A got %+v", f)
+	}
+	if pending() != 0 || s.Metrics().Reports != 0 {
+		t.Fatalf("pending %d, %+v", pending(), s.Metrics())
+	}
+}
