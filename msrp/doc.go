@@ -87,7 +87,10 @@
 // the current chunk, 415 bars the type for the session, 481 and 506 fail
 // the session. Success-Report: yes is sent when receipts are wanted and
 // incoming REPORTs (whole or incremental) make the Delivery Delivered once
-// every octet is covered; a failure REPORT fails it (§7.1.2). Receiving:
+// every octet is covered; a failure REPORT fails it (§7.1.2). When the
+// REPORTs have not covered the message Config.ReportTimeout (2 min) after
+// its last chunk was answered, the Delivery completes as Sent with a
+// comment (a Parley timer: the RFC has none). Receiving:
 // chunks are reassembled by Byte-Range in any order through Assembly, in
 // memory up to Options.MaxInMemory or into Options.Sink (§7.3.1); "#"
 // discards (§7.1); types outside accept-types get 415 and sizes over

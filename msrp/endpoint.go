@@ -50,6 +50,20 @@ type Config struct {
 	// byte of a request was sent (RFC 4975 §7.1.1). Default 30 s. It also
 	// bounds a blocked socket write.
 	TransactionTimeout time.Duration
+	// ReportTimeout bounds the wait for success REPORTs: a message sent
+	// with Success-Report: yes whose every chunk was answered (the last
+	// byte's 200, or the last chunk written under Failure-Report no) but
+	// whose REPORTs have not covered every octet after ReportTimeout
+	// completes as session.Sent, with a Result.Comment saying that the
+	// receipt never came, instead of staying Pending forever. Default 2
+	// minutes; negative waits forever. RFC 4975 has no such timer (§7.1.3
+	// leaves the timing of success reports to the receiver): this is a
+	// Parley choice. Sent, not TimedOut: the next hop accepted every
+	// octet, so the message may well have arrived (a relay may have lost
+	// the REPORT, a peer may not send it); TimedOut and Failed would
+	// invite a resend and a duplicate. Delivery.Progress tells how many
+	// octets were confirmed.
+	ReportTimeout time.Duration
 	// IdleTimeout is how long a connection that no session uses stays
 	// open (for reuse, §5.4) before it is closed. Default 30 s.
 	IdleTimeout time.Duration
@@ -100,6 +114,7 @@ type Endpoint struct {
 	log         *slog.Logger
 	txTimeout   time.Duration
 	idleTimeout time.Duration
+	reportWait  time.Duration // ReportTimeout, <0: forever
 	chunkSize   int64
 	maxChunk    int64 // hard cap on a chunk's body, 0: none
 	fingerprint string
@@ -145,6 +160,12 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	if e.idleTimeout <= 0 {
 		e.idleTimeout = 30 * time.Second
+	}
+	switch e.reportWait = cfg.ReportTimeout; {
+	case e.reportWait == 0:
+		e.reportWait = defaultReportTimeout
+	case e.reportWait < 0:
+		e.reportWait = -1
 	}
 	if e.chunkSize <= 0 {
 		e.chunkSize = defaultChunkSize

@@ -73,9 +73,10 @@ type outMsg struct {
 	stop atomic.Pointer[stopReason]
 
 	// Bookkeeping guarded by s.mu.
-	outstanding int      // chunk transactions awaiting a response
-	lastSent    bool     // the '$' chunk was written
-	acked       rangeSet // octets confirmed by success REPORTs
+	outstanding int         // chunk transactions awaiting a response
+	lastSent    bool        // the '$' chunk was written
+	acked       rangeSet    // octets confirmed by success REPORTs
+	reportTimer *time.Timer // Config.ReportTimeout, once every chunk is answered
 	finished    bool
 }
 

@@ -50,6 +50,8 @@ const (
 	maxQueued           = 1024     // received messages waiting for Receive
 	maxQueuedBytes      = 32 << 20 // in-memory bodies waiting for Receive
 	defaultMaxInMemory  = 1 << 20
+	// defaultReportTimeout is Config.ReportTimeout's default.
+	defaultReportTimeout = 2 * time.Minute
 )
 
 // Session is one MSRP session (RFC 4975 §5): it implements session.Session.
@@ -385,6 +387,9 @@ func (s *Session) completeMsg(m *outMsg, r session.Result) {
 	if s.out[m.id] == m {
 		delete(s.out, m.id)
 	}
+	if m.reportTimer != nil {
+		m.reportTimer.Stop()
+	}
 	s.mu.Unlock()
 	m.d.Complete(r)
 }
@@ -429,12 +434,30 @@ func (s *Session) settleLocked(m *outMsg) (session.Result, bool) {
 		if m.acked.covers(m.total) {
 			return session.Result{Outcome: session.Delivered}, true
 		}
+		if m.outstanding == 0 && m.reportTimer == nil && s.ep.reportWait > 0 {
+			// Every chunk is answered: wait ReportTimeout for the
+			// REPORTs (a Parley choice, see Config.ReportTimeout).
+			m.reportTimer = time.AfterFunc(s.ep.reportWait, func() { s.reportTimedOut(m) })
+		}
 		return session.Result{}, false
 	}
 	if m.outstanding == 0 {
 		return session.Result{Outcome: session.Sent}, true
 	}
 	return session.Result{}, false
+}
+
+// reportTimedOut completes m as Sent when its success REPORTs did not
+// cover it within Config.ReportTimeout.
+func (s *Session) reportTimedOut(m *outMsg) {
+	s.mu.Lock()
+	if m.finished {
+		s.mu.Unlock()
+		return
+	}
+	comment := fmt.Sprintf("no success report within %v: %d of %d octets confirmed", s.ep.reportWait, m.acked.size(), m.total)
+	s.mu.Unlock()
+	s.completeMsg(m, session.Result{Outcome: session.Sent, Comment: comment})
 }
 
 func (s *Session) settle(m *outMsg) {

@@ -18,6 +18,12 @@ import (
 // answers the binding SEND and is returned for the test to drive.
 func pipeSession(t *testing.T, cfg Config, so ...SessionOptions) (*Endpoint, *Session, *rawPeer) {
 	t.Helper()
+	return pipeSessionWith(t, cfg, session.Options{}, so...)
+}
+
+// pipeSessionWith is pipeSession with session options.
+func pipeSessionWith(t *testing.T, cfg Config, opts session.Options, so ...SessionOptions) (*Endpoint, *Session, *rawPeer) {
+	t.Helper()
 	mine, theirs := net.Pipe()
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) { return mine, nil }
 	e, err := NewEndpoint(cfg)
@@ -30,7 +36,7 @@ func pipeSession(t *testing.T, cfg Config, so ...SessionOptions) (*Endpoint, *Se
 	if len(so) > 0 {
 		o = so[0]
 	}
-	off, err := e.OfferWith(ctx, session.Options{}, o)
+	off, err := e.OfferWith(ctx, opts, o)
 	if err != nil {
 		t.Fatal(err)
 	}
