@@ -283,8 +283,11 @@ func exchange(t *testing.T, from, to *sipua.Call, text string) {
 		t.Fatalf("Send: %v", err)
 	}
 	m, err := to.Session().Receive(ctx)
-	if err != nil || string(m.Body) != text {
-		t.Fatalf("Receive: %v %q", err, m.Body)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if string(m.Body) != text {
+		t.Fatalf("Receive: %q, want %q", m.Body, text)
 	}
 	if r, err := d.Wait(ctx); err != nil || (r.Outcome != session.Delivered && r.Outcome != session.Sent) {
 		t.Fatalf("delivery: %+v %v", r, err)
