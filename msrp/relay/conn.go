@@ -53,7 +53,7 @@ type conn struct {
 
 	// Transactions forwarded on this connection, awaiting its response.
 	tmu     sync.Mutex
-	pending map[string]*txn
+	pending map[uint64]*txn // by tid number
 	fifo    []*txn // timed transactions in deadline order
 	head    int
 	timer   *time.Timer
@@ -412,6 +412,17 @@ func (c *conn) newTID() string {
 	b = append(b, c.tidPrefix...)
 	b = strconv.AppendUint(b, c.tidN, 36)
 	return string(b)
+}
+
+// tidNumber parses a tid minted by newTID on c (any goroutine: the prefix
+// never changes after newConn, except in tests before traffic).
+func (c *conn) tidNumber(tid string) (uint64, bool) {
+	p := c.tidPrefix
+	if len(tid) <= len(p) || tid[:len(p)] != p {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(tid[len(p):], 36, 64)
+	return n, err == nil
 }
 
 // send writes a whole generated frame to c and flushes it at once.

@@ -14,7 +14,7 @@ import (
 // response (RFC 4976 §6.4.3).
 type txn struct {
 	dest   *conn
-	tid    string // on dest
+	n      uint64 // tid number on dest (see conn.newTID)
 	up     *conn  // where the request came from
 	upTID  string
 	method string
@@ -43,7 +43,7 @@ func (tc *txnConf) newTxn(f *msrp.Frame, dest *conn) *txn {
 	if !tc.track {
 		return nil
 	}
-	return &txn{dest: dest, tid: f.TID, up: tc.up, upTID: tc.upTID, method: f.Method,
+	return &txn{dest: dest, n: dest.tidN, up: tc.up, upTID: tc.upTID, method: f.Method,
 		msgID: f.MessageID, br: f.ByteRange, hasBR: f.HasByteRange,
 		fr: tc.fr, from: tc.from, self: tc.self, timed: tc.timed}
 }
@@ -380,12 +380,12 @@ func (c *conn) addPending(t *txn) {
 	}
 	c.tmu.Lock()
 	if c.pending == nil {
-		c.pending = make(map[string]*txn)
+		c.pending = make(map[uint64]*txn)
 	}
 	if c.tclosed {
 		t.done = true
 	} else {
-		c.pending[t.tid] = t
+		c.pending[t.n] = t
 	}
 	c.tmu.Unlock()
 }
@@ -417,13 +417,17 @@ func (c *conn) startTimer(t *txn, now time.Time) {
 
 // take removes and returns the transaction for a response's tid.
 func (c *conn) take(tid string) *txn {
+	n, ok := c.tidNumber(tid)
+	if !ok {
+		return nil
+	}
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
-	t := c.pending[tid]
+	t := c.pending[n]
 	if t == nil {
 		return nil
 	}
-	delete(c.pending, tid)
+	delete(c.pending, n)
 	t.done = true
 	for c.head < len(c.fifo) && c.fifo[c.head].done {
 		c.fifo[c.head] = nil
@@ -455,7 +459,7 @@ func (c *conn) onTimer() {
 		}
 		if !t.done {
 			t.done = true
-			delete(c.pending, t.tid)
+			delete(c.pending, t.n)
 			expired = append(expired, t)
 		}
 		c.fifo[c.head] = nil

@@ -174,6 +174,15 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
+// ServeConn serves one already accepted connection (for listeners Serve
+// cannot wrap, such as a WebSocket or an in-memory pipe) and returns at
+// once; the connection is closed by the Server. It is subject to the same
+// limits as accepted connections; TLS, if any, is the caller's (a
+// *tls.Conn counts as secure for AUTH).
+func (s *Server) ServeConn(nc net.Conn) {
+	s.accept(nc)
+}
+
 func (s *Server) accept(nc net.Conn) {
 	addr := addrOf(nc.RemoteAddr())
 	s.mu.Lock()
