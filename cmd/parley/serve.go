@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/parley-im/parley/internal/server"
 	"github.com/parley-im/parley/internal/store"
 )
@@ -88,9 +93,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	logFormat := fs.String("log-format", envOr(e, "PARLEY_LOG_FORMAT", "text"), "log format: text or json (env PARLEY_LOG_FORMAT)")
 	logLevel := fs.String("log-level", envOr(e, "PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	drain := fs.Duration("shutdown-timeout", 10*time.Second, "how long SIGTERM waits for requests and deliveries in progress")
+	config := fs.String("config", envOr(e, "PARLEY_CONFIG", ""), "a TOML (.toml) or JSON file whose keys are these flag names, e.g. sip = \"tcp:0.0.0.0:5060\"\n(env PARLEY_CONFIG); flags on the command line win over it, it wins over the environment")
 	sf := addStoreFlags(e, fs)
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
+	}
+	if *config != "" {
+		if err := applyConfigFile(fs, *config); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 	}
 	if fs.NArg() > 0 {
 		return &exitError{code: 2, err: fmt.Errorf("serve takes no arguments, got %q", fs.Arg(0))}
@@ -171,6 +182,57 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// applyConfigFile sets the flags named in a TOML or JSON file that the
+// command line did not set.
+func applyConfigFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	m := map[string]any{}
+	if strings.HasSuffix(strings.ToLower(path), ".json") {
+		err = json.Unmarshal(b, &m)
+	} else {
+		err = toml.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return fmt.Errorf("--config %s: %w", path, err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		name := strings.ReplaceAll(k, "_", "-")
+		if fs.Lookup(name) == nil || name == "config" {
+			return fmt.Errorf("--config %s: unknown setting %q (settings are the flag names)", path, k)
+		}
+		if set[name] {
+			continue
+		}
+		var v string
+		switch x := m[k].(type) {
+		case string:
+			v = x
+		case []any:
+			parts := make([]string, len(x))
+			for i, p := range x {
+				parts[i] = fmt.Sprint(p)
+			}
+			v = strings.Join(parts, ",")
+		default:
+			v = fmt.Sprint(x)
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("--config %s: %s: %w", path, k, err)
+		}
+	}
 	return nil
 }
 

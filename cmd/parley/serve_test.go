@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -137,5 +138,38 @@ func TestServeFlagErrors(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}
+	}
+}
+
+func TestServeConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, body string }{
+		{"parley.toml", "sip = \"udp:127.0.0.1:0,tcp:127.0.0.1:0\"\nhttp = \"off\"\nmsrp_relay = \"off\"\ndomain = [\"example.org\", \"localhost\"]\nlog-level = \"warn\"\n"},
+		{"parley.json", `{"sip": "tcp:127.0.0.1:0", "http": "off", "msrp-relay": "off", "domain": "example.org"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := dir + "/" + c.name
+			if err := os.WriteFile(path, []byte(c.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, stop := context.WithCancel(t.Context())
+			e, out, errb := testEnv(nil, map[string]string{"PARLEY_DATA_DIR": dir, "PARLEY_HTTP": "127.0.0.1:1"})
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, e, []string{"serve", "--config", path}) }()
+			waitFor(t, out, regexp.MustCompile(`domains\s+example.org`), 20*time.Second)
+			if strings.Contains(out.String(), "HTTP ") || strings.Contains(out.String(), "MSRP relay") {
+				t.Errorf("config not applied:\n%s", out.String())
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Fatalf("serve: %v %s", err, errb.String())
+			}
+		})
+	}
+	e, _, _ := testEnv(nil, map[string]string{"PARLEY_DATA_DIR": dir})
+	bad := dir + "/bad.toml"
+	os.WriteFile(bad, []byte("colour = \"blue\"\n"), 0o600)
+	if err := run(t.Context(), e, []string{"serve", "--config", bad}); exitCode(err) != 2 || !strings.Contains(err.Error(), "unknown setting") {
+		t.Errorf("unknown key: %v", err)
 	}
 }
