@@ -1,27 +1,8 @@
 package main
 
-import (
-	"os"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
+const (
+	ioctlGetTermios = unix.TCGETS
+	ioctlSetTermios = unix.TCSETS
 )
-
-// rawMode switches the terminal f to character-at-a-time input without
-// echo (the chat's line editor echoes itself and sees every keystroke, for
-// isComposing). Signals (Ctrl-C) and output processing stay on. It returns
-// a function that restores the previous mode.
-func rawMode(f *os.File) (restore func(), err error) {
-	fd := int(f.Fd())
-	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return nil, err
-	}
-	old := *t
-	t.Lflag &^= unix.ICANON | unix.ECHO
-	t.Cc[unix.VMIN] = 1
-	t.Cc[unix.VTIME] = 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
-		return nil, err
-	}
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, &old) }, nil
-}
