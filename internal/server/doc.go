@@ -1,0 +1,36 @@
+// Package server assembles `parley serve`: one process, one store, and
+//
+//   - the SIP registrar and stateful proxy of package sipserver (RFC 3261
+//     §10, §16) with store-and-forward of pager messages (RFC 3428 §7),
+//     on UDP, TCP and TLS listeners (ParseListen: "udp:127.0.0.1:5060,
+//     tcp:…,tls:…"; port 0 picks a free port and Addrs reports it);
+//   - the RFC 4976 MSRP relay of package msrp/relay, authenticating AUTH
+//     against the same accounts (HA1 of realm = the first domain);
+//   - the CPIM transport session relay of package cpimtransport (seed
+//     draft §7), into which the proxy rewrites cpim/tcp and cpim/tls
+//     offers and answers;
+//   - an HTTP listener with /healthz (JSON; 503 when the store does not
+//     answer) and /metrics (Prometheus text format 0.0.4, written by hand:
+//     registrations, authentication failures, sessions, messages
+//     delivered, stored, forwarded and failed, message bytes, queue
+//     depth, MSRP relay connections, sessions, bytes, forwards and
+//     timeouts, CPIM relay forwards).
+//
+// The store is SQLite in the data directory by default (created on first
+// run, nothing to set up); postgres://… lets several nodes share
+// accounts, bindings and queues (see package sipserver, "Several nodes").
+// A tls: listener without a certificate gets a self-signed development
+// certificate made once in the data directory, with a warning in the log.
+//
+// Shutdown drains: the listeners close, requests and deliveries in
+// progress finish until the context ends, then everything is closed.
+//
+// # Not implemented
+//
+// MSRP relay latency histograms (package relay exposes counters only),
+// MSRP over WebSocket, the relay's session map in the store for relays
+// on several nodes (store.SessionStore is not used yet), history of
+// session-mode messages (the server relays MSRP byte streams and CPIM
+// session messages without keeping them), and reloading the
+// configuration without a restart.
+package server
