@@ -317,7 +317,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("healthz: %d %s", code, body)
 		}
 		_, body := get("/metrics")
-		for _, want := range []string{"parley_registrations_total ", "parley_messages_stored_total 3", "parley_messages_forwarded_total 3", "parley_sessions_total 1", "parley_not_found_total 1", "parley_msrp_relay_forwarded_total "} {
+		for _, want := range []string{"parley_registrations_total ", "parley_messages_stored_total 3", "parley_messages_forwarded_total 3", "parley_sessions_total 1", "parley_not_found_total 1", "parley_msrp_relay_forwarded_total ", "parley_message_forward_seconds_count 1"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %q:\n%s", want, body)
 			}

@@ -63,6 +63,8 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 	metric("parley_message_bytes_total", "counter", "Bytes of pager message bodies accepted.", m.MessageBytes.Load())
 	metric("parley_not_found_total", "counter", "Requests for unknown users (404).", m.NotFound.Load())
 	metric("parley_unavailable_total", "counter", "Requests for users with no reachable device (480).", m.Unavailable.Load())
+	fmt.Fprintf(w, "# HELP parley_message_forward_seconds Time from receiving a MESSAGE to relaying the device's 2xx.\n# TYPE parley_message_forward_seconds summary\nparley_message_forward_seconds_sum %g\nparley_message_forward_seconds_count %d\n",
+		float64(m.ForwardMicros.Load())/1e6, m.Forwards.Load())
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if rc, err := s.st.PendingRecipients(ctx, 1000); err == nil {

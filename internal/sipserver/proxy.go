@@ -376,6 +376,7 @@ func (s *Server) proxyTargets(req *sip.Request, tx sip.ServerTransaction, ts []t
 // relays the first useful final response; it reports false when none
 // gave one (nothing was sent upstream then).
 func (s *Server) tryTargets(req *sip.Request, tx sip.ServerTransaction, ts []target) bool {
+	start := time.Now()
 	for i, t := range ts {
 		r, err := s.branchFor(req, t, false)
 		if err != nil {
@@ -397,6 +398,8 @@ func (s *Server) tryTargets(req *sip.Request, tx sip.ServerTransaction, ts []tar
 			return false
 		}
 		if res.IsSuccess() && req.Method == sip.MESSAGE {
+			s.metrics.Forwards.Add(1)
+			s.metrics.ForwardMicros.Add(uint64(time.Since(start).Microseconds()))
 			s.metrics.Messages.Add(1)
 			s.metrics.MessageBytes.Add(uint64(len(req.Body())))
 			s.recordHistory(req, res.StatusCode)

@@ -109,6 +109,10 @@ type Metrics struct {
 	MessageBytes    atomic.Uint64 // bodies of MESSAGEs accepted
 	NotFound        atomic.Uint64 // 404s
 	Unavailable     atomic.Uint64 // 480s
+	// ForwardMicros and Forwards sum the time from receiving a MESSAGE
+	// to relaying its final response from the device (the proxy's
+	// latency including the device's), for a Prometheus summary.
+	ForwardMicros, Forwards atomic.Uint64
 }
 
 // Server is a SIP registrar and stateful proxy for instant messaging. It
