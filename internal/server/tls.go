@@ -41,7 +41,21 @@ func (s *Server) loadTLS() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
-	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
+	conf := &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
+	if s.cfg.TLSCert == "" {
+		// Development mode: the proxy also trusts its own certificate
+		// when it connects to sips: contacts (clients on the same
+		// machine that reuse it), besides the system roots.
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
+			pool.AddCert(leaf)
+		}
+		conf.RootCAs = pool
+	}
+	return conf, nil
 }
 
 // makeDevCert writes a self-signed ECDSA certificate for names (and
