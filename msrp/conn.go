@@ -33,7 +33,12 @@ type Conn struct {
 	q          *scheduler
 	headBuf    []byte      // writer goroutine scratch
 	sockOff    int64       // octets written to nc (writer goroutine)
-	flushHooks []flushHook // writer goroutine
+	flushHooks []flushHook // writer goroutine; pending from hookHead on
+	hookHead   int
+	ctrlSpare  []byte     // writer goroutine: the control buffer not in the queue
+	hookSpare  []ctrlHook // writer goroutine
+	rf         Frame      // reader goroutine: the frame being read
+	respBuf    Frame      // reader goroutine: scratch response
 	log        *slog.Logger
 
 	ctx    context.Context
@@ -47,10 +52,19 @@ type Conn struct {
 	mu       sync.Mutex
 	sessions map[string]*Session // by local session-id
 	txns     map[string]*txn
-	refs     int
-	idle     *time.Timer
-	err      error
-	closed   bool // fail has run: no new transactions
+	// Transaction timers: every timer has the same duration, so deadlines
+	// come in the order timers start. tq holds the started transactions in
+	// that order (from tqHead on; answered ones are dropped lazily) and one
+	// timer per connection fires at the earliest deadline (RFC 4975
+	// §7.1.1), instead of a runtime timer per transaction.
+	tq      []*txn
+	tqHead  int
+	txTimer *time.Timer
+	txArmed bool
+	refs    int
+	idle    *time.Timer
+	err     error
+	closed  bool // fail has run: no new transactions
 }
 
 // txnResult is what a RoundTrip waiter receives.
@@ -67,7 +81,9 @@ type txn struct {
 	start int64   // first octet of the chunk (1-based)
 	n     int64   // octets in the chunk
 	resp  chan txnResult
-	timer *time.Timer
+	// deadline is when the timer expires, set once the last byte is
+	// on the socket (guarded by c.mu).
+	deadline time.Time
 }
 
 func newConn(ep *Endpoint, nc net.Conn, key string) *Conn {
@@ -227,10 +243,15 @@ func (c *Conn) fail(err error) {
 		c.cancel(cause)
 		_ = c.nc.Close()
 		c.ep.forgetConn(c)
+		c.mu.Lock()
+		if c.txTimer != nil {
+			c.txTimer.Stop()
+		}
+		c.txArmed = false
+		clear(c.tq)
+		c.tq, c.tqHead = nil, 0
+		c.mu.Unlock()
 		for _, t := range txns {
-			if t.timer != nil {
-				t.timer.Stop()
-			}
 			if t.resp != nil {
 				t.resp <- txnResult{err: cause}
 			}
@@ -281,21 +302,92 @@ func (t *txn) startTimer() {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.txns[t.tid] != t {
-		return // already answered
+	if c.txns[t.tid] != t || c.closed {
+		return // already answered, or not registered (Failure-Report no)
 	}
-	t.timer = time.AfterFunc(c.ep.txTimeout, t.expire)
+	d := c.ep.txTimeout
+	t.deadline = time.Now().Add(d)
+	if live := len(c.tq) - c.tqHead; live > 2*len(c.txns)+64 {
+		// Answered transactions piled up behind an unanswered one:
+		// drop them so that the queue stays proportional to the live ones.
+		q := c.tq[:0]
+		for _, x := range c.tq[c.tqHead:] {
+			if c.txns[x.tid] == x {
+				q = append(q, x)
+			}
+		}
+		clear(c.tq[len(q):])
+		c.tq, c.tqHead = q, 0
+	}
+	c.tq = append(c.tq, t)
+	if !c.txArmed {
+		c.txArmed = true
+		if c.txTimer == nil {
+			c.txTimer = time.AfterFunc(d, c.onTxTimer)
+		} else {
+			c.txTimer.Reset(d)
+		}
+	}
 }
 
+// popTQLocked removes the head of the timer queue.
+func (c *Conn) popTQLocked() {
+	c.tq[c.tqHead] = nil
+	c.tqHead++
+	switch {
+	case c.tqHead == len(c.tq):
+		c.tq, c.tqHead = c.tq[:0], 0
+	case c.tqHead >= 256 && 2*c.tqHead >= len(c.tq):
+		n := copy(c.tq, c.tq[c.tqHead:])
+		clear(c.tq[n:])
+		c.tq, c.tqHead = c.tq[:n], 0
+	}
+}
+
+// trimTQLocked drops answered transactions from the head of the queue.
+func (c *Conn) trimTQLocked() {
+	for c.tqHead < len(c.tq) {
+		if t := c.tq[c.tqHead]; c.txns[t.tid] == t {
+			return
+		}
+		c.popTQLocked()
+	}
+}
+
+// onTxTimer expires every transaction past its deadline and re-arms the
+// timer for the next one.
+func (c *Conn) onTxTimer() {
+	c.mu.Lock()
+	now := time.Now()
+	var expired []*txn
+	for c.tqHead < len(c.tq) {
+		t := c.tq[c.tqHead]
+		if c.txns[t.tid] != t {
+			c.popTQLocked()
+			continue
+		}
+		if t.deadline.After(now) {
+			break
+		}
+		delete(c.txns, t.tid)
+		expired = append(expired, t)
+		c.popTQLocked()
+	}
+	if c.tqHead < len(c.tq) && !c.closed {
+		c.txTimer.Reset(c.tq[c.tqHead].deadline.Sub(now))
+	} else {
+		c.txArmed = false
+	}
+	c.mu.Unlock()
+	for _, t := range expired {
+		t.expire()
+	}
+}
+
+// expire reports that no response came within the timer; t has been
+// removed from c.txns.
 func (t *txn) expire() {
 	c := t.c
-	c.mu.Lock()
-	if c.txns[t.tid] != t {
-		c.mu.Unlock()
-		return
-	}
-	delete(c.txns, t.tid)
-	c.mu.Unlock()
 	err := fmt.Errorf("%w: no response to %s within %v", ErrTimeout, t.tid, c.ep.txTimeout)
 	if t.resp != nil {
 		t.resp <- txnResult{err: err}
@@ -316,9 +408,7 @@ func (c *Conn) dropTxn(t *txn) {
 	c.mu.Lock()
 	if c.txns[t.tid] == t {
 		delete(c.txns, t.tid)
-		if t.timer != nil {
-			t.timer.Stop()
-		}
+		c.trimTQLocked()
 	}
 	c.mu.Unlock()
 }
@@ -367,7 +457,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *Frame, body []byte) (*Frame, 
 	}
 	c.txns[f.TID] = t
 	c.mu.Unlock()
-	c.q.pushCtrl(ctrlItem{buf: AppendFrame(nil, &f, body), written: t.startTimer})
+	c.q.pushFrame(&f, body, t)
 	select {
 	case r := <-t.resp:
 		return r.f, r.err
@@ -392,7 +482,7 @@ func (c *Conn) sendFrame(f *Frame, body []byte) {
 	if c.ctx.Err() != nil {
 		return
 	}
-	c.q.pushCtrl(ctrlItem{buf: AppendFrame(nil, f, body)})
+	c.q.pushFrame(f, body, nil)
 }
 
 // respond answers req with code if RFC 4975 §7.1.2 allows it: never for a
@@ -401,18 +491,38 @@ func (c *Conn) respond(req *Frame, code int, comment string) {
 	if !mayRespond(req, code) {
 		return
 	}
-	resp := Respond(req, code, comment)
-	resp.Flag = FlagEnd
+	// Respond's frame, built in scratch space: it is encoded at once and
+	// may alias req's paths (reader goroutine).
+	if comment == "" {
+		comment = StatusText(code)
+	}
+	resp := &c.respBuf
+	*resp = Frame{TID: req.TID, StatusCode: code, Comment: comment, MessageID: req.MessageID, Flag: FlagEnd}
+	if req.Method == MethodSEND {
+		if len(req.FromPath) > 0 {
+			resp.ToPath = req.FromPath[:1:1]
+		}
+		resp.ByteRange, resp.HasByteRange = req.ByteRange, req.HasByteRange
+	} else {
+		resp.ToPath = req.FromPath
+	}
+	if len(req.ToPath) > 0 {
+		resp.FromPath = req.ToPath[:1:1]
+	}
 	c.sendFrame(resp, nil)
+	*resp = Frame{}
 }
 
 // readLoop is the reader goroutine of c.
 func (c *Conn) readLoop() {
+	// One Frame is reused for every frame read (ReadFrameInto): nothing
+	// may keep a reference to it or its paths after it is handled.
+	f := &c.rf
 	for {
-		f, err := c.r.ReadFrame()
+		err := c.r.ReadFrameInto(f)
 		if err != nil {
 			var se *StatusError
-			if errors.As(err, &se) && f != nil {
+			if errors.As(err, &se) {
 				// Delimited but bad (400, 413): answer and go on (§7.3.1).
 				if f.IsRequest() {
 					c.respond(f, se.Code, se.Comment)
@@ -483,9 +593,7 @@ func (c *Conn) handleResponse(f *Frame) {
 	t := c.txns[f.TID]
 	if t != nil {
 		delete(c.txns, f.TID)
-		if t.timer != nil {
-			t.timer.Stop()
-		}
+		c.trimTQLocked()
 	}
 	c.mu.Unlock()
 	if t == nil {
@@ -493,7 +601,7 @@ func (c *Conn) handleResponse(f *Frame) {
 		return
 	}
 	if t.resp != nil {
-		t.resp <- txnResult{f: f}
+		t.resp <- txnResult{f: f.Clone()} // f is the reader's, reused
 		return
 	}
 	if t.m != nil {

@@ -39,11 +39,11 @@ const (
 
 var piecePool = sync.Pool{New: func() any { b := make([]byte, pieceSize); return &b }}
 
-// ctrlItem is a complete frame queued for writing, with a hook run once
-// its last byte is handed to the socket buffer.
-type ctrlItem struct {
-	buf     []byte
-	written func()
+// ctrlHook marks the end, in the control buffer, of a request whose
+// transaction timer starts once that octet is on the socket.
+type ctrlHook struct {
+	end int
+	t   *txn
 }
 
 // stopReason tells the writer to abandon a message (end-line '#').
@@ -230,14 +230,18 @@ func (m *outMsg) ready() bool {
 	return f.closed || len(f.ch) > 0 || f.fin.Load()
 }
 
-// scheduler is the write queue of one connection.
+// scheduler is the write queue of one connection. Control frames are
+// encoded into one buffer as they are queued (no per-frame allocation);
+// the writer swaps it for its spare and writes it whole.
 type scheduler struct {
 	mu      sync.Mutex
-	ctrl    []ctrlItem
+	ctrl    []byte     // encoded control frames, in queue order
+	hooks   []ctrlHook // requests among them
 	streams []*outMsg
 	rr      int // round-robin cursor
 	wake    chan struct{}
-	ctrlN   atomic.Int32 // len(ctrl), read without the lock by the writer
+	ctrlN   atomic.Int32 // 1 while ctrl is not empty, read without the lock by the writer
+	closed  bool         // drained: frames queued from now on are dropped
 }
 
 func newScheduler() *scheduler {
@@ -251,10 +255,20 @@ func (q *scheduler) signal() {
 	}
 }
 
-func (q *scheduler) pushCtrl(it ctrlItem) {
+// pushFrame encodes f and body at the end of the control queue; t, if
+// not nil, is the request's transaction, whose timer starts once the
+// frame's last octet is on the socket.
+func (q *scheduler) pushFrame(f *Frame, body []byte, t *txn) {
 	q.mu.Lock()
-	q.ctrl = append(q.ctrl, it)
-	q.ctrlN.Store(int32(len(q.ctrl)))
+	if q.closed {
+		q.mu.Unlock()
+		return
+	}
+	q.ctrl = AppendFrame(q.ctrl, f, body)
+	if t != nil {
+		q.hooks = append(q.hooks, ctrlHook{end: len(q.ctrl), t: t})
+	}
+	q.ctrlN.Store(1)
 	q.mu.Unlock()
 	q.signal()
 }
@@ -266,13 +280,15 @@ func (q *scheduler) pushStream(m *outMsg) {
 	q.signal()
 }
 
-func (q *scheduler) takeCtrl() []ctrlItem {
+// takeCtrl returns the queued control frames and hands the queue the
+// spare buffers to fill next.
+func (q *scheduler) takeCtrl(spare []byte, spareHooks []ctrlHook) ([]byte, []ctrlHook) {
 	q.mu.Lock()
-	c := q.ctrl
-	q.ctrl = nil
+	b, h := q.ctrl, q.hooks
+	q.ctrl, q.hooks = spare[:0], spareHooks[:0]
 	q.ctrlN.Store(0)
 	q.mu.Unlock()
-	return c
+	return b, h
 }
 
 // nextStream returns the next ready message after the cursor, or nil.
@@ -321,7 +337,8 @@ func (q *scheduler) drain() []*outMsg {
 	q.mu.Lock()
 	s := q.streams
 	q.streams = nil
-	q.ctrl = nil
+	q.ctrl, q.hooks = nil, nil
+	q.closed = true
 	q.mu.Unlock()
 	return s
 }
@@ -341,34 +358,40 @@ func (w deadlineWriter) Write(p []byte) (int, error) {
 	n, err := c.nc.Write(p)
 	c.lastSend.Store(now.UnixNano())
 	c.sockOff += int64(n)
-	// Run the hooks of requests whose last byte is now on the socket.
+	// Start the timers of requests whose last byte is now on the socket.
+	h := c.flushHooks[c.hookHead:]
 	i := 0
-	for ; i < len(c.flushHooks) && c.flushHooks[i].off <= c.sockOff; i++ {
-		c.flushHooks[i].fn()
-		c.flushHooks[i] = flushHook{}
+	for ; i < len(h) && h[i].off <= c.sockOff; i++ {
+		h[i].t.startTimer()
+		h[i] = flushHook{}
 	}
-	c.flushHooks = c.flushHooks[i:]
+	c.hookHead += i
+	if c.hookHead == len(c.flushHooks) {
+		c.flushHooks, c.hookHead = c.flushHooks[:0], 0
+	}
 	return n, err
 }
 
-// flushHook runs fn once the socket has taken off octets in all.
+// flushHook starts t's timer once the socket has taken off octets in all.
 type flushHook struct {
 	off int64
-	fn  func()
+	t   *txn
 }
 
-// afterFlush runs fn once everything written to bw so far has reached the
-// socket: the transaction timer starts at the last byte sent (§7.1.1),
-// not when the request was queued behind a blocked socket.
-func (c *Conn) afterFlush(bw *bufio.Writer, fn func()) {
-	if fn == nil {
+// afterFlush starts t's transaction timer once everything written to bw
+// so far has reached the socket: the timer starts at the last byte sent
+// (§7.1.1), not when the request was queued behind a blocked socket.
+func (c *Conn) afterFlush(bw *bufio.Writer, t *txn) {
+	c.hookAt(c.sockOff+int64(bw.Buffered()), t)
+}
+
+// hookAt starts t's timer once the socket has taken off octets.
+func (c *Conn) hookAt(off int64, t *txn) {
+	if off <= c.sockOff {
+		t.startTimer()
 		return
 	}
-	c.flushHooks = append(c.flushHooks, flushHook{off: c.sockOff + int64(bw.Buffered()), fn: fn})
-	if bw.Buffered() == 0 {
-		c.flushHooks[len(c.flushHooks)-1].fn()
-		c.flushHooks = c.flushHooks[:len(c.flushHooks)-1]
-	}
+	c.flushHooks = append(c.flushHooks, flushHook{off: off, t: t})
 }
 
 // writeLoop is the writer goroutine of c.
@@ -390,14 +413,22 @@ func (c *Conn) writeLoop() {
 func (c *Conn) writeLoopErr(bw *bufio.Writer) error {
 	for {
 		did := false
-		for _, it := range c.q.takeCtrl() {
-			if _, err := bw.Write(it.buf); err != nil {
+		if c.q.ctrlN.Load() > 0 {
+			buf, hooks := c.q.takeCtrl(c.ctrlSpare, c.hookSpare)
+			// Register the hooks first: writing may reach the socket at once.
+			base := c.sockOff + int64(bw.Buffered())
+			for _, h := range hooks {
+				c.hookAt(base+int64(h.end), h.t)
+			}
+			if _, err := bw.Write(buf); err != nil {
 				return err
 			}
-			if it.written != nil {
-				c.afterFlush(bw, it.written)
+			did = len(buf) > 0
+			clear(hooks)
+			if cap(buf) > 1<<20 {
+				buf = nil // a burst: do not keep its buffer
 			}
-			did = true
+			c.ctrlSpare, c.hookSpare = buf, hooks
 		}
 		if m := c.q.nextStream(); m != nil {
 			if err := c.writeChunk(bw, m); err != nil {
@@ -494,7 +525,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 			if _, err := bw.Write(b); err != nil {
 				return err
 			}
-			c.afterFlush(bw, t.startTimer)
+			c.afterFlush(bw, t)
 			if last {
 				c.finishStream(m)
 			}
@@ -516,7 +547,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		if _, err := bw.Write(b); err != nil {
 			return err
 		}
-		c.afterFlush(bw, t.startTimer)
+		c.afterFlush(bw, t)
 		c.finishStream(m)
 		s.msgStopped(m, sr.err)
 		return nil
@@ -606,7 +637,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	if _, err := bw.Write(c.headBuf); err != nil {
 		return err
 	}
-	c.afterFlush(bw, t.startTimer)
+	c.afterFlush(bw, t)
 	switch flag {
 	case FlagEnd:
 		c.finishStream(m)
