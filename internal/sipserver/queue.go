@@ -2,12 +2,14 @@ package sipserver
 
 import (
 	"context"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
+	"github.com/parley-im/parley/cpim"
 	"github.com/parley-im/parley/internal/store"
 )
 
@@ -52,6 +54,17 @@ func (s *Server) storeMessage(req *sip.Request, tx sip.ServerTransaction, aor st
 		ct = "text/plain"
 	}
 	m := store.Message{Rcpt: aor, Sender: sender, ClientID: clientID(req), ContentType: ct, Body: req.Body()}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "message/cpim" {
+		// Kept for display (RFC 3862 §5.8); the order is the server's.
+		if cm, err := cpim.Parse(req.Body()); err == nil {
+			if dt, err := cm.DateTime(); err == nil {
+				m.DateTime = dt
+			}
+			if id, ok := cm.Get(cpim.NSIMDN, cpim.IMDNMessageID); ok && id != "" {
+				m.ClientID = sender + ":" + id
+			}
+		}
+	}
 	id, created, err := s.st.Enqueue(ctx, m)
 	if err != nil {
 		s.log.Warn("store-and-forward failed", "rcpt", aor, "err", err)

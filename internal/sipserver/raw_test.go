@@ -2,6 +2,7 @@ package sipserver
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,5 +172,58 @@ func TestProxyChecks(t *testing.T) {
 	req.AppendHeader(via)
 	if res := do(t, c, req); res.StatusCode != 482 {
 		t.Errorf("loop: %d, want 482", res.StatusCode)
+	}
+}
+
+// TestDeadDeviceStores: a MESSAGE to a user whose only binding does not
+// answer (TCP connection refused) is stored and answered 202, and the
+// failed attempt is counted.
+func TestDeadDeviceStores(t *testing.T) {
+	s := newTestServer(t, nil, Config{DeliveryTimeout: 2 * time.Second}, "bob")
+	c := rawClient(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "sip:bob@" + ln.Addr().String() + ";transport=tcp"
+	ln.Close()
+	var u sip.Uri
+	sip.ParseUri(dead, &u)
+	if res := registerRaw(t, c, s, "bob", &sip.ContactHeader{Address: u}); res.StatusCode != 200 {
+		t.Fatalf("REGISTER: %d", res.StatusCode)
+	}
+	req := rawRequest(sip.MESSAGE, "sip:bob@"+domain, "sip:carol@elsewhere.test", "sip:bob@"+domain, sip.NewHeader("Content-Type", "text/plain"))
+	req.SetBody([]byte("to a dead device"))
+	req.SetDestination(s.Addr("udp"))
+	if res := do(t, c, req); res.StatusCode != 202 {
+		t.Fatalf("MESSAGE to a dead device: %d %s, want 202", res.StatusCode, res.Reason)
+	}
+	p, err := s.st.Pending(t.Context(), "sip:bob@"+domain, 0)
+	if err != nil || len(p) != 1 || string(p[0].Body) != "to a dead device" {
+		t.Fatalf("pending: %+v %v", p, err)
+	}
+}
+
+// TestStaleNonce: credentials for a nonce this server never issued (or
+// issued before a restart) get a new challenge with stale=true, not 403.
+func TestStaleNonce(t *testing.T) {
+	s := newTestServer(t, nil, Config{}, "alice")
+	c := rawClient(t)
+	aor := "sip:alice@" + domain
+	req := rawRequest(sip.REGISTER, "sip:"+s.Addr("udp"), aor, aor)
+	res := do(t, c, req)
+	// Answer a challenge whose nonce we replace by one the server does
+	// not know.
+	for res.RemoveHeader("WWW-Authenticate") {
+	}
+	res.AppendHeader(sip.NewHeader("WWW-Authenticate", `Digest realm="`+domain+`", nonce="00112233445566778899aabbccddeeff", algorithm=MD5, qop="auth"`))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	res, err := c.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "alice", Password: "alice-pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 401 || !strings.Contains(headerValue(res, "WWW-Authenticate"), "stale=true") {
+		t.Fatalf("unknown nonce: %d %q, want 401 with stale=true", res.StatusCode, headerValue(res, "WWW-Authenticate"))
 	}
 }
