@@ -62,7 +62,7 @@ type conn struct {
 	nsessions int // guarded by s.mu
 	lastReads uint64
 
-	reads      atomic.Uint64
+	reads      atomic.Uint64 // socket reads and writes: activity
 	state      atomic.Int32
 	hasReader  atomic.Bool
 	releaseReq atomic.Bool
@@ -317,6 +317,11 @@ func (c *conn) markDirty(d *conn) {
 // blocks on a lock: a connection whose lock is held is flushed by the
 // holder, which writes after our bytes and flushes before it blocks.
 func (c *conn) flushDirty() {
+	if c.holding != nil {
+		// Mid-body: what has been cut through so far goes out now rather
+		// than when the buffer fills.
+		c.holding.flushLocked()
+	}
 	for i, d := range c.dirty {
 		if d == c.holding {
 			d.flushLocked()
@@ -354,6 +359,7 @@ func (c *conn) flushLocked() {
 		return
 	}
 	if c.werr == nil {
+		c.reads.Add(1) // activity, for the idle rules
 		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 		n, err := c.nc.Write(c.wbuf)
 		c.s.metrics.bytesOut.Add(uint64(n))

@@ -423,15 +423,17 @@ func (s *Server) outConn(ctx context.Context, u msrp.URI) (*conn, error) {
 
 func (s *Server) dial(d *dialing, key string, u msrp.URI) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
-	defer cancel()
+	watch := make(chan struct{})
 	go func() {
 		select {
 		case <-s.done:
 			cancel()
-		case <-ctx.Done():
+		case <-watch:
 		}
 	}()
 	nc, err := s.dialNet(ctx, u)
+	close(watch)
+	cancel()
 	if err != nil {
 		s.mu.Lock()
 		if s.outbound[key] == d {
