@@ -54,7 +54,7 @@ type conn struct {
 	// Transactions forwarded on this connection, awaiting its response.
 	tmu     sync.Mutex
 	pending map[uint64]*txn // by tid number
-	fifo    []*txn // timed transactions in deadline order
+	fifo    []*txn          // timed transactions in deadline order
 	head    int
 	timer   *time.Timer
 	tclosed bool
