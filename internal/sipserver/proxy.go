@@ -426,8 +426,8 @@ func (s *Server) do(ctx context.Context, r *sip.Request) (*sip.Response, error) 
 // (§16.4, §16.6 step 6), or to its Request-URI (the remote target).
 func (s *Server) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	if req.Method == sip.BYE {
-		s.metrics.SessionsActive.Add(-1)
 		if h := req.CallID(); h != nil {
+			s.dialogEnded(h.Value())
 			defer s.endCPIM(h.Value())
 		}
 	}
@@ -554,7 +554,9 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []st
 					res = s.installCPIM(ctx, offer, res)
 				}
 				s.metrics.Sessions.Add(1)
-				s.metrics.SessionsActive.Add(1)
+				if h := res.CallID(); h != nil {
+					s.dialogStarted(h.Value())
+				}
 				s.relay(tx, req, res)
 				continue
 			}

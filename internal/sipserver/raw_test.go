@@ -130,7 +130,7 @@ func TestRegistrarRules(t *testing.T) {
 }
 
 func TestProxyChecks(t *testing.T) {
-	s := newTestServer(t, nil, Config{}, "alice", "bob")
+	s := newTestServer(t, nil, Config{ClusterSecret: "s3cret"}, "alice", "bob")
 	c := rawClient(t)
 	from := "sip:carol@elsewhere.test" // a foreign sender is not challenged
 	mf := func(n int) sip.Header { m := sip.MaxForwardsHeader(n); return &m }
@@ -145,6 +145,7 @@ func TestProxyChecks(t *testing.T) {
 		{"offline message", rawRequest(sip.MESSAGE, "sip:bob@"+domain, from, "sip:bob@"+domain, sip.NewHeader("Content-Type", "text/plain")), 202},
 		{"relaying denied", rawRequest(sip.MESSAGE, "sip:dave@other.test", from, "sip:dave@other.test"), 403},
 		{"local from unauthenticated", rawRequest(sip.MESSAGE, "sip:bob@"+domain, "sip:alice@"+domain, "sip:bob@"+domain), 407},
+		{"forged node token", rawRequest(sip.MESSAGE, "sip:bob@"+domain, "sip:alice@"+domain, "sip:bob@"+domain, sip.NewHeader(nodeHeader, "forged")), 407},
 		{"options to the server", rawRequest(sip.OPTIONS, "sip:"+domain, from, "sip:"+domain), 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

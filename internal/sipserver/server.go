@@ -140,6 +140,7 @@ type Server struct {
 	flushing  map[string]bool                          // recipients with a flush running
 	flushMore map[string]bool                          // recipients with a flush requested meanwhile
 	cpimSess  map[string][]*cpimtransport.RelaySession // by Call-ID
+	dialogs   map[string]time.Time                     // Call-IDs of sessions set up through us, for SessionsActive
 
 	metrics Metrics
 }
@@ -205,6 +206,7 @@ func New(cfg Config) (*Server, error) {
 		flushing:  map[string]bool{},
 		flushMore: map[string]bool{},
 		cpimSess:  map[string][]*cpimtransport.RelaySession{},
+		dialogs:   map[string]time.Time{},
 	}
 	s.log = cfg.Logger
 	if s.log == nil {
@@ -418,8 +420,41 @@ func (s *Server) housekeeping() {
 			}
 			cancel()
 			s.nc.sweep(now)
+			s.sweepDialogs(now)
 			s.flushAll()
 		}
+	}
+}
+
+// maxDialogAge forgets sessions whose BYE never came through us.
+const maxDialogAge = 24 * time.Hour
+
+func (s *Server) sweepDialogs(now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, t := range s.dialogs {
+		if now.Sub(t) > maxDialogAge {
+			delete(s.dialogs, id)
+			s.metrics.SessionsActive.Add(-1)
+		}
+	}
+}
+
+func (s *Server) dialogStarted(callID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.dialogs[callID]; !ok {
+		s.dialogs[callID] = time.Now()
+		s.metrics.SessionsActive.Add(1)
+	}
+}
+
+func (s *Server) dialogEnded(callID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.dialogs[callID]; ok {
+		delete(s.dialogs, callID)
+		s.metrics.SessionsActive.Add(-1)
 	}
 }
 

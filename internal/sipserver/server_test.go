@@ -363,6 +363,9 @@ func TestSessionForked(t *testing.T) {
 			if got := s.Metrics().Sessions.Load(); got != 1 {
 				t.Errorf("Sessions = %d", got)
 			}
+			if got := s.Metrics().SessionsActive.Load(); got != 0 {
+				t.Errorf("SessionsActive = %d after BYE", got)
+			}
 		})
 	}
 }
