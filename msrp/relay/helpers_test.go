@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"crypto/tls"
 	"bufio"
 	"context"
 	"errors"
@@ -71,9 +72,14 @@ func dialRaw(t testing.TB, s *Server) *rawClient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRawClient(t, nc)
+}
+
+func newRawClient(t testing.TB, nc net.Conn) *rawClient {
 	la := nc.LocalAddr().(*net.TCPAddr)
+	_, secure := nc.(*tls.Conn)
 	c := &rawClient{t: t, nc: nc, bw: bufio.NewWriter(nc), in: make(chan rawFrame, 64), done: make(chan struct{}),
-		self: msrp.URI{Host: "127.0.0.1", Port: la.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
+		self: msrp.URI{Secure: secure, Host: "127.0.0.1", Port: la.Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}}
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)

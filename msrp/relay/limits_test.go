@@ -366,3 +366,57 @@ func TestWriteTimeout(t *testing.T) {
 		t.Fatalf("got %v", codes)
 	}
 }
+
+// TestRelayToRelayMutualTLS: two msrps relays; relay 1 dials relay 2 with
+// its certificate (RFC 4976 §6.3, §9.2), relay 2 verifies it.
+func TestRelayToRelayMutualTLS(t *testing.T) {
+	cert := selfSigned(t, "relay.test")
+	leaf, _ := x509.ParseCertificate(cert.Certificate[0])
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	start := func() *Server {
+		auth := NewMemoryAuthenticator()
+		auth.Add("alice", "alice-pw")
+		auth.Add("bob", "bob-pw")
+		s, err := New(Config{Host: "127.0.0.1", Authenticator: auth,
+			TLS:       &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool},
+			ClientTLS: &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: pool}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		serveOn(t, s, l)
+		return s
+	}
+	s1, s2 := start(), start()
+	dial := func(s *Server) *rawClient {
+		nc, err := tls.Dial("tcp", s.URI().HostPort(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return newRawClient(t, nc)
+	}
+	a, b := dial(s1), dial(s2)
+	ra, rb := a.auth(s1, "alice"), b.auth(s2, "bob")
+	if !ra.Secure || !rb.Secure {
+		t.Fatalf("Use-Path %v %v", ra, rb)
+	}
+	a.write(send([]msrp.URI{ra, rb, b.self}, a.self, "overtls1", "secret"), []byte("secret"))
+	if _, body := b.read(); string(body) != "secret" {
+		t.Fatalf("%q", body)
+	}
+	if f, _ := a.read(); f.StatusCode != 200 {
+		t.Fatal(f.StatusCode)
+	}
+	verified := 0
+	s2.mu.RLock()
+	for c := range s2.conns {
+		if c.peerID == "relay.test" && c.secure {
+			verified++
+		}
+	}
+	s2.mu.RUnlock()
+	if verified != 1 {
+		t.Fatalf("relay 2 verified %d relay peers", verified)
+	}
+}
