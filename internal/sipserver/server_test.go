@@ -446,3 +446,44 @@ func TestNonces(t *testing.T) {
 		t.Errorf("qop-less nonce reused: %v", err)
 	}
 }
+
+// TestSessionTransportChange: alice on UDP calls bob on TCP; the proxy
+// record-routes twice (RFC 5658) and the callee's BYE finds its way
+// back to the caller over UDP.
+func TestSessionTransportChange(t *testing.T) {
+	s := newTestServer(t, nil, Config{}, "alice", "bob")
+	aliceEP, bobEP := msrpEndpoint(t), msrpEndpoint(t)
+	calls := make(chan *sipua.Call, 1)
+	if _, _, err := s.client(t, "bob", "bob-pw", "tcp", func(c *sipua.Config) {
+		c.Endpoints = []session.Endpoint{bobEP}
+		c.AutoAnswer = true
+		c.OnCall = func(c *sipua.Call) { calls <- c }
+	}); err != nil {
+		t.Fatal(err)
+	}
+	alice, _, err := s.client(t, "alice", "alice-pw", "udp", func(c *sipua.Config) { c.Endpoints = []session.Endpoint{aliceEP} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	ac, err := alice.Invite(ctx, "sip:bob@"+domain, sipua.InviteOptions{})
+	if err != nil {
+		t.Fatalf("Invite: %v", err)
+	}
+	var bc *sipua.Call
+	select {
+	case bc = <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call")
+	}
+	exchange(t, bc, ac, "callee first")
+	if err := bc.Hangup(ctx); err != nil {
+		t.Fatalf("callee Hangup: %v", err)
+	}
+	select {
+	case <-ac.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the callee's BYE did not reach the caller")
+	}
+}
