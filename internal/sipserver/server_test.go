@@ -30,7 +30,7 @@ type testServer struct {
 	st store.Store
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("PARLEY_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -39,7 +39,7 @@ func testLogger(t *testing.T) *slog.Logger {
 
 // newTestServer starts a server on loopback port 0 (UDP and TCP) over a
 // fresh SQLite store with the given users (password = user + "-pw").
-func newTestServer(t *testing.T, st store.Store, cfg Config, users ...string) *testServer {
+func newTestServer(t testing.TB, st store.Store, cfg Config, users ...string) *testServer {
 	t.Helper()
 	if st == nil {
 		var err error
@@ -86,7 +86,7 @@ func newTestServer(t *testing.T, st store.Store, cfg Config, users ...string) *t
 	return &testServer{Server: s, st: st}
 }
 
-func addUser(t *testing.T, st store.Store, user string) {
+func addUser(t testing.TB, st store.Store, user string) {
 	t.Helper()
 	creds, err := store.NewCredentials(user, domain, user+"-pw")
 	if err != nil {
