@@ -122,6 +122,9 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		register:   true,
 		onMessage: func(m *sipua.Message) {
 			ct, body, wrapper := pagerContent(m)
+			if isType(ct, typeIsComposing) {
+				return // page-mode isComposing (RFC 3994 §4): not a message
+			}
 			size := int64(len(body))
 			if m.Session != nil && m.Session.Body == nil {
 				ct, size = heads.inner(m.Session)
