@@ -3,6 +3,7 @@ package msrp
 import (
 	"bufio"
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -536,7 +537,7 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 	// Interruptible chunk: start-*/total (RFC 4975 §7.1.1).
 	f.ByteRange = ByteRange{Start: start, End: Unknown, Total: m.total}
 	if sr != nil {
-		f.TID = NewTransactionID()
+		f.TID = nextTID()
 		// Stopped after some chunks went out: tell the receiver with an
 		// empty '#' chunk so that it discards what it holds (§7.1).
 		t := c.newChunkTxn(f.TID, m, start, 0)
@@ -711,12 +712,52 @@ func keepTail(tail, p []byte, k int) []byte {
 // body (RFC 4975 §7.1: "pick a new tid").
 func pickTID(body []byte) string {
 	for {
-		tid := NewTransactionID()
+		tid := nextTID()
 		if !ContainsEndLine(body, tid) {
 			return tid
 		}
 	}
 }
+
+// idBatch hands out random identifiers cut from a batch generated at
+// once: one allocation and one read of crypto/rand per 64 identifiers
+// instead of one each, with the same alphabet and entropy as randomID.
+type idBatch struct {
+	mu   sync.Mutex
+	n    int // length of one identifier
+	buf  string
+	next int
+}
+
+const idsPerBatch = 64
+
+func (b *idBatch) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.next+b.n > len(b.buf) {
+		var raw [idsPerBatch * 20]byte
+		r := raw[:idsPerBatch*b.n]
+		rand.Read(r) // never returns an error (crypto/rand, Go ≥ 1.24)
+		for i := range r {
+			r[i] = idAlphabet[r[i]&31]
+		}
+		b.buf, b.next = string(r), 0
+	}
+	id := b.buf[b.next : b.next+b.n]
+	b.next += b.n
+	return id
+}
+
+var (
+	tidBatch = idBatch{n: 14} // as NewTransactionID: 70 random bits (RFC 4975 §7.1)
+	midBatch = idBatch{n: 20} // as NewMessageID: 100 random bits (§7.1.1)
+)
+
+// nextTID returns a fresh transaction identifier.
+func nextTID() string { return tidBatch.get() }
+
+// nextMessageID returns a fresh Message-ID.
+func nextMessageID() string { return midBatch.get() }
 
 // errStopped is the cause recorded when the application cancels a message.
 var errStopped = errors.New("msrp: message cancelled")

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/messagesdp"
@@ -70,6 +71,8 @@ type Session struct {
 	failureReport string
 
 	bound chan struct{} // closed when a connection is bound
+
+	lastType atomic.Pointer[string] // last ContentType Send validated
 
 	// Set by Open before any message is queued; read-only afterwards.
 	toPath   []URI
@@ -297,11 +300,14 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 	if ctype == "" {
 		return nil, errors.New("msrp: Send: empty ContentType")
 	}
-	if _, _, err := mime.ParseMediaType(ctype); err != nil {
-		return nil, fmt.Errorf("msrp: Send: bad ContentType %q: %w", ctype, err)
-	}
-	if strings.ContainsAny(ctype, "\r\n") {
-		return nil, fmt.Errorf("msrp: Send: bad ContentType %q", ctype)
+	if last := s.lastType.Load(); last == nil || *last != ctype {
+		if _, _, err := mime.ParseMediaType(ctype); err != nil {
+			return nil, fmt.Errorf("msrp: Send: bad ContentType %q: %w", ctype, err)
+		}
+		if strings.ContainsAny(ctype, "\r\n") {
+			return nil, fmt.Errorf("msrp: Send: bad ContentType %q", ctype)
+		}
+		s.lastType.Store(&ctype) // checked: skip the parse for the next message of this type
 	}
 	if rd == nil {
 		size = int64(len(body))
@@ -313,7 +319,7 @@ func (s *Session) Send(ctx context.Context, m *session.Outgoing) (*session.Deliv
 	}
 	id := m.ID
 	if id == "" {
-		id = NewMessageID()
+		id = nextMessageID()
 	} else if !ValidIdent(id) {
 		return nil, fmt.Errorf("msrp: Send: Message-ID %q is not an ident (RFC 4975 §9)", id)
 	}
@@ -698,6 +704,31 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		br = ByteRange{Start: 1, End: Unknown, Total: Unknown}
 	}
 	im := s.in[id]
+	// Fast path: a new message whole in this chunk (1-N/N or 1-*/N),
+	// small and acceptable, is read straight into its body, without an
+	// Assembly. Anything unexpected (a '+' or '#' flag, a short or long
+	// body, a reader limit) hands the octets read to the general path
+	// below, which then decides exactly as if it had read them itself.
+	var (
+		pre    []byte // body octets the fast path read (at most Total+1)
+		preGot int64  // how many it read in all
+		preErr error  // the reader's *StatusError, if any
+		fast   bool
+	)
+	if im == nil && br.Start == 1 && br.Total != Unknown && br.Total <= maxFastWhole &&
+		br.Total <= s.opts.MaxInMemory && (s.opts.MaxSize <= 0 || br.Total <= s.opts.MaxSize) &&
+		len(s.in) < maxIncomingInFlight && typeAccepted(f.ContentType, s.accept) {
+		buf := make([]byte, br.Total+1)
+		n, err := c.readBodyInto(buf)
+		if _, ok := errors.AsType[*StatusError](err); err != nil && !ok {
+			return err
+		}
+		if err == nil && n == br.Total && f.Flag == FlagEnd {
+			s.deliver(c, f, id, f.ContentType, buf[:n:n], n, n, f.WantsSuccessReport(), nil)
+			return nil
+		}
+		pre, preGot, preErr, fast = buf[:min(n, br.Total+1)], n, err, true
+	}
 	if im == nil {
 		var code int
 		var comment string
@@ -706,7 +737,7 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 			if err != nil {
 				return err
 			}
-			s.failIncoming(c, f, br, n, nil, code, comment)
+			s.failIncoming(c, f, br, n+preGot, nil, code, comment)
 			return nil
 		}
 	}
@@ -723,7 +754,13 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		got  int64
 		werr error
 	)
-	for {
+	if fast {
+		got, werr = preGot, preErr
+		if werr == nil {
+			werr = im.asm.Write(br.Start, pre)
+		}
+	}
+	for !fast {
 		seg, err := c.r.NextBodySegment()
 		if err == io.EOF {
 			break
@@ -761,37 +798,83 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 	}
 	delete(s.in, id)
 	total := im.asm.Total()
-	in := &session.Incoming{
-		ID:          id,
-		ContentType: im.contentType,
-		Size:        total,
-		Received:    time.Now(),
-	}
 	mem := im.mem
 	if im.spill != nil && im.spill.sink == nil {
 		mem = im.spill.mem
 	}
+	var body []byte
 	if mem != nil {
-		in.Body = mem.Bytes()[:total]
-		if in.Body == nil {
-			in.Body = []byte{}
+		body = mem.Bytes()[:total]
+		if body == nil {
+			body = []byte{}
 		}
+	}
+	s.deliver(c, f, id, im.contentType, body, total, got, im.success, im)
+	return nil
+}
+
+// maxFastWhole bounds the messages that recvSEND's fast path reads
+// straight into their body.
+const maxFastWhole = 64 << 10
+
+// readBodyInto reads the current frame's body into buf, and reports how
+// many octets the body had (octets beyond len(buf) are read and dropped).
+// A *StatusError means the reader's limit cut the body; other errors are
+// fatal for the connection.
+func (c *Conn) readBodyInto(buf []byte) (int64, error) {
+	var n int64
+	for {
+		seg, err := c.r.NextBodySegment()
+		if err == io.EOF {
+			return n, nil
+		}
+		if se, ok := errors.AsType[*StatusError](err); ok {
+			return n, se // over the reader's limit; the rest is skipped later
+		}
+		if err != nil {
+			return n, fmt.Errorf("msrp: reading SEND body: %w", err)
+		}
+		if n < int64(len(buf)) {
+			copy(buf[n:], seg)
+		}
+		n += int64(len(seg))
+	}
+}
+
+// deliver hands a complete message to Receive (RFC 4975 §7.3.1): body is
+// nil when it went to the Sink. It checks the type inside message/cpim
+// (§8.6), answers the last chunk f (got octets) and sends the success
+// REPORT asked for (§7.1.3). im is nil for a message read whole by the
+// fast path.
+func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, total, got int64, success bool, im *inMsg) {
+	br := f.ByteRange
+	if !f.HasByteRange {
+		br = ByteRange{Start: 1, End: Unknown, Total: Unknown}
+	}
+	in := &session.Incoming{
+		ID:          id,
+		ContentType: ctype,
+		Size:        total,
+		Received:    time.Now(),
+		Body:        body,
+	}
+	if body != nil {
 		in.CPIM = parseCPIM(in.ContentType, in.Body)
 		// §8.6: a type inside the container must be in accept-types or
 		// accept-wrapped-types.
 		if in.CPIM != nil {
 			if inner := in.CPIM.ContentType(); inner != "" && !typeAccepted(inner, s.accept) && !typeAccepted(inner, s.opts.AcceptWrappedTypes) {
 				s.failIncoming(c, f, br, got, im, 415, "Unsupported Media Type inside message/cpim")
-				return nil
+				return
 			}
 		}
 	}
 	in.Duplicate = s.markSeen(id)
 	c.respond(f, 200, "OK")
-	if im.success {
+	if success {
 		// §7.1.2: a success REPORT covering every byte received.
-		rep := &Frame{
-			TID:          NewTransactionID(),
+		rep := Frame{
+			TID:          nextTID(),
 			Method:       MethodREPORT,
 			ToPath:       f.FromPath,
 			FromPath:     s.fromPath,
@@ -802,10 +885,9 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 			Status:       Status{Namespace: 0, Code: 200, Comment: "OK"},
 			Flag:         FlagEnd,
 		}
-		c.sendFrame(rep, nil)
+		c.sendFrame(&rep, nil)
 	}
 	s.enqueue(c, in)
-	return nil
 }
 
 // failIncoming fails the message of chunk f (im is nil when it was
@@ -844,7 +926,7 @@ func (s *Session) failIncoming(c *Conn, f *Frame, br ByteRange, got int64, im *i
 		comment = StatusText(code)
 	}
 	rep := &Frame{
-		TID:          NewTransactionID(),
+		TID:          nextTID(),
 		Method:       MethodREPORT,
 		ToPath:       f.FromPath,
 		FromPath:     s.fromPath,
