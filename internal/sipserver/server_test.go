@@ -487,3 +487,18 @@ func TestSessionTransportChange(t *testing.T) {
 		t.Fatal("the callee's BYE did not reach the caller")
 	}
 }
+
+func TestHistoryOptOut(t *testing.T) {
+	s := newTestServer(t, nil, Config{History: true, HistoryOptOut: func(aor string) bool { return aor == "sip:bob@"+domain }}, "alice", "bob")
+	alice, _ := s.mustClient(t, "alice", "tcp")
+	if res, err := send(t, alice, "bob", "not kept for bob"); err != nil || res.Status != 202 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	a, err := s.st.History(t.Context(), "sip:alice@"+domain, "sip:bob@"+domain, store.Cursor{}, 10)
+	if err != nil || len(a) != 1 || a[0].Direction != store.Outgoing {
+		t.Errorf("alice's history: %+v %v", a, err)
+	}
+	if b, err := s.st.History(t.Context(), "sip:bob@"+domain, "", store.Cursor{}, 10); err != nil || len(b) != 0 {
+		t.Errorf("bob opted out but has %d entries (%v)", len(b), err)
+	}
+}
