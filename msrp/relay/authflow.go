@@ -19,6 +19,11 @@ func (c *conn) handleAuth(f *msrp.Frame) bool {
 	if !c.secure && !s.cfg.AllowInsecure && !c.addr.IsLoopback() {
 		return c.authFailed(f, msrp.StatusForbidden, "AUTH requires TLS")
 	}
+	// §6.3: a relay peer (verified certificate) must be the host of the
+	// first From-Path URI.
+	if c.peerID != "" && !c.hasName(f.FromPath[0].Host) {
+		return c.authFailed(f, msrp.StatusForbidden, "Certificate does not match From-Path")
+	}
 	value, ok := f.Header("Authorization")
 	if !ok {
 		c.challenge(f, false, now)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,12 +26,13 @@ import (
 // read, and a reader streaming a body holds the destination's lock, so a
 // slow receiver stalls its senders instead of growing a queue.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	addr   netip.Addr
-	outKey string // "scheme://host:port" for dialed connections
-	secure bool
-	peerID string // verified TLS client certificate name (a relay)
+	s         *Server
+	nc        net.Conn
+	addr      netip.Addr
+	outKey    string // "scheme://host:port" for dialed connections
+	secure    bool
+	peerID    string   // first dnsName of a verified TLS client certificate (a relay)
+	peerNames []string // all its dnsNames
 
 	// Owned by the reader goroutine.
 	rd           *msrp.Reader
@@ -227,8 +229,12 @@ func (c *conn) serve() {
 		_ = c.nc.SetWriteDeadline(time.Time{})
 		if st := t.ConnectionState(); len(st.VerifiedChains) > 0 {
 			leaf := st.PeerCertificates[0]
-			if len(leaf.DNSNames) > 0 {
-				c.peerID = leaf.DNSNames[0]
+			names := append([]string(nil), leaf.DNSNames...)
+			for _, ip := range leaf.IPAddresses {
+				names = append(names, ip.String())
+			}
+			if len(names) > 0 {
+				c.peerID, c.peerNames = names[0], names
 			}
 		}
 	}
@@ -301,6 +307,17 @@ func (c *conn) finish() {
 			t.expire("Next hop connection lost")
 		}
 	}
+}
+
+// hasName reports whether c's peer certificate names host (RFC 4976
+// §6.3: the subjectAltName must match the first From-Path host).
+func (c *conn) hasName(host string) bool {
+	for _, n := range c.peerNames {
+		if strings.EqualFold(n, host) {
+			return true
+		}
+	}
+	return false
 }
 
 // markDirty notes that d has unflushed output written by this reader.

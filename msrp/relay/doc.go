@@ -31,7 +31,11 @@
 //     request goes outward to any next hop; from anywhere else it only
 //     goes inward, to that client over its own connection, and a second
 //     URI of this relay after it (someone else's URL used as a first hop)
-//     gets 403. A URI dies with its connection (§6.3).
+//     gets 403. A client's URI dies with its connection (§6.3). An AUTH
+//     from a relay that presented a verified certificate must come from
+//     the host of the first From-Path URI (its dnsName or IP SANs, else
+//     403); the URI it gets is usable over any connection to that relay
+//     and outlives the connection until it expires (§6.3).
 //   - §6.4: each forwarded request gets a fresh tid on the next hop's
 //     connection; the relay's URI moves from the head of To-Path to the
 //     head of From-Path. A next hop that is another of this relay's URIs
@@ -75,10 +79,6 @@
 //
 //   - §8 SRV lookup of _msrps._tcp for next hops: URIs are dialled as
 //     given (they must carry a port, as §8 requires outside AUTH).
-//   - §6.3 routing a URI issued to a relay peer over any connection to
-//     that relay: URIs are bound to the one connection that carried the
-//     AUTH, for relay peers too. The peer's certificate name is recorded
-//     but not matched against the first From-Path URI.
 //   - TLS session resumption tuning, OCSP, certificate reloading.
 //   - Re-chunking for fairness: a chunk being cut through holds its next
 //     hop until its end-line, so one huge chunk delays other traffic to

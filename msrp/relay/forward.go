@@ -77,7 +77,7 @@ func (c *conn) handle(f *msrp.Frame) bool {
 	}
 	pop := 1
 	var dest *conn
-	if ss.owner == c {
+	if ss.owns(c) {
 		// §6.4 case 2: from the client that obtained the URL, outward.
 		next := f.ToPath[1]
 		if s.isSelf(next, false) {
@@ -90,7 +90,7 @@ func (c *conn) handle(f *msrp.Frame) bool {
 			if len(f.ToPath) < 3 {
 				return c.fail(f, msrp.StatusForbidden, "Relay is not a destination")
 			}
-			dest, pop = ss2.owner, 2
+			dest, pop = s.deliveryConn(ss2), 2
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 			d, err := s.outConn(ctx, next)
@@ -109,7 +109,7 @@ func (c *conn) handle(f *msrp.Frame) bool {
 		if s.isSelf(f.ToPath[1], false) {
 			return c.fail(f, msrp.StatusForbidden, "Relay URI not issued to this connection")
 		}
-		dest = ss.owner
+		dest = s.deliveryConn(ss)
 	}
 	return c.forward(f, dest, pop)
 }

@@ -419,4 +419,27 @@ func TestRelayToRelayMutualTLS(t *testing.T) {
 	if verified != 1 {
 		t.Fatalf("relay 2 verified %d relay peers", verified)
 	}
+
+	// A tunnelled AUTH through relay 1 (RFC 4976 §5.1): relay 2 checks
+	// relay 1's certificate against the first From-Path host and grants
+	// a URI usable over any connection to relay 1.
+	grants, err := msrp.AuthenticateChain(testCtx(t), a, []msrp.RelayHop{
+		{URI: s1.URI(), Credentials: msrp.Credentials{Username: "alice", Password: "alice-pw"}},
+		{URI: s2.URI(), Credentials: msrp.Credentials{Username: "alice", Password: "alice-pw"}},
+	}, msrp.AuthOptions{From: a.self})
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := grants[1].UsePath
+	to := append(append([]msrp.URI{}, use...), rb, b.self)
+	a.write(send(to, a.self, "tunnelled2", "through both"), []byte("through both"))
+	if f, body := b.read(); string(body) != "through both" || len(f.FromPath) != 4 {
+		t.Fatalf("%q %v", body, f.FromPath)
+	}
+	s2.mu.RLock()
+	g := s2.sessions[use[1].SessionID]
+	s2.mu.RUnlock()
+	if g == nil || g.peer == "" {
+		t.Fatalf("grant %+v", g)
+	}
 }

@@ -42,8 +42,12 @@ type Server struct {
 
 // grant is one Use-Path URI handed out by AUTH (RFC 4976 §6.3).
 type grant struct {
-	uri     msrp.URI
-	owner   *conn
+	uri   msrp.URI
+	owner *conn
+	// peer is set when the AUTH came from a relay authenticated by mutual
+	// TLS: the URI is then valid over any connection to that relay
+	// (RFC 4976 §6.3) and outlives the owner connection.
+	peer    string
 	user    string
 	expires time.Time
 }
@@ -278,7 +282,9 @@ func (s *Server) sweeper() {
 		for id, ss := range s.sessions {
 			if now.After(ss.expires) {
 				delete(s.sessions, id)
-				ss.owner.nsessions--
+				if ss.owner.nsessions > 0 {
+					ss.owner.nsessions--
+				}
 				s.metrics.sessionsLive.Add(-1)
 			}
 		}
@@ -342,11 +348,37 @@ func (s *Server) addSession(owner *conn, user string, life time.Duration) (*gran
 	u := s.base
 	u.SessionID = msrp.NewSessionID()
 	ss := &grant{uri: u, owner: owner, user: user, expires: s.cfg.Now().Add(life)}
+	if owner.peerID != "" {
+		ss.peer = owner.peerID
+	}
 	s.sessions[u.SessionID] = ss
 	owner.nsessions++
 	s.metrics.sessions.Add(1)
 	s.metrics.sessionsLive.Add(1)
 	return ss, nil
+}
+
+// owns reports whether c may use g as the first hop outward (RFC 4976
+// §6.3, §6.4): the connection that sent the AUTH, or, for a URI granted to
+// a relay authenticated by mutual TLS, any connection to that relay.
+func (g *grant) owns(c *conn) bool {
+	return g.owner == c || g.peer != "" && c.hasName(g.peer)
+}
+
+// deliveryConn returns the connection toward the client that obtained g:
+// its own, or for a relay peer's URI any live connection to that relay.
+func (s *Server) deliveryConn(g *grant) *conn {
+	if !g.owner.isClosed() || g.peer == "" {
+		return g.owner
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for c := range s.conns {
+		if !c.isClosed() && c.hasName(g.peer) {
+			return c
+		}
+	}
+	return g.owner
 }
 
 var errTooManySessions = errors.New("relay: too many sessions on this connection")
@@ -365,7 +397,7 @@ func (s *Server) dropConn(c *conn) {
 	}
 	if c.nsessions > 0 {
 		for id, ss := range s.sessions {
-			if ss.owner == c {
+			if ss.owner == c && ss.peer == "" {
 				delete(s.sessions, id)
 				s.metrics.sessionsLive.Add(-1)
 			}
