@@ -88,6 +88,9 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	if fs.NArg() > 1 && !(fs.NArg() == 2 && fs.Arg(1) == "-") {
 		body = []byte(strings.Join(fs.Args()[1:], " "))
 	} else {
+		if isTerminal(e.stdin) {
+			fmt.Fprintln(e.stderr, "type the message, then Ctrl-D on a new line (or give the text as arguments)")
+		}
 		known := stdinSize(e.stdin)
 		head, err := io.ReadAll(io.LimitReader(e.stdin, streamThreshold+1))
 		if err != nil {
