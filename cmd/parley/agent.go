@@ -98,7 +98,7 @@ func (id *identity) host() (string, error) {
 	return h, nil
 }
 
-// tlsConfigs builds the TLS configuration: a certificate (given or
+// tlsConfig builds the TLS configuration: a certificate (given or
 // self-signed) and the client verification settings.
 func (id *identity) tlsConfig() (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: id.insecure}
