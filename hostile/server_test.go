@@ -1,0 +1,179 @@
+package hostile
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/internal/server"
+	"github.com/parley-im/parley/internal/store"
+)
+
+// startServer runs `parley serve` in process on loopback ports with a
+// SQLite store in a temporary directory.
+func startServer(t testing.TB) *server.Server {
+	t.Helper()
+	ctx := context.Background()
+	s, err := server.New(ctx, server.Config{
+		SIP:       []server.Listen{{Transport: "tcp", Addr: "127.0.0.1:0"}, {Transport: "udp", Addr: "127.0.0.1:0"}},
+		DataDir:   t.TempDir(),
+		Domains:   []string{"localhost"},
+		MSRPRelay: "127.0.0.1:0",
+		CPIMRelay: "127.0.0.1:0",
+		HTTP:      "off",
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	// bob exists (no device registered): MESSAGEs to him are stored (202).
+	creds, err := store.NewCredentials("bob", "localhost", "bob-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store().AddAccount(ctx, store.Account{Domain: "localhost", User: "bob", Credentials: creds}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+func sipAddr(s *server.Server, transport string) string {
+	for _, l := range s.Addrs().SIP {
+		if l.Transport == transport {
+			return l.Addr
+		}
+	}
+	return ""
+}
+
+// sipConn is a raw SIP-over-TCP client.
+type sipConn struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialSIP(t testing.TB, addr string) *sipConn {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, reactionTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &sipConn{nc: nc, br: bufio.NewReader(nc)}
+}
+
+// final reads responses until a final one (≥ 200) and returns its code;
+// io.EOF (or another read error) when the server closed the connection.
+func (c *sipConn) final(d time.Duration) (int, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	tp := textproto.NewReader(c.br)
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return 0, err
+		}
+		if line == "" {
+			continue // keep-alive CRLFs
+		}
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "SIP/2.0" {
+			return 0, errors.New("not a SIP response: " + line)
+		}
+		code, err := strconv.Atoi(f[1])
+		if err != nil {
+			return 0, err
+		}
+		h, err := tp.ReadMIMEHeader()
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := strconv.Atoi(h.Get("Content-Length")); n > 0 {
+			if _, err := io.CopyN(io.Discard, c.br, int64(n)); err != nil {
+				return 0, err
+			}
+		}
+		if code >= 200 {
+			return code, nil
+		}
+	}
+}
+
+// sipProbe is a well-formed OPTIONS to the server itself (RFC 3261 §11).
+func sipProbe(name string) string {
+	return "OPTIONS sip:localhost SIP/2.0\r\n" +
+		"Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bK-probe" + name + "\r\n" +
+		"Max-Forwards: 70\r\nFrom: <sip:mallory@evil.example>;tag=p" + name + "\r\nTo: <sip:localhost>\r\n" +
+		"Call-ID: probe-" + name + "@hostile\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+}
+
+// TestReplaySIPServer replays the SIP corpus at a live `parley serve` over
+// TCP: each case on its own connection, the final response must be the one
+// listed (or the server closes); then a fresh connection still gets
+// answered. Heap and goroutines must come back.
+func TestReplaySIPServer(t *testing.T) {
+	s := startServer(t)
+	addr := sipAddr(s, "tcp")
+	warm := dialSIP(t, addr)
+	warm.nc.Write([]byte(sipProbe("warm")))
+	if _, err := warm.final(reactionTimeout); err != nil {
+		t.Fatalf("server does not answer OPTIONS: %v", err)
+	}
+	warm.nc.Close()
+	g0 := runtime.NumGoroutine()
+	h0 := heapAlloc()
+	for _, c := range casesFor(t, "sip") {
+		t.Run(c.name, func(t *testing.T) {
+			sc := dialSIP(t, addr)
+			sc.nc.SetWriteDeadline(time.Now().Add(reactionTimeout))
+			if _, err := sc.nc.Write(c.data); err != nil && c.expect != "close" {
+				t.Fatalf("write: %v", err)
+			}
+			code, err := sc.final(reactionTimeout)
+			switch {
+			case strings.HasPrefix(c.expect, "status:"):
+				want, _ := strconv.Atoi(strings.TrimPrefix(c.expect, "status:"))
+				if err != nil || code != want {
+					t.Fatalf("want %d, got %d %v", want, code, err)
+				}
+			case c.expect == "close":
+				if err == nil {
+					t.Fatalf("want the connection closed, got %d", code)
+				}
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatalf("want the connection closed: no reaction in %v", reactionTimeout)
+				}
+			default:
+				t.Fatalf("unknown expectation %q", c.expect)
+			}
+		})
+	}
+	fresh := dialSIP(t, addr)
+	fresh.nc.Write([]byte(sipProbe("fresh")))
+	if code, err := fresh.final(reactionTimeout); err != nil || code != 200 {
+		t.Fatalf("fresh connection after the corpus: %d %v", code, err)
+	}
+	fresh.nc.Close()
+	if h1 := heapAlloc(); h1 > h0+64<<20 {
+		t.Errorf("heap grew from %d to %d over the corpus", h0, h1)
+	}
+	if n := settleGoroutines(g0 + 4); n > g0+4 {
+		t.Errorf("goroutines: %d before the corpus, %d after", g0, n)
+	}
+}
