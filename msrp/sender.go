@@ -72,6 +72,7 @@ type outMsg struct {
 	pos  int64   // octets handed to the socket so far
 
 	stop atomic.Pointer[stopReason]
+	qidx int // index in the scheduler's streams (guarded by its mu)
 
 	// Bookkeeping guarded by s.mu.
 	outstanding int         // chunk transactions awaiting a response
@@ -238,8 +239,9 @@ type scheduler struct {
 	mu      sync.Mutex
 	ctrl    []byte     // encoded control frames, in queue order
 	hooks   []ctrlHook // requests among them
-	streams []*outMsg
-	rr      int // round-robin cursor
+	streams []*outMsg  // in queue order; nil: a removed message (a hole)
+	holes   int        // nil entries in streams
+	rr      int        // round-robin cursor
 	wake    chan struct{}
 	ctrlN   atomic.Int32 // 1 while ctrl is not empty, read without the lock by the writer
 	closed  bool         // drained: frames queued from now on are dropped
@@ -276,6 +278,7 @@ func (q *scheduler) pushFrame(f *Frame, body []byte, t *txn) {
 
 func (q *scheduler) pushStream(m *outMsg) {
 	q.mu.Lock()
+	m.qidx = len(q.streams)
 	q.streams = append(q.streams, m)
 	q.mu.Unlock()
 	q.signal()
@@ -299,7 +302,7 @@ func (q *scheduler) nextStream() *outMsg {
 	n := len(q.streams)
 	for i := 0; i < n; i++ {
 		j := (q.rr + i) % n
-		if m := q.streams[j]; m.ready() {
+		if m := q.streams[j]; m != nil && m.ready() {
 			q.rr = j + 1
 			return m
 		}
@@ -312,32 +315,61 @@ func (q *scheduler) othersReady(m *outMsg) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, o := range q.streams {
-		if o != m && o.ready() {
+		if o != nil && o != m && o.ready() {
 			return true
 		}
 	}
 	return false
 }
 
+// remove takes m out of the queue in O(1): its slot becomes a hole, and
+// holes are compacted away (keeping the order) once they are half the
+// queue, so that many small messages in flight cost no copying each.
 func (q *scheduler) remove(m *outMsg) {
 	q.mu.Lock()
-	for i, o := range q.streams {
-		if o == m {
-			q.streams = append(q.streams[:i], q.streams[i+1:]...)
-			if q.rr > i {
-				q.rr--
-			}
-			break
+	defer q.mu.Unlock()
+	i := m.qidx
+	if i >= len(q.streams) || q.streams[i] != m {
+		return
+	}
+	q.streams[i] = nil
+	q.holes++
+	if q.holes == len(q.streams) {
+		clear(q.streams)
+		q.streams, q.holes, q.rr = q.streams[:0], 0, 0
+		return
+	}
+	if q.holes < 32 || 2*q.holes < len(q.streams) {
+		return
+	}
+	j, rr := 0, 0
+	for k, o := range q.streams {
+		if k == q.rr {
+			rr = j
+		}
+		if o != nil {
+			o.qidx = j
+			q.streams[j] = o
+			j++
 		}
 	}
-	q.mu.Unlock()
+	if q.rr >= len(q.streams) {
+		rr = j
+	}
+	clear(q.streams[j:])
+	q.streams, q.holes, q.rr = q.streams[:j], 0, rr
 }
 
 // drain removes every queued stream (connection closing).
 func (q *scheduler) drain() []*outMsg {
 	q.mu.Lock()
-	s := q.streams
-	q.streams = nil
+	var s []*outMsg
+	for _, m := range q.streams {
+		if m != nil {
+			s = append(s, m)
+		}
+	}
+	q.streams, q.holes = nil, 0
 	q.ctrl, q.hooks = nil, nil
 	q.closed = true
 	q.mu.Unlock()
