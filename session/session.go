@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -129,6 +130,15 @@ type Outgoing struct {
 }
 
 // Incoming is a message received from the peer.
+//
+// ContentType and Body are the message as the transport carried it. Over
+// MSRP that is the SEND body, which is often message/cpim (RFC 4975 §13);
+// CPIM then holds the parsed wrapper and Body the whole CPIM object. Over
+// the seed transport every message is framed as a CPIM object whose From
+// and To are session tokens (draft-campbell-simple-cpimmsg-sessions-00
+// §3), so the wrapper is framing rather than content: ContentType and Body
+// are the encapsulated entity and CPIM the envelope. Content returns the
+// application content either way.
 type Incoming struct {
 	ID          string
 	ContentType string
@@ -137,14 +147,28 @@ type Incoming struct {
 	Body []byte
 	// Size is the body size in octets.
 	Size int64
-	// CPIM is the parsed wrapper when ContentType is message/cpim; Body is
-	// then the whole CPIM object and CPIM.Body() the inner content.
+	// CPIM is the parsed CPIM wrapper, if the message had one.
 	CPIM *cpim.Message
 	// Duplicate is true when a message with the same ID was already
 	// delivered on this session (RFC 4975 §5.4: flag, don't hide).
 	Duplicate bool
 	// Received is when the last byte arrived.
 	Received time.Time
+}
+
+// Content returns the application content of m: the entity inside a
+// message/cpim wrapper when ContentType is message/cpim and the wrapper
+// was parsed, else ContentType and Body as they are.
+func (m *Incoming) Content() (contentType string, body []byte) {
+	if m.CPIM != nil && isCPIM(m.ContentType) {
+		return m.CPIM.ContentType(), m.CPIM.Body()
+	}
+	return m.ContentType, m.Body
+}
+
+func isCPIM(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "message/cpim")
 }
 
 // Outcome is the final state of a Delivery.
