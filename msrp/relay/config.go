@@ -79,8 +79,9 @@ type Config struct {
 	// IdleTimeout closes a connection that has read nothing for this long
 	// (RFC 4976 §6.5). Default 1 h.
 	IdleTimeout time.Duration
-	// WriteTimeout closes a connection whose peer accepts no data for this
-	// long while the relay has frames for it. Default 60 s.
+	// WriteTimeout closes a connection whose peer accepts no data while
+	// the relay has frames for it, after between half of it and all of it
+	// (the socket deadline is re-armed lazily). Default 60 s.
 	WriteTimeout time.Duration
 	// DialTimeout bounds connecting to a next hop. Default 10 s.
 	DialTimeout time.Duration

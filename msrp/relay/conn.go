@@ -50,6 +50,7 @@ type conn struct {
 	wmu       sync.Mutex
 	wbuf      []byte
 	werr      error
+	wdeadline time.Time
 	tidPrefix string
 	tidN      uint64
 
@@ -65,6 +66,7 @@ type conn struct {
 	lastReads uint64
 
 	reads      atomic.Uint64 // socket reads and writes: activity
+	stats      connStats
 	state      atomic.Int32
 	hasReader  atomic.Bool
 	releaseReq atomic.Bool
@@ -172,7 +174,7 @@ func (c *conn) readRaw(p []byte, releasable bool) (int, error) {
 		n, err := c.nc.Read(p)
 		if n > 0 {
 			c.reads.Add(1)
-			c.s.metrics.bytesIn.Add(uint64(n))
+			c.stats.bytesIn.Add(uint64(n))
 			return n, nil
 		}
 		if err == nil {
@@ -262,7 +264,7 @@ func (c *conn) serve() {
 		if err != nil {
 			var se *msrp.StatusError
 			if errors.As(err, &se) && f != nil {
-				c.s.metrics.framesIn.Add(1)
+				c.stats.framesIn.Add(1)
 				if f.IsRequest() && !c.fail(f, se.Code, se.Comment) {
 					return
 				}
@@ -275,7 +277,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		c.s.metrics.framesIn.Add(1)
+		c.stats.framesIn.Add(1)
 		if !c.handle(f) {
 			return
 		}
@@ -377,9 +379,9 @@ func (c *conn) flushLocked() {
 	}
 	if c.werr == nil {
 		c.reads.Add(1) // activity, for the idle rules
-		_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		c.armWrite()
 		n, err := c.nc.Write(c.wbuf)
-		c.s.metrics.bytesOut.Add(uint64(n))
+		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
 			c.werr = err
 			c.close()
@@ -388,6 +390,17 @@ func (c *conn) flushLocked() {
 	c.wbuf = c.wbuf[:0]
 	if cap(c.wbuf) > 4*wbufSize {
 		c.wbuf = nil // grown by a huge head: do not keep it
+	}
+}
+
+// armWrite keeps a write deadline between WriteTimeout/2 and WriteTimeout
+// ahead (under wmu), resetting the socket's timer only when it has run
+// half down rather than on every write.
+func (c *conn) armWrite() {
+	now := time.Now()
+	if wt := c.s.cfg.WriteTimeout; now.Add(wt / 2).After(c.wdeadline) {
+		c.wdeadline = now.Add(wt)
+		_ = c.nc.SetWriteDeadline(c.wdeadline)
 	}
 }
 
@@ -416,10 +429,10 @@ func (c *conn) writeDirect(p []byte) {
 		c.wbuf = c.wbuf[:0]
 		return
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	c.armWrite()
 	bufs := net.Buffers{c.wbuf, p}
 	n, err := bufs.WriteTo(c.nc)
-	c.s.metrics.bytesOut.Add(uint64(n))
+	c.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		c.werr = err
 		c.close()
@@ -454,7 +467,7 @@ func (c *conn) send(f *msrp.Frame) {
 	c.wbuf = msrp.AppendEndLine(f.AppendHead(c.wb()), f)
 	c.flushLocked()
 	c.wmu.Unlock()
-	c.s.metrics.framesOut.Add(1)
+	c.stats.framesOut.Add(1)
 }
 
 // queue appends a generated frame to c's buffer; the calling reader
@@ -467,5 +480,5 @@ func (r *conn) queue(c *conn, f *msrp.Frame) {
 	}
 	c.wmu.Unlock()
 	r.markDirty(c)
-	c.s.metrics.framesOut.Add(1)
+	c.stats.framesOut.Add(1)
 }

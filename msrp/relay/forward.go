@@ -154,7 +154,6 @@ func (c *conn) fail(f *msrp.Frame, code int, comment string) bool {
 // From-Path (RFC 4976 §6.4.1, §6.4.2), with a fresh tid (§6.4). The body
 // is cut through from this connection's Reader.
 func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
-	s := c.s
 	isSend := f.Method == msrp.MethodSEND
 	fr := f.FailureReportMode()
 	origFrom, self := f.FromPath, f.ToPath[0]
@@ -193,8 +192,8 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	}
 	dest.wmu.Unlock()
 	c.markDirty(dest)
-	s.metrics.framesOut.Add(1)
-	s.metrics.forwarded.Add(1)
+	dest.stats.framesOut.Add(1)
+	c.stats.forwarded.Add(1)
 	if t != nil || len(more) > 0 {
 		now := time.Now()
 		dest.startTimer(t, now)
@@ -220,7 +219,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 			}
 			c.wmu.Unlock()
 			c.markDirty(c)
-			s.metrics.framesOut.Add(1)
+			c.stats.framesOut.Add(1)
 		}
 	}
 	return true
@@ -509,7 +508,7 @@ func (t *txn) report(code int, comment string) {
 	t.up.flushLocked()
 	t.up.wmu.Unlock()
 	t.up.s.metrics.reportsSent.Add(1)
-	t.up.s.metrics.framesOut.Add(1)
+	t.up.stats.framesOut.Add(1)
 }
 
 func reversed(p []msrp.URI) []msrp.URI {

@@ -358,7 +358,7 @@ func TestPartialForgotten(t *testing.T) {
 	a.write(req, []byte("x"))
 	b.read()
 	s.mu.RLock()
-	bc := s.sessions[rb.SessionID].owner
+	bc := s.grantFor(rb.SessionID).owner
 	s.mu.RUnlock()
 	pending := func() int {
 		bc.tmu.Lock()

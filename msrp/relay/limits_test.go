@@ -437,7 +437,7 @@ func TestRelayToRelayMutualTLS(t *testing.T) {
 		t.Fatalf("%q %v", body, f.FromPath)
 	}
 	s2.mu.RLock()
-	g := s2.sessions[use[1].SessionID]
+	g := s2.grantFor(use[1].SessionID)
 	s2.mu.RUnlock()
 	if g == nil || g.peer == "" {
 		t.Fatalf("grant %+v", g)

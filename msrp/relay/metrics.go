@@ -29,8 +29,29 @@ type counters struct {
 	bytesOut, forwarded, rejected, timeouts, reportsSent atomic.Uint64
 }
 
+// connStats are the per-frame counters, kept per connection so that
+// readers on different cores do not share cache lines; they are summed
+// by Metrics and folded into the Server's totals when a connection ends.
+type connStats struct {
+	framesIn, framesOut, bytesIn, bytesOut, forwarded atomic.Uint64
+}
+
+func (cs *connStats) addTo(m *counters) {
+	m.framesIn.Add(cs.framesIn.Load())
+	m.framesOut.Add(cs.framesOut.Load())
+	m.bytesIn.Add(cs.bytesIn.Load())
+	m.bytesOut.Add(cs.bytesOut.Load())
+	m.forwarded.Add(cs.forwarded.Load())
+}
+
 // Metrics returns the current counters.
 func (s *Server) Metrics() Metrics {
+	var live counters
+	s.mu.RLock()
+	for c := range s.conns {
+		c.stats.addTo(&live)
+	}
+	s.mu.RUnlock()
 	m := &s.metrics
 	return Metrics{
 		Connections:     m.conns.Load(),
@@ -40,11 +61,11 @@ func (s *Server) Metrics() Metrics {
 		SessionsLive:    m.sessionsLive.Load(),
 		AuthOK:          m.authOK.Load(),
 		AuthFailures:    m.authFail.Load(),
-		FramesIn:        m.framesIn.Load(),
-		FramesOut:       m.framesOut.Load(),
-		BytesIn:         m.bytesIn.Load(),
-		BytesOut:        m.bytesOut.Load(),
-		Forwarded:       m.forwarded.Load(),
+		FramesIn:        m.framesIn.Load() + live.framesIn.Load(),
+		FramesOut:       m.framesOut.Load() + live.framesOut.Load(),
+		BytesIn:         m.bytesIn.Load() + live.bytesIn.Load(),
+		BytesOut:        m.bytesOut.Load() + live.bytesOut.Load(),
+		Forwarded:       m.forwarded.Load() + live.forwarded.Load(),
 		Rejected:        m.rejected.Load(),
 		Timeouts:        m.timeouts.Load(),
 		Reports:         m.reportsSent.Load(),

@@ -16,7 +16,7 @@ func TestEndLineInBodyRechunks(t *testing.T) {
 	s, _ := startRelay(t, Config{})
 	a, b, ra, rb := pairRaw(t, s)
 	s.mu.RLock()
-	bc := s.sessions[rb.SessionID].owner
+	bc := s.grantFor(rb.SessionID).owner
 	s.mu.RUnlock()
 	bc.wmu.Lock()
 	bc.tidPrefix, bc.tidN = "fixedtid", 99

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/msrp"
@@ -30,7 +31,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	perAddr   map[netip.Addr]int
-	sessions  map[string]*grant
+	// sessions maps session-id to *grant. Reads are lock-free (every
+	// forwarded frame looks one or two up); writes happen under mu.
+	sessions sync.Map
+	port     atomic.Int64 // base.Port, readable without mu
 	outbound  map[string]*dialing
 	closed    bool
 
@@ -84,11 +88,11 @@ func New(cfg Config) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		perAddr:   make(map[netip.Addr]int),
-		sessions:  make(map[string]*grant),
 		outbound:  make(map[string]*dialing),
 		done:      make(chan struct{}),
 	}
 	s.base = msrp.URI{Secure: s.secure, Host: cfg.Host, Port: cfg.Port, Transport: "tcp"}
+	s.port.Store(int64(cfg.Port))
 	s.bg.Go(s.sweeper)
 	return s, nil
 }
@@ -131,6 +135,7 @@ func (s *Server) Serve(l net.Listener) error {
 	if s.base.Port == 0 {
 		if ta, ok := l.Addr().(*net.TCPAddr); ok {
 			s.base.Port = ta.Port
+			s.port.Store(int64(ta.Port))
 		}
 	}
 	s.listeners[l] = struct{}{}
@@ -279,15 +284,16 @@ func (s *Server) sweeper() {
 		s.nonces.sweep(now)
 		var idle []*conn
 		s.mu.Lock()
-		for id, ss := range s.sessions {
-			if now.After(ss.expires) {
-				delete(s.sessions, id)
+		s.sessions.Range(func(id, v any) bool {
+			if ss := v.(*grant); now.After(ss.expires) {
+				s.sessions.Delete(id)
 				if ss.owner.nsessions > 0 {
 					ss.owner.nsessions--
 				}
 				s.metrics.sessionsLive.Add(-1)
 			}
-		}
+			return true
+		})
 		all := make([]*conn, 0, len(s.conns))
 		for c := range s.conns {
 			all = append(all, c)
@@ -309,9 +315,7 @@ func (s *Server) sweeper() {
 // transport, RFC 4975 §6.1), whatever its session-id. An AUTH To-Path URI
 // may lack the port (RFC 4976 §8).
 func (s *Server) isSelf(u msrp.URI, portOptional bool) bool {
-	s.mu.RLock()
-	b := s.base
-	s.mu.RUnlock()
+	b := msrp.URI{Secure: s.secure, Host: s.cfg.Host, Port: int(s.port.Load()), Transport: "tcp"}
 	b.SessionID = u.SessionID
 	if portOptional && u.Port == 0 {
 		b.Port = 0
@@ -325,9 +329,8 @@ func (s *Server) lookup(u msrp.URI) *grant {
 	if u.SessionID == "" {
 		return nil
 	}
-	s.mu.RLock()
-	ss := s.sessions[u.SessionID]
-	s.mu.RUnlock()
+	v, _ := s.sessions.Load(u.SessionID)
+	ss, _ := v.(*grant)
 	if ss == nil || !ss.uri.Equal(u) || s.cfg.Now().After(ss.expires) {
 		return nil
 	}
@@ -351,7 +354,7 @@ func (s *Server) addSession(owner *conn, user string, life time.Duration) (*gran
 	if owner.peerID != "" {
 		ss.peer = owner.peerID
 	}
-	s.sessions[u.SessionID] = ss
+	s.sessions.Store(u.SessionID, ss)
 	owner.nsessions++
 	s.metrics.sessions.Add(1)
 	s.metrics.sessionsLive.Add(1)
@@ -381,6 +384,13 @@ func (s *Server) deliveryConn(g *grant) *conn {
 	return g.owner
 }
 
+// grantFor returns the grant for a session-id (tests, diagnostics).
+func (s *Server) grantFor(id string) *grant {
+	v, _ := s.sessions.Load(id)
+	g, _ := v.(*grant)
+	return g
+}
+
 var errTooManySessions = errors.New("relay: too many sessions on this connection")
 
 // dropConn forgets c and every session it owns (RFC 4976 §6.3: a client's
@@ -389,6 +399,9 @@ func (s *Server) dropConn(c *conn) {
 	s.mu.Lock()
 	if _, ok := s.conns[c]; ok {
 		delete(s.conns, c)
+		// Folded in under the lock, so Metrics counts them exactly once
+		// (late writes by other goroutines after this are not counted).
+		c.stats.addTo(&s.metrics)
 		if c.outKey == "" {
 			if s.perAddr[c.addr]--; s.perAddr[c.addr] <= 0 {
 				delete(s.perAddr, c.addr)
@@ -396,12 +409,13 @@ func (s *Server) dropConn(c *conn) {
 		}
 	}
 	if c.nsessions > 0 {
-		for id, ss := range s.sessions {
-			if ss.owner == c && ss.peer == "" {
-				delete(s.sessions, id)
+		s.sessions.Range(func(id, v any) bool {
+			if ss := v.(*grant); ss.owner == c && ss.peer == "" {
+				s.sessions.Delete(id)
 				s.metrics.sessionsLive.Add(-1)
 			}
-		}
+			return true
+		})
 		c.nsessions = 0
 	}
 	if c.outKey != "" {
