@@ -35,8 +35,8 @@ type Server struct {
 	// forwarded frame looks one or two up); writes happen under mu.
 	sessions sync.Map
 	port     atomic.Int64 // base.Port, readable without mu
-	outbound  map[string]*dialing
-	closed    bool
+	outbound map[string]*dialing
+	closed   bool
 
 	wg      sync.WaitGroup // conn goroutines
 	bg      sync.WaitGroup // sweeper
