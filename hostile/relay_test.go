@@ -56,6 +56,7 @@ type relayClient struct {
 	mu      sync.Mutex
 	got     []*msrp.Frame
 	bodies  [][]byte
+	resps   chan *msrp.Frame
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -68,7 +69,7 @@ func authClient(t testing.TB, s *relay.Server, user string) *relayClient {
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
 	}
-	c := &relayClient{p: p, usePath: ra.UsePath[len(ra.UsePath)-1], stop: make(chan struct{}), stopped: make(chan struct{})}
+	c := &relayClient{p: p, usePath: ra.UsePath[len(ra.UsePath)-1], resps: make(chan *msrp.Frame, 64), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go func() {
 		defer close(c.stopped)
 		for {
@@ -78,7 +79,14 @@ func authClient(t testing.TB, s *relay.Server, user string) *relayClient {
 					p.in <- r
 					return
 				}
-				if r.f.IsRequest() {
+				if !r.f.IsRequest() {
+					select {
+					case c.resps <- r.f:
+					default:
+					}
+					continue
+				}
+				{
 					c.mu.Lock()
 					c.got = append(c.got, r.f)
 					c.bodies = append(c.bodies, r.body)
@@ -96,6 +104,21 @@ func authClient(t testing.TB, s *relay.Server, user string) *relayClient {
 	}()
 	t.Cleanup(func() { close(c.stop); <-c.stopped })
 	return c
+}
+
+// response waits for the response to tid on the client's connection.
+func (c *relayClient) response(tid string, d time.Duration) (*msrp.Frame, error) {
+	deadline := time.After(d)
+	for {
+		select {
+		case f := <-c.resps:
+			if f.TID == tid {
+				return f, nil
+			}
+		case <-deadline:
+			return nil, errNoReaction
+		}
+	}
 }
 
 // path is the To-Path a peer uses to reach the client through the relay.
