@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -42,7 +43,7 @@ type SIPConfig struct {
 	Count         uint64
 	Duration      time.Duration
 	Warmup        time.Duration
-	Progress      interface{ Write([]byte) (int, error) }
+	Progress      io.Writer
 	ProgressEvery time.Duration
 }
 
