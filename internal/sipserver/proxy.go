@@ -425,15 +425,21 @@ func (s *Server) do(ctx context.Context, r *sip.Request) (*sip.Response, error) 
 // forwardInDialog forwards a request with a To tag along its route set
 // (§16.4, §16.6 step 6), or to its Request-URI (the remote target).
 func (s *Server) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
-	if req.Method == sip.BYE {
-		if h := req.CallID(); h != nil {
-			s.dialogEnded(h.Value())
-			defer s.endCPIM(h.Value())
-		}
-	}
 	if s.isSelf(req.Recipient) && req.Route() == nil {
 		s.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
+	}
+	// Only dialogs this proxy set up are routed (otherwise a To tag would
+	// make this an open relay). Dialogs do not survive a restart: their
+	// requests then get 481 and the UAs end them (RFC 3261 §12.2.1.2).
+	if h := req.CallID(); h == nil || !s.knownDialog(h.Value()) {
+		s.respond(tx, req, 481, "Call/Transaction Does Not Exist (no dialog through this proxy)")
+		return
+	}
+	if req.Method == sip.BYE {
+		id := req.CallID().Value()
+		s.dialogEnded(id)
+		defer s.endCPIM(id)
 	}
 	s.proxySingle(req, tx, req.Recipient, nil)
 }
@@ -442,6 +448,9 @@ func (s *Server) forwardInDialog(req *sip.Request, tx sip.ServerTransaction) {
 // are absorbed by the transaction layer).
 func (s *Server) forwardAck(req *sip.Request) {
 	if s.isSelf(req.Recipient) && req.Route() == nil {
+		return
+	}
+	if h := req.CallID(); h == nil || !s.knownDialog(h.Value()) {
 		return
 	}
 	r, err := s.branchFor(req, target{uri: req.Recipient}, false)
@@ -493,6 +502,12 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []st
 	}
 	results := make(chan result, len(bs))
 	for _, bd := range bs {
+		mu.Lock()
+		stop := answered
+		mu.Unlock()
+		if stop {
+			break // CANCELled meanwhile
+		}
 		t, ok := s.targetOf(bd)
 		if !ok {
 			continue
@@ -527,6 +542,9 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []st
 					s.relay(tx, req, p)
 				}
 			})
+			if err != nil && ctx.Err() != nil {
+				s.cancelBranch(b.req) // Timer C (§16.8)
+			}
 			results <- result{b, res, err}
 		}()
 	}

@@ -158,6 +158,15 @@ func TestProxyChecks(t *testing.T) {
 			}
 		})
 	}
+	// A To tag does not make the proxy a relay: only dialogs it set up
+	// are routed.
+	inDialog := rawRequest(sip.MESSAGE, "sip:dave@other.test", from, "sip:dave@other.test")
+	inDialog.To().Params.Add("tag", "abc")
+	inDialog.SetBody([]byte("x"))
+	inDialog.SetDestination(s.Addr("udp"))
+	if res := do(t, c, inDialog); res.StatusCode != 481 {
+		t.Errorf("in-dialog request of an unknown dialog: %d, want 481", res.StatusCode)
+	}
 	// A request carrying our own Via with its own loop hash came back
 	// unchanged: 482.
 	req := rawRequest(sip.MESSAGE, "sip:bob@"+domain, from, "sip:bob@"+domain)

@@ -449,6 +449,13 @@ func (s *Server) dialogStarted(callID string) {
 	}
 }
 
+func (s *Server) knownDialog(callID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.dialogs[callID]
+	return ok
+}
+
 func (s *Server) dialogEnded(callID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
