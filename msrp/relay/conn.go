@@ -336,9 +336,10 @@ func (c *conn) markDirty(d *conn) {
 // blocks on a lock: a connection whose lock is held is flushed by the
 // holder, which writes after our bytes and flushes before it blocks.
 func (c *conn) flushDirty() {
-	if c.holding != nil {
-		// Mid-body: what has been cut through so far goes out now rather
-		// than when the buffer fills.
+	if c.holding != nil && len(c.holding.wbuf) >= midBodyFlush {
+		// Mid-body: a good part of a chunk is buffered; let it go now
+		// rather than when the buffer fills. (Below this, the rest of a
+		// small chunk is usually in the next read.)
 		c.holding.flushLocked()
 	}
 	for i, d := range c.dirty {
@@ -360,6 +361,9 @@ func (c *conn) flushDirty() {
 const (
 	wbufSize = 64 << 10
 	flushAt  = 48 << 10
+	// midBodyFlush: buffered octets of a chunk being cut through that are
+	// flushed when the reader needs more input.
+	midBodyFlush = 16 << 10
 )
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, wbufSize); return &b }}
