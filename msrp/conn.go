@@ -84,6 +84,9 @@ type txn struct {
 	// deadline is when the timer expires, set once the last byte is
 	// on the socket (guarded by c.mu).
 	deadline time.Time
+	// live: t is in c.txns, awaiting its response (guarded by c.mu); it
+	// spares the timer queue map lookups.
+	live bool
 }
 
 func newConn(ep *Endpoint, nc net.Conn, key string) *Conn {
@@ -232,6 +235,9 @@ func (c *Conn) fail(err error) {
 		}
 		txns := c.txns
 		c.txns = map[string]*txn{}
+		for _, t := range txns {
+			t.live = false
+		}
 		sessions := make([]*Session, 0, len(c.sessions))
 		for _, s := range c.sessions {
 			sessions = append(sessions, s)
@@ -292,6 +298,7 @@ func (c *Conn) newChunkTxn(tid string, m *outMsg, start, n int64) *txn {
 	}
 	c.mu.Lock()
 	c.txns[tid] = t
+	t.live = true
 	c.mu.Unlock()
 	return t
 }
@@ -302,7 +309,7 @@ func (t *txn) startTimer() {
 	c := t.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.txns[t.tid] != t || c.closed {
+	if !t.live || c.closed {
 		return // already answered, or not registered (Failure-Report no)
 	}
 	d := c.ep.txTimeout
@@ -312,7 +319,7 @@ func (t *txn) startTimer() {
 		// drop them so that the queue stays proportional to the live ones.
 		q := c.tq[:0]
 		for _, x := range c.tq[c.tqHead:] {
-			if c.txns[x.tid] == x {
+			if x.live {
 				q = append(q, x)
 			}
 		}
@@ -347,7 +354,7 @@ func (c *Conn) popTQLocked() {
 // trimTQLocked drops answered transactions from the head of the queue.
 func (c *Conn) trimTQLocked() {
 	for c.tqHead < len(c.tq) {
-		if t := c.tq[c.tqHead]; c.txns[t.tid] == t {
+		if c.tq[c.tqHead].live {
 			return
 		}
 		c.popTQLocked()
@@ -362,7 +369,7 @@ func (c *Conn) onTxTimer() {
 	var expired []*txn
 	for c.tqHead < len(c.tq) {
 		t := c.tq[c.tqHead]
-		if c.txns[t.tid] != t {
+		if !t.live {
 			c.popTQLocked()
 			continue
 		}
@@ -370,6 +377,7 @@ func (c *Conn) onTxTimer() {
 			break
 		}
 		delete(c.txns, t.tid)
+		t.live = false
 		expired = append(expired, t)
 		c.popTQLocked()
 	}
@@ -406,8 +414,9 @@ func (t *txn) expire() {
 
 func (c *Conn) dropTxn(t *txn) {
 	c.mu.Lock()
-	if c.txns[t.tid] == t {
+	if t.live {
 		delete(c.txns, t.tid)
+		t.live = false
 		c.trimTQLocked()
 	}
 	c.mu.Unlock()
@@ -456,6 +465,7 @@ func (c *Conn) RoundTrip(ctx context.Context, req *Frame, body []byte) (*Frame, 
 		return nil, fmt.Errorf("msrp: RoundTrip: transaction %s already in progress", f.TID)
 	}
 	c.txns[f.TID] = t
+	t.live = true
 	c.mu.Unlock()
 	c.q.pushFrame(&f, body, t)
 	select {
@@ -593,6 +603,7 @@ func (c *Conn) handleResponse(f *Frame) {
 	t := c.txns[f.TID]
 	if t != nil {
 		delete(c.txns, f.TID)
+		t.live = false
 		c.trimTQLocked()
 	}
 	c.mu.Unlock()
