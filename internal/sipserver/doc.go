@@ -42,7 +42,11 @@
 //     non-INVITE requests go to the bindings one at a time, highest q
 //     first, until one answers (a MESSAGE no device takes is stored).
 //   - In-dialog requests (BYE, re-INVITE, ACK for 2xx) follow the route
-//     set.
+//     set, but only for dialogs this proxy set up (their Call-ID is
+//     remembered until BYE, at most 24 h): a To tag does not turn the
+//     proxy into an open relay. Dialogs do not survive a restart (481).
+//   - A late CANCEL stops the forking; Timer C (3 min) CANCELs pending
+//     branches (§16.8).
 //   - cpim/tcp and cpim/tls offers are rewritten to pass through a
 //     cpimtransport.Relay when Config.CPIMRelay is set (seed draft §7).
 //
