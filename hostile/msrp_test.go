@@ -50,6 +50,14 @@ type peerFrame struct {
 
 func dialPeer(t testing.TB, addr string) *peer {
 	t.Helper()
+	p := dialPeerManual(t, addr)
+	t.Cleanup(p.close)
+	return p
+}
+
+// dialPeerManual is dialPeer for loops: the caller closes the peer.
+func dialPeerManual(t testing.TB, addr string) *peer {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, reactionTimeout)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +86,6 @@ func dialPeer(t testing.TB, addr string) *peer {
 			}
 		}
 	}()
-	t.Cleanup(p.close)
 	return p
 }
 
@@ -191,8 +198,24 @@ func newEndpoint(t testing.TB, cfg msrp.Config) (*msrp.Endpoint, string) {
 
 func openRawSession(t testing.TB, ep *msrp.Endpoint, addr string, opts session.Options) *rawSession {
 	t.Helper()
-	ctx := testCtx(t)
-	p := dialPeer(t, addr)
+	rs := openRawSessionManual(t, ep, addr, opts)
+	t.Cleanup(rs.close)
+	return rs
+}
+
+// close closes the session and the peer and waits for the receiver.
+func (rs *rawSession) close() {
+	rs.sess.Close()
+	<-rs.recvDone
+	rs.peer.close()
+}
+
+// openRawSessionManual is openRawSession for loops: the caller calls close.
+func openRawSessionManual(t testing.TB, ep *msrp.Endpoint, addr string, opts session.Options) *rawSession {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p := dialPeerManual(t, addr)
 	offer := &messagesdp.Media{Proto: messagesdp.ProtoMSRP, Port: 9, Address: "127.0.0.1", Formats: []string{"*"},
 		Path: []string{p.self.String()}, AcceptTypes: []string{"*"}, Setup: messagesdp.SetupActive}
 	pend, err := ep.AnswerWith(ctx, offer, opts, msrp.SessionOptions{})
@@ -229,7 +252,6 @@ func openRawSession(t testing.TB, ep *msrp.Endpoint, addr string, opts session.O
 			rs.received.Add(1)
 		}
 	}()
-	t.Cleanup(func() { r.s.Close(); <-rs.recvDone })
 	return rs
 }
 
