@@ -78,7 +78,12 @@
 // Config.MaxChunkSize is a hard cap on every chunk body, for relays that
 // limit frame sizes (Kamailio: 8 KiB); the last octet of a message always
 // goes in its '$' chunk, never an empty chunk past the total.
-// Bodies given as an io.Reader are read ahead in bounded memory. Chunks
+// Bodies given as an io.Reader are read ahead in bounded memory. Control
+// frames (responses, REPORTs) are encoded straight into one reused
+// buffer per connection; every transaction timer of a connection shares
+// one runtime timer (the timers have one duration, so they expire in the
+// order they start); a small message whole in one chunk is read straight
+// into its body; frames are read with ReadFrameInto. Chunks
 // carry Failure-Report: yes (or SessionOptions.FailureReport) and run the
 // 30 s timer from their last byte on the socket (§7.1.1; socket writes
 // are bounded by the same timer).
