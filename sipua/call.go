@@ -54,6 +54,9 @@ type Call struct {
 	remoteCSeq     uint32
 	haveRemoteCSeq bool
 	reinvites      atomic.Int32 // re-INVITEs received, for tests
+	// byeSeen is set when the peer's BYE arrives, before sipgo's ReadBye
+	// ends the dialog (which makes a pending RespondSDP fail).
+	byeSeen atomic.Bool
 	err            error
 	done           chan struct{}
 }
@@ -135,7 +138,11 @@ func (c *Call) end(ctx context.Context, cause error, sendBye bool) error {
 		}
 	}
 	if s != nil {
-		s.Close()
+		if errors.Is(cause, ErrRemoteHangup) {
+			c.drain(s)
+		} else {
+			s.Close()
+		}
 	}
 	c.ua.removeCall(c)
 	c.mu.Lock()
@@ -228,18 +235,73 @@ func (c *Call) watch() {
 	}
 }
 
-// openContext bounds a session Open by d and by the call: a BYE while
-// the transport connects abandons the Open.
+// drainGrace is how long a session outlives the peer's BYE when the peer
+// has not closed it by then: messages the peer sent just before its BYE
+// may still be on the wire (the BYE travels on another connection and can
+// overtake them). Buffered messages stay receivable after the Close.
+var drainGrace = 2 * time.Second
+
+// openGrace is how long a session Open may go on after the peer's BYE: the
+// peer may have sent messages into the session before hanging up, and
+// they reach the application only if the session opens.
+var openGrace = 5 * time.Second
+
+// drain closes s once the peer has closed it (its transport connection
+// ends), after drainGrace, or when the UA closes, whichever comes first.
+// Until then the transport keeps reading, so messages sent before the
+// peer's BYE still arrive; Receive returns them, also after the Close.
+func (c *Call) drain(s session.Session) {
+	ua := c.ua
+	ua.mu.Lock()
+	closed := ua.closed
+	if !closed {
+		ua.wg.Add(1)
+	}
+	ua.mu.Unlock()
+	if closed {
+		s.Close()
+		return
+	}
+	go func() {
+		defer ua.wg.Done()
+		t := time.NewTimer(drainGrace)
+		defer t.Stop()
+		select {
+		case <-s.Done():
+		case <-t.C:
+		case <-ua.ctx.Done():
+		}
+		s.Close()
+	}()
+}
+
+// openContext bounds a session Open by d and by the call: the Open is
+// abandoned when we end the call, and openGrace after the peer's BYE (the
+// peer may have sent messages into the session before hanging up, RFC
+// 3261 §15: a BYE ends the dialog, not what was already delivered).
 func (c *Call) openContext(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(parent, d)
 	stop := make(chan struct{})
 	go func() {
 		select {
 		case <-c.done:
-			cancel()
 		case <-stop:
+			return
 		case <-ctx.Done():
+			return
 		}
+		if c.endedBy(ErrRemoteHangup) {
+			t := time.NewTimer(openGrace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+		cancel()
 	}()
 	return ctx, func() {
 		close(stop)
@@ -257,15 +319,19 @@ func (c *Call) endedBy(cause error) bool {
 	}
 }
 
-// start installs the first session and starts its watcher; it reports
-// false (installing nothing) when the call has already ended.
+// start installs the first session and starts its watcher. When the call
+// has already ended (the peer's BYE came while the session opened) the
+// session is still installed, so that the messages the peer sent before
+// its BYE can be received, and drained (see drain); start then reports
+// false.
 func (c *Call) start(s session.Session, localSDP, remoteSDP []byte) bool {
 	c.mu.Lock()
+	c.sess, c.localSDP, c.remoteSDP = s, localSDP, remoteSDP
 	if c.ending {
 		c.mu.Unlock()
+		c.drain(s)
 		return false
 	}
-	c.sess, c.localSDP, c.remoteSDP = s, localSDP, remoteSDP
 	c.mu.Unlock()
 	c.ua.mu.Lock()
 	closed := c.ua.closed
@@ -392,10 +458,10 @@ func (ua *UA) invite(ctx context.Context, u sip.Uri, target string, opts InviteO
 		}
 		return nil, fmt.Errorf("sipua: INVITE %s: opening the session: %w", target, err)
 	}
-	if !c.start(s, off.SDP(), res.Body()) {
-		s.Close()
-		return nil, fmt.Errorf("sipua: INVITE %s: %w before the session was open", target, ErrRemoteHangup)
-	}
+	// When the peer hung up while the session opened, the call is returned
+	// already Done (Err is ErrRemoteHangup): its session still holds what
+	// the peer sent before its BYE.
+	c.start(s, off.SDP(), res.Body())
 	return c, nil
 }
 
@@ -616,8 +682,7 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// overtake its ACK: a BYE proves the ACK was sent (RFC 3261 §15), and
 	// the session may hold a message already (large-message mode).
 	ackErr := dlg.RespondSDP(ans.SDP())
-	byed := c.endedBy(ErrRemoteHangup)
-	if ackErr != nil && !byed {
+	if ackErr != nil && !c.byeSeen.Load() {
 		ans.Cancel()
 		ua.removeCall(c)
 		if dlg.Context().Err() != nil {
@@ -637,17 +702,16 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(nil, fmt.Errorf("sipua: opening the session with %s: %w", c.remote.URI, err))
 		return
 	}
-	if !c.start(s, ans.SDP(), req.Body()) {
-		// The peer hung up before the session was open.
-		if large {
-			ua.deliverLarge(c, s, req)
-		}
-		s.Close()
-		reply(nil, fmt.Errorf("sipua: %w before the session was open", ErrRemoteHangup))
-		return
-	}
+	// A false start means the peer hung up while the session opened: the
+	// call is over, but the session still holds (and until drained keeps
+	// receiving) what the peer sent before its BYE, so it goes to the
+	// application all the same: to OnMessage in large-message mode, else
+	// with the (already Done) Call.
+	live := c.start(s, ans.SDP(), req.Body())
 	reply(c, nil)
 	switch {
+	case large && !live:
+		ua.deliverLarge(c, s, req)
 	case large:
 		ua.wg.Add(1)
 		go func() {
@@ -711,6 +775,7 @@ func (ua *UA) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		ua.respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	c.byeSeen.Store(true)
 	var err error
 	if c.uac != nil {
 		err = c.uac.ReadBye(req, tx)

@@ -67,8 +67,16 @@
 //     (sipgo issue #306); a provisional response can be lost. The UA never
 //     depends on 18x: it waits for the final response only.
 //   - Requests are also one goroutine each, so the peer's BYE can overtake
-//     its ACK; the UA treats a BYE as proof of the ACK (RFC 3261 §15) and,
-//     in large-message mode, still delivers the message the session holds.
+//     its ACK; the UA treats a BYE as proof of the ACK (RFC 3261 §15).
+//     The BYE also travels apart from the session's transport, so it can
+//     overtake messages the peer sent before it, and come while our side
+//     is still opening the answered session. The BYE ends the dialog, not
+//     the delivery: an Open in progress is given a grace period (5 s), and
+//     the session is closed only once the peer has closed it or after
+//     another 2 s, so that every message sent before the BYE reaches the
+//     application (OnMessage in large-message mode; otherwise the Call,
+//     handed over already Done, whose Session returns the messages, then
+//     session.ErrClosed).
 //     Pager MESSAGEs to one target are never pipelined, so their order is
 //     kept.
 //   - When our CANCEL crosses the callee's 200, sipgo returns the

@@ -17,6 +17,7 @@ import (
 
 func TestMain(m *testing.M) {
 	sessionGrace = 300 * time.Millisecond
+	openGrace = time.Second
 	// sipgo logs a few things through its package-global logger (for
 	// example "TCP ref went negative", issue #34); silence it for the
 	// test binary only. The UA itself never touches sipgo's globals.
