@@ -57,8 +57,8 @@ type Call struct {
 	// byeSeen is set when the peer's BYE arrives, before sipgo's ReadBye
 	// ends the dialog (which makes a pending RespondSDP fail).
 	byeSeen atomic.Bool
-	err            error
-	done           chan struct{}
+	err     error
+	done    chan struct{}
 }
 
 func newCall(ua *UA, key dialogKey, transport string) *Call {
