@@ -1,0 +1,432 @@
+// Command sidebyside runs the same load (package internal/loadgen) against
+// Kamailio's msrp relay and Parley's relay (bench/relayd), and Kamailio's
+// SIP proxy against "parley serve", all on loopback, and prints a table of
+// the figures with Parley/Kamailio ratios. bench/side-by-side.sh builds
+// the binaries and calls it; see BENCHMARKS.md for the figures and how
+// to read them.
+//
+// The processes under test are started on CPU 1 and the load generator
+// runs on CPU 0 (taskset, when the machine has two CPUs or more), so both
+// relays get one core and the generator never competes with them.
+//
+// How Kamailio is started and stopped is taken from package interop
+// (interop/peers_test.go: startKamailio, process.stop): foreground (-DD
+// -E), its own process group, a run directory with a pid file, ready when
+// its port accepts TCP, SIGTERM then SIGKILL to the group.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/parley-im/parley/internal/loadgen"
+	"github.com/parley-im/parley/msrp"
+)
+
+var (
+	smoke     = flag.Bool("smoke", false, "run each scenario for about 2 s with small sizes (CI: checks the runner still works)")
+	binDir    = flag.String("bin", "", "directory holding the relayd and parley binaries (built by side-by-side.sh)")
+	outJSON   = flag.String("json", "", "also write every result to this JSON file")
+	only      = flag.String("only", "", "comma-separated scenario names to run (default all)")
+	duration  = flag.Duration("duration", 10*time.Second, "measured time per scenario (after a 2 s warm-up)")
+	idleN     = flag.Int("idle-sessions", 10000, "sessions held by the idle scenario")
+	pin       = flag.Bool("pin", runtime.NumCPU() >= 2, "pin the targets to CPU 1 and this program to CPU 0")
+	skipSIP   = flag.Bool("skip-sip", false, "skip the SIP MESSAGE comparison")
+	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
+)
+
+// target is one system under test.
+type target struct {
+	name string
+	proc *proc
+	addr string // MSRP relay or SIP host:port
+	dir  string
+}
+
+func main() {
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside:", err)
+		os.Exit(1)
+	}
+}
+
+type row struct {
+	Scenario, Metric string
+	Better           string // "higher" or "lower"
+	Kamailio, Parley float64
+	Results          map[string]*loadgen.Result
+}
+
+func run(ctx context.Context) error {
+	if *binDir == "" {
+		return errors.New("--bin is required (run bench/side-by-side.sh)")
+	}
+	if *pin {
+		// Pin this process (the load generator); targets are pinned at
+		// start. Go's GOMAXPROCS was set at start from the old mask, so
+		// set it again.
+		if err := exec.Command("taskset", "-a", "-p", "-c", "0", strconv.Itoa(os.Getpid())).Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside: taskset failed, running unpinned:", err)
+			*pin = false
+		} else {
+			runtime.GOMAXPROCS(1)
+		}
+	}
+	dur, warm := *duration, 2*time.Second
+	idle, settle := *idleN, 15*time.Second
+	if *smoke {
+		dur, warm, idle, settle = 2*time.Second, 200*time.Millisecond, 200, time.Second
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		if s != "" {
+			want[s] = true
+		}
+	}
+	enabled := func(s string) bool { return len(want) == 0 || want[s] }
+	users := []msrp.Credentials{{Username: "alice", Password: "alice-secret"}, {Username: "bob", Password: "bob-secret"}}
+	var rows []row
+	var all []map[string]any
+
+	type scen struct {
+		name, metric, better string
+		cfg                  loadgen.MSRPConfig
+		pick                 func(*loadgen.Result) float64
+	}
+	msgRate := func(r *loadgen.Result) float64 { return r.Class("msg").Rate }
+	mbps := func(r *loadgen.Result) float64 { return r.Class("msg").MBPerSec }
+	p99 := func(class string) func(*loadgen.Result) float64 {
+		return func(r *loadgen.Result) float64 { return float64(r.Class(class).Latency.P99) / 1e3 }
+	}
+	base := loadgen.MSRPConfig{Users: users, Duration: dur, Warmup: warm, Drain: 5 * time.Second}
+	with := func(f func(*loadgen.MSRPConfig)) loadgen.MSRPConfig { c := base; f(&c); return c }
+	scens := []scen{
+		{"small-2hop", "msgs/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Small, loadgen.TwoHop }), msgRate},
+		{"small-1hop", "msgs/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Small, loadgen.OneHop }), msgRate},
+		{"bulk-8k-2hop", "MB/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode, c.Size = loadgen.Bulk, loadgen.TwoHop, 8192 }), mbps},
+		{"bulk-8k-1hop", "MB/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode, c.Size = loadgen.Bulk, loadgen.OneHop, 8192 }), mbps},
+		{"half-load-2hop", "p99 µs", "lower", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Small, loadgen.TwoHop }), p99("msg")},
+		{"mixed-chat", "chat p99 µs", "lower", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Mixed, loadgen.TwoHop }), p99("chat")},
+		{"churn", "sessions/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Churn, loadgen.TwoHop }),
+			func(r *loadgen.Result) float64 { return r.Class("session").Rate }},
+		{"idle", "B/session (PSS)", "lower", with(func(c *loadgen.MSRPConfig) {
+			c.Scenario, c.Mode, c.Sessions, c.Settle = loadgen.Idle, loadgen.TwoHop, idle, settle
+		}), func(r *loadgen.Result) float64 { return r.Idle.PerSessionPSS }},
+	}
+	if *smoke {
+		for i := range scens {
+			if scens[i].cfg.Scenario == loadgen.Small {
+				scens[i].cfg.Sessions = 20
+			}
+		}
+	}
+	fullRate := map[string]float64{}
+	for _, sc := range scens {
+		if !enabled(sc.name) {
+			continue
+		}
+		rw := row{Scenario: sc.name, Metric: sc.metric, Better: sc.better, Results: map[string]*loadgen.Result{}}
+		for _, kind := range []string{"kamailio", "parley"} {
+			t, err := startMSRP(ctx, kind)
+			if err != nil {
+				return err
+			}
+			cfg := sc.cfg
+			cfg.Relay = t.addr
+			cfg.PIDs = []int{t.proc.pid()}
+			if sc.name == "half-load-2hop" {
+				r := fullRate[kind]
+				if r == 0 {
+					r = 10000
+				}
+				cfg.Rate = r / 2
+			}
+			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
+			res, err := loadgen.RunMSRP(ctx, cfg)
+			t.stop()
+			if err != nil {
+				return fmt.Errorf("%s on %s: %w", sc.name, kind, err)
+			}
+			res.Target = kind + " " + res.Target
+			res.WriteTable(os.Stderr)
+			if sc.name == "small-2hop" {
+				fullRate[kind] = res.Class("msg").Rate
+			}
+			v := sc.pick(res)
+			if kind == "kamailio" {
+				rw.Kamailio = v
+			} else {
+				rw.Parley = v
+			}
+			rw.Results[kind] = res
+			all = append(all, map[string]any{"scenario": sc.name, "target": kind, "rate_limit": cfg.Rate, "result": res})
+		}
+		rows = append(rows, rw)
+	}
+	if !*skipSIP && enabled("sip-message") {
+		rw := row{Scenario: "sip-message", Metric: "MESSAGE/s", Better: "higher", Results: map[string]*loadgen.Result{}}
+		pairs := 8
+		var su []loadgen.SIPUser
+		for i := 1; i <= 2*pairs; i++ {
+			su = append(su, loadgen.SIPUser{User: "u" + strconv.Itoa(i), Password: "bench-secret"})
+		}
+		for _, kind := range []string{"kamailio", "parley"} {
+			t, err := startSIP(ctx, kind, su)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "== sip-message on %s (%s)\n", kind, t.addr)
+			res, err := loadgen.RunSIP(ctx, loadgen.SIPConfig{Server: t.addr, Users: su, Pairs: pairs,
+				Duration: dur, Warmup: warm, Progress: os.Stderr})
+			t.stop()
+			if err != nil {
+				return fmt.Errorf("sip-message on %s: %w", kind, err)
+			}
+			res.Target = kind + " " + res.Target
+			res.WriteTable(os.Stderr)
+			v := res.Class("msg").Rate
+			if kind == "kamailio" {
+				rw.Kamailio = v
+			} else {
+				rw.Parley = v
+			}
+			rw.Results[kind] = res
+			all = append(all, map[string]any{"scenario": "sip-message", "target": kind, "result": res})
+		}
+		rows = append(rows, rw)
+	}
+	printTable(os.Stdout, rows)
+	if *outJSON != "" {
+		b, err := json.MarshalIndent(map[string]any{"machine": machine(), "pinned": *pin, "smoke": *smoke,
+			"duration_s": dur.Seconds(), "warmup_s": warm.Seconds(), "runs": all}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*outJSON, b, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, rw := range rows {
+		for k, r := range rw.Results {
+			if n := r.ErrorCount(); n > 0 && !*smoke {
+				fmt.Fprintf(os.Stderr, "note: %s on %s had %d errors: %v\n", rw.Scenario, k, n, r.Errors)
+			}
+		}
+	}
+	return nil
+}
+
+func printTable(w io.Writer, rows []row) {
+	fmt.Fprintf(w, "\nside by side (%s)\n", machine())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tmetric\tKamailio\tParley\tParley/Kamailio\tbetter\t")
+	for _, r := range rows {
+		ratio := "-"
+		if r.Kamailio > 0 {
+			ratio = fmt.Sprintf("%.2f×", r.Parley/r.Kamailio)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\t%s\t\n", r.Scenario, r.Metric, r.Kamailio, r.Parley, ratio, r.Better)
+	}
+	tw.Flush()
+}
+
+func machine() string {
+	load, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(load))
+	la := ""
+	if len(f) >= 3 {
+		la = strings.Join(f[:3], " ")
+	}
+	return fmt.Sprintf("%d CPUs, %s, load average %s, pinned=%v", runtime.NumCPU(), runtime.Version(), la, *pin)
+}
+
+// proc is a started process in its own process group.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *os.File
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func startProc(dir, name string, args ...string) (*proc, error) {
+	if *pin {
+		args = append([]string{"-c", "1", name}, args...)
+		name = "taskset"
+	}
+	out, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return nil, err
+	}
+	p := &proc{cmd: cmd, done: make(chan struct{}), out: out}
+	go func() { cmd.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// stop sends SIGTERM to the group, then SIGKILL after 5 s.
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.pid(), syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
+		<-p.done
+	}
+	p.out.Close()
+}
+
+func (t *target) stop() {
+	t.proc.stop()
+	os.RemoveAll(t.dir)
+}
+
+func freePort(network string) (int, error) {
+	if network == "udp" {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer pc.Close()
+		return pc.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitTCP waits until addr accepts connections or p exits.
+func waitTCP(ctx context.Context, p *proc, addr, log string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-p.done:
+			b, _ := os.ReadFile(log)
+			return fmt.Errorf("process exited:\n%s", b)
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			p.stop()
+			return fmt.Errorf("%s not accepting after 20 s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func startMSRP(ctx context.Context, kind string) (*target, error) {
+	dir, err := os.MkdirTemp("", "sidebyside-"+kind)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort("tcp")
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var p *proc
+	switch kind {
+	case "kamailio":
+		cfg, err := filepath.Abs("bench/kamailio/msrp-relay.cfg")
+		if err != nil {
+			return nil, err
+		}
+		p, err = startProc(dir, *kamailioB, "-f", cfg, "-DD", "-E", "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"),
+			"-l", "tcp:"+addr, "-A", `CTL_SOCK="unix:`+filepath.Join(dir, "kamailio.ctl")+`"`, "-m", "1024", "-M", "16")
+		if err != nil {
+			return nil, err
+		}
+	default:
+		p, err = startProc(dir, filepath.Join(*binDir, "relayd"), "--listen", addr)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := waitTCP(ctx, p, addr, filepath.Join(dir, "output.log")); err != nil {
+		return nil, fmt.Errorf("start %s: %w", kind, err)
+	}
+	// With --pin, taskset exec()s the target, so the pid (and process
+	// group) started is the target's own.
+	time.Sleep(300 * time.Millisecond) // let the workers settle before baselines
+	return &target{name: kind, proc: p, addr: addr, dir: dir}, nil
+}
+
+func startSIP(ctx context.Context, kind string, users []loadgen.SIPUser) (*target, error) {
+	dir, err := os.MkdirTemp("", "sidebyside-sip-"+kind)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort("udp")
+	if err != nil {
+		return nil, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	var p *proc
+	switch kind {
+	case "kamailio":
+		cfg, err := filepath.Abs("bench/kamailio/sip-proxy.cfg")
+		if err != nil {
+			return nil, err
+		}
+		p, err = startProc(dir, *kamailioB, "-f", cfg, "-DD", "-E", "-w", dir, "-P", filepath.Join(dir, "kamailio.pid"),
+			"-l", "udp:"+addr, "-l", "tcp:"+addr, "-m", "256", "-M", "16")
+		if err != nil {
+			return nil, err
+		}
+	default:
+		bin := filepath.Join(*binDir, "parley")
+		for _, u := range users {
+			cmd := exec.Command(bin, "user", "add", u.User, "--password", u.Password, "--data-dir", dir)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return nil, fmt.Errorf("parley user add: %v: %s", err, out)
+			}
+		}
+		p, err = startProc(dir, bin, "serve", "--sip", "udp:"+addr+",tcp:"+addr, "--data-dir", dir,
+			"--msrp-relay", "off", "--http", "off", "--history=false", "--log-level", "error")
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := waitTCP(ctx, p, addr, filepath.Join(dir, "output.log")); err != nil {
+		return nil, fmt.Errorf("start %s: %w", kind, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	return &target{name: kind, proc: p, addr: addr, dir: dir}, nil
+}
