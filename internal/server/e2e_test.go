@@ -372,7 +372,9 @@ func TestCluster(t *testing.T) {
 	if a.SIP().Node() == b.SIP().Node() {
 		t.Fatal("both nodes have the same id")
 	}
-	alice, _, err := newUA(t, a.sipAddr("tcp"), "alice", "alice-pw", true, nil)
+	aliceEP, bobEP := plainEndpoint(t), plainEndpoint(t)
+	calls := make(chan *sipua.Call, 1)
+	alice, _, err := newUA(t, a.sipAddr("tcp"), "alice", "alice-pw", true, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{aliceEP} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +382,11 @@ func TestCluster(t *testing.T) {
 	if err != nil || res.Status != 202 {
 		t.Fatalf("offline bob: %+v %v", res, err)
 	}
-	_, bobIn, err := newUA(t, b.sipAddr("tcp"), "bob", "bob-pw", true, nil)
+	_, bobIn, err := newUA(t, b.sipAddr("tcp"), "bob", "bob-pw", true, func(c *sipua.Config) {
+		c.Endpoints = []session.Endpoint{bobEP}
+		c.AutoAnswer = true
+		c.OnCall = func(c *sipua.Call) { calls <- c }
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,4 +408,40 @@ func TestCluster(t *testing.T) {
 	if b.SIP().Metrics().Requests.Load() == before {
 		t.Error("node B saw no request: the message did not go through the owning node")
 	}
+
+	// A session across the nodes: INVITE through A then B, BYE back.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	ac, err := alice.Invite(ctx, "sip:bob@"+domain, sipua.InviteOptions{})
+	if err != nil {
+		t.Fatalf("INVITE across nodes: %v", err)
+	}
+	var bc *sipua.Call
+	select {
+	case bc = <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no call on node B")
+	}
+	exchange(t, ac, bc, "session across nodes")
+	if err := bc.Hangup(ctx); err != nil {
+		t.Fatalf("Hangup: %v", err)
+	}
+	select {
+	case <-ac.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("BYE did not come back across the nodes")
+	}
+}
+
+func plainEndpoint(t *testing.T) *msrp.Endpoint {
+	t.Helper()
+	ep, err := msrp.NewEndpoint(msrp.Config{Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ep.Listen(t.Context(), "tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Close() })
+	return ep
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/messagesdp"
 )
 
 // nodeHeader carries the cluster token between nodes.
@@ -35,15 +36,16 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 		s.respond(tx, req, 483, "Too Many Hops")
 		return
 	}
-	// §16.3 step 4: loop detection.
-	if !req.IsAck() && s.looped(req) {
-		s.respond(tx, req, 482, "Loop Detected")
-		return
-	}
 	// §16.4: remove the Route entries that name us (two of them when we
 	// record-routed twice for a transport change, RFC 5658).
 	for r := req.Route(); r != nil && s.isSelf(r.Address); r = req.Route() {
 		req.RemoveHeader("Route")
+	}
+	// §16.3 step 4: loop detection (after the Route processing, as the
+	// hash in our branch was computed on the request as forwarded).
+	if !req.IsAck() && s.looped(req) {
+		s.respond(tx, req, 482, "Loop Detected")
+		return
 	}
 	switch {
 	case req.Method == sip.REGISTER && req.Route() == nil:
@@ -136,13 +138,13 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) routeLocal(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	target := req.Recipient
-	if target.User == "" {
+	ruri := req.Recipient
+	if ruri.User == "" {
 		s.respond(tx, req, 404, "Not Found (no user in the Request-URI)")
 		return
 	}
-	user, dom := userOf(target)
-	aor := aorOf(target)
+	user, dom := userOf(ruri)
+	aor := aorOf(ruri)
 	if _, err := s.st.Account(ctx, dom, user); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.metrics.NotFound.Add(1)
@@ -166,7 +168,13 @@ func (s *Server) routeLocal(req *sip.Request, tx sip.ServerTransaction) {
 			s.respond(tx, req, 480, "Temporarily Unavailable (user not registered)")
 			return
 		}
-		s.proxyInvite(req, tx, bs)
+		ts := make([]target, 0, len(bs))
+		for _, b := range bs {
+			if t, ok := s.targetOf(b); ok {
+				ts = append(ts, t)
+			}
+		}
+		s.proxyInvite(req, tx, ts, true)
 	default:
 		if len(bs) == 0 {
 			s.metrics.Unavailable.Add(1)
@@ -256,7 +264,7 @@ func (s *Server) branchFor(req *sip.Request, t target, recordRoute bool) (*sip.R
 		r.PrependHeader(s.recordRoute(out, tp))
 	}
 	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: tp, Host: strings.Trim(out.host, "[]"), Port: out.port, Params: sip.NewParams()}
-	via.Params.Add("branch", branchMagic+loopHash(req)+"."+randHex(8))
+	via.Params.Add("branch", branchMagic+s.loopHash(req)+"."+randHex(8))
 	r.PrependHeader(via)
 	r.SetTransport(tp)
 	host := next.Host
@@ -342,6 +350,12 @@ func finalOf(ctx context.Context, ctx2 sip.ClientTransaction, onProvisional func
 // proxySingle forwards req to one target and relays the final response.
 func (s *Server) proxySingle(req *sip.Request, tx sip.ServerTransaction, u sip.Uri, route *sip.Uri) {
 	t := target{uri: u, route: route}
+	if req.IsInvite() {
+		// A new dialog (outbound, or through the owning node) is
+		// record-routed; a re-INVITE keeps the dialog's route set.
+		s.proxyInvite(req, tx, []target{t}, !hasToTag(req))
+		return
+	}
 	s.proxyTargets(req, tx, []target{t})
 }
 
@@ -465,11 +479,15 @@ func (s *Server) forwardAck(req *sip.Request) {
 // proxyInvite forks an INVITE to every binding in parallel (§16.7): the
 // first 2xx is relayed and the other branches are CANCELled; when every
 // branch failed, the best final response is relayed (§16.7 step 6).
-func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []store.Binding) {
+func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, ts []target, newDialog bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, 3*time.Minute) // Timer C
 	defer cancel()
 
-	offer, rewrite := s.rewriteOffer(req)
+	var offer *messagesdp.Description
+	var rewrite []byte
+	if newDialog {
+		offer, rewrite = s.rewriteOffer(req)
+	}
 
 	type branch struct {
 		req *sip.Request
@@ -500,19 +518,15 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []st
 		res *sip.Response
 		err error
 	}
-	results := make(chan result, len(bs))
-	for _, bd := range bs {
+	results := make(chan result, len(ts))
+	for _, t := range ts {
 		mu.Lock()
 		stop := answered
 		mu.Unlock()
 		if stop {
 			break // CANCELled meanwhile
 		}
-		t, ok := s.targetOf(bd)
-		if !ok {
-			continue
-		}
-		r, err := s.branchFor(req, t, true)
+		r, err := s.branchFor(req, t, newDialog)
 		if err != nil {
 			continue
 		}
@@ -571,9 +585,11 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, bs []st
 				if offer != nil {
 					res = s.installCPIM(ctx, offer, res)
 				}
-				s.metrics.Sessions.Add(1)
-				if h := res.CallID(); h != nil {
-					s.dialogStarted(h.Value())
+				if newDialog {
+					s.metrics.Sessions.Add(1)
+					if h := res.CallID(); h != nil {
+						s.dialogStarted(h.Value())
+					}
 				}
 				s.relay(tx, req, res)
 				continue
@@ -710,8 +726,9 @@ func hasToTag(req *sip.Request) bool {
 // loopHash covers what a looping request keeps unchanged and a spiral
 // changes (§16.3 step 4): Request-URI, From tag, Call-ID, CSeq number and
 // the Route headers.
-func loopHash(req *sip.Request) string {
+func (s *Server) loopHash(req *sip.Request) string {
 	h := sha256.New()
+	h.Write(s.loopSalt[:]) // per server: another node's Via is not ours
 	h.Write([]byte(req.Recipient.String()))
 	if f := req.From(); f != nil {
 		t, _ := f.Params.Get("tag")
@@ -732,7 +749,7 @@ func loopHash(req *sip.Request) string {
 // looped reports whether one of the Vias is ours with the same loop hash
 // (the request came back unchanged: a loop, not a spiral).
 func (s *Server) looped(req *sip.Request) bool {
-	want := branchMagic + loopHash(req) + "."
+	want := branchMagic + s.loopHash(req) + "."
 	for _, h := range req.GetHeaders("Via") {
 		v, ok := h.(*sip.ViaHeader)
 		if !ok {

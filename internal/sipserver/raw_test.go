@@ -177,7 +177,7 @@ func TestProxyChecks(t *testing.T) {
 	req.AppendHeader(cs)
 	req.AppendHeader(&cid)
 	via := &sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: "127.0.0.1", Port: 9, Params: sip.NewParams()}
-	via.Params.Add("branch", branchMagic+loopHash(req)+".abcd")
+	via.Params.Add("branch", branchMagic+s.loopHash(req)+".abcd")
 	via.Params.Add("rport", "")
 	req.AppendHeader(via)
 	if res := do(t, c, req); res.StatusCode != 482 {

@@ -2,6 +2,7 @@ package sipserver
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -122,6 +123,8 @@ type Server struct {
 	log *slog.Logger
 	st  store.Store
 	nc  *nonces
+	// loopSalt makes our loop-detection hashes our own.
+	loopSalt [8]byte
 
 	sua *sipgo.UserAgent
 	srv *sipgo.Server
@@ -208,6 +211,7 @@ func New(cfg Config) (*Server, error) {
 		cpimSess:  map[string][]*cpimtransport.RelaySession{},
 		dialogs:   map[string]time.Time{},
 	}
+	rand.Read(s.loopSalt[:])
 	s.log = cfg.Logger
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
