@@ -115,3 +115,41 @@ func TestMaxChunkSizeEndToEnd(t *testing.T) {
 		t.Fatalf("outcome %v (%v)", r.Outcome, r.Err)
 	}
 }
+
+// TestChunkSizeFloor: a ChunkSize under 2048 is raised to 2048, so that
+// interleaved messages never go out in chunks under 2048 octets but the
+// last (RFC 4975 §7.1: SHOULD NOT).
+func TestChunkSizeFloor(t *testing.T) {
+	a := newTestEndpoint(t, Config{ChunkSize: 100}, true)
+	p, s := newRawActive(t, a, session.Options{})
+	const size = 4 << 20
+	ids := map[string]bool{}
+	for i := range 2 {
+		d, err := s.Send(testCtx(t), &session.Outgoing{ContentType: "application/octet-stream", Body: bytes.Repeat([]byte{byte('A' + i)}, size)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[d.ID()] = true
+	}
+	got := map[string]int64{}
+	for done := 0; done < 2; {
+		f, body := p.read()
+		if !ids[f.MessageID] {
+			t.Fatalf("unexpected %s %s", f.Method, f.MessageID)
+		}
+		p.respond(f, 200)
+		got[f.MessageID] += int64(len(body))
+		if f.Flag == FlagEnd {
+			done++
+			continue
+		}
+		if len(body) < maxUninterruptible {
+			t.Fatalf("non-final chunk of %d octets", len(body))
+		}
+	}
+	for id, n := range got {
+		if n != size {
+			t.Fatalf("%s: %d octets", id, n)
+		}
+	}
+}

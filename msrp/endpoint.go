@@ -33,8 +33,11 @@ type Config struct {
 	Limits Limits
 	// ChunkSize is the preferred size of an interruptible chunk: a chunk
 	// is interrupted once it has carried ChunkSize octets and another
-	// message waits (RFC 4975 §7.1.1). Default 64 KiB; responses and
-	// REPORTs interrupt a chunk whatever its size.
+	// message waits (RFC 4975 §7.1.1). Default 64 KiB, at least 2048 (§7.1:
+	// no chunk under 2048 octets but the last); responses and REPORTs
+	// interrupt a chunk once it has carried 2048 octets, whatever
+	// ChunkSize says. Chunks over 2048 octets are always interruptible
+	// (range-end "*", §7.1).
 	ChunkSize int
 	// MaxChunkSize, when positive, is a hard cap on the body of every SEND
 	// chunk written: a longer message always goes out as several chunks
@@ -42,9 +45,11 @@ type Config struct {
 	// whether or not other traffic waits. Use it on paths whose relays
 	// limit frame sizes (Kamailio 5.6.3 closes connections on frames above
 	// about 11 KB: 8 KiB is a safe cap there). 0 means no cap beyond the
-	// ChunkSize interruption logic. Negative values are an error. A cap of
-	// at most 2048 lets every chunk carry a known range-end except where
-	// the body is streamed.
+	// ChunkSize interruption logic. Negative values are an error. A cap
+	// under 2048 goes against §7.1's SHOULD NOT (chunks under 2048 octets
+	// but the last): use one only for a relay that needs it; with a cap of
+	// at most 2048 every chunk of a body held in memory carries a known
+	// range-end.
 	MaxChunkSize int
 	// TransactionTimeout is the time allowed for a response after the last
 	// byte of a request was sent (RFC 4975 §7.1.1). Default 30 s. It also
@@ -170,6 +175,9 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	if e.chunkSize <= 0 {
 		e.chunkSize = defaultChunkSize
 	}
+	// §7.1: senders SHOULD NOT break messages into chunks smaller than
+	// 2048 octets, except for the final chunk.
+	e.chunkSize = max(e.chunkSize, maxUninterruptible)
 	if e.cfg.MaxInMemory <= 0 {
 		e.cfg.MaxInMemory = defaultMaxInMemory
 	}

@@ -620,9 +620,12 @@ func (c *Conn) writeChunk(bw *bufio.Writer, m *outMsg) error {
 		// Interrupt here, with more body to come, so that the body's last
 		// octet always goes in a '$' chunk rather than leaving an empty
 		// one past the total.
-		if sent > 0 && (c.q.ctrlN.Load() > 0 || // §7.1.1: pending responses, REPORTs
-			sent >= c.ep.chunkSize && c.q.othersReady(m) || // fairness
-			c.ep.maxChunk > 0 && sent >= c.ep.maxChunk) { // hard cap; resumed at m.pos+1 (§5.1)
+		// Pending responses and REPORTs interrupt the chunk once it has
+		// carried 2048 octets (§7.1: MUST interrupt chunks over 2048 for
+		// them; SHOULD NOT send chunks under 2048 but the last).
+		if sent >= maxUninterruptible && (c.q.ctrlN.Load() > 0 ||
+			sent >= c.ep.chunkSize && c.q.othersReady(m)) || // fairness
+			c.ep.maxChunk > 0 && sent >= c.ep.maxChunk { // hard cap; resumed at m.pos+1 (§5.1)
 			break
 		}
 		if len(p) > pieceSize {
