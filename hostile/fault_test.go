@@ -12,6 +12,7 @@ import (
 	"github.com/parley-im/parley/cpimtransport"
 	"github.com/parley-im/parley/messagesdp"
 	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/msrp/relay"
 	"github.com/parley-im/parley/session"
 )
 
@@ -139,4 +140,60 @@ func TestFaultSeedPeerKilled(t *testing.T) {
 			t.Logf("%s: outcome %v, err %v", mode, r.Outcome, r.Err)
 		})
 	}
+}
+
+// TestFaultRelayedPeerKilled: A sends through the relay to B; B's socket
+// dies in the middle of a chunk. The relay has already answered A's chunk
+// 200 (RFC 4976 §6.4.1: "received"), so A can only learn of the loss from
+// the failure REPORT the relay must send; A's Delivery must fail within
+// the transaction timeout, never stay pending.
+func TestFaultRelayedPeerKilled(t *testing.T) {
+	const tt = time.Second
+	s := startRelay(t, relay.Config{TransactionTimeout: tt})
+	b := authClient(t, s, "bob")
+
+	ctx := testCtx(t)
+	a, err := msrp.NewEndpoint(msrp.Config{TransactionTimeout: tt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	rc, err := a.Dial(ctx, s.URI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Release()
+	self := msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	ra, err := msrp.Authenticate(ctx, rc, s.URI(), msrp.Credentials{Username: "alice", Password: "alice-pw"},
+		msrp.AuthOptions{From: self, RequireResponseAuth: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	off, err := a.OfferWith(ctx, session.Options{}, msrp.SessionOptions{Relay: &msrp.Relay{Conn: rc, UsePath: ra.UsePath}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// B's answer, by hand: its a=path is its Use-Path reversed plus itself.
+	answer := &messagesdp.Media{Proto: messagesdp.ProtoMSRP, Port: 9, Address: "127.0.0.1", Formats: []string{"*"},
+		Path: []string{b.usePath.String(), b.p.self.String()}, AcceptTypes: []string{"*"}, Setup: messagesdp.SetupPassive}
+	sa, err := off.OpenOffer(ctx, answer)
+	if err != nil {
+		t.Fatalf("OpenOffer through the relay: %v", err)
+	}
+	defer sa.Close()
+	size := int64(64 << 20)
+	d, err := sa.Send(ctx, &session.Outgoing{ContentType: "application/octet-stream",
+		BodyReader: io.LimitReader(zeros{}, size), Size: size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for sent, _ := d.Progress(); sent < 1<<20; sent, _ = d.Progress() {
+		time.Sleep(time.Millisecond)
+	}
+	b.p.nc.Close() // B vanishes mid-chunk
+	r := waitResult(t, d, 10*tt)
+	if r.Outcome == session.Delivered || r.Outcome == session.Sent {
+		t.Fatalf("want a failure, got %+v", r)
+	}
+	t.Logf("outcome %v, status %d, err %v", r.Outcome, r.Status, r.Err)
 }
