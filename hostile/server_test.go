@@ -177,3 +177,54 @@ func TestReplaySIPServer(t *testing.T) {
 		t.Errorf("goroutines: %d before the corpus, %d after", g0, n)
 	}
 }
+
+// TestSIPServerUDPGarbage sends malformed datagrams to the SIP UDP port:
+// none may get an answer that misattributes it, and the server keeps
+// answering a valid OPTIONS from the same socket afterwards.
+func TestSIPServerUDPGarbage(t *testing.T) {
+	s := startServer(t)
+	raddr, err := net.ResolveUDPAddr("udp", sipAddr(s, "udp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	via := strings.NewReplacer("SIP/2.0/TCP 127.0.0.1:5999", "SIP/2.0/UDP "+uc.LocalAddr().String())
+	datagrams := []string{
+		"\x00\x01\x02\x03",
+		"MESSAGE\r\n\r\n",
+		strings.Repeat("A", 60000),
+		via.Replace(sipRaw("MESSAGE", "udpcl", "Content-Type: text/plain\r\nContent-Length: 5000\r\n\r\nshort")),
+		via.Replace(sipRaw("MESSAGE", "udpneg", "Content-Type: text/plain\r\nContent-Length: -7\r\n\r\nx")),
+		via.Replace(sipReq("MESSAGE", "udpbig", "X-Big: "+strings.Repeat("b", 60000)+"\r\n", "text/plain", "hi")),
+		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z9hG4bK-stray\r\nCall-ID: stray\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n",
+	}
+	for _, d := range datagrams {
+		if _, err := uc.WriteToUDP([]byte(d), raddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := uc.WriteToUDP([]byte(via.Replace(sipProbe("udp"))), raddr); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(reactionTimeout)
+	for {
+		uc.SetReadDeadline(deadline)
+		n, _, err := uc.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("no answer to OPTIONS after the garbage: %v", err)
+		}
+		msg := string(buf[:n])
+		if strings.Contains(msg, "probe-udp@hostile") {
+			if !strings.HasPrefix(msg, "SIP/2.0 200") {
+				t.Fatalf("OPTIONS answered %q", strings.SplitN(msg, "\r\n", 2)[0])
+			}
+			return
+		}
+		t.Logf("answer to a malformed datagram: %q", strings.SplitN(msg, "\r\n", 2)[0])
+	}
+}
