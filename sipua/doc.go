@@ -11,9 +11,12 @@
 //     out-of-dialog MESSAGEs to one URI). A body larger than the pager
 //     limit (1300 bytes, §9) is sent in a short session instead
 //     ("large-message mode": INVITE, one message, BYE), transparently; the
-//     INVITE carries the OMA CPM large-message feature tag in
-//     Accept-Contact, and a receiving Parley UA delivers that message to
-//     OnMessage like a pager message. Incoming MESSAGEs go to OnMessage
+//     INVITE carries the OMA CPM large-message feature tag
+//     (LargeMessageFeatureTag) in Accept-Contact, and a receiving Parley UA delivers that message to
+//     OnMessage like a pager message. SendLarge uses large-message mode
+//     whatever the size and streams the body from an io.Reader
+//     (session.Outgoing.BodyReader) with progress reports, for bodies that
+//     should not be held in memory. Incoming MESSAGEs go to OnMessage
 //     and are answered 200 without Contact or body (§7), or 415 with an
 //     Accept header for a body type not accepted (§8).
 //   - Session mode: Invite sends INVITE with an SDP offer of m=message

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/parley-im/parley/cpim"
 	"github.com/parley-im/parley/session"
 )
 
@@ -98,11 +100,8 @@ func (ua *UA) SendMessage(ctx context.Context, target, contentType string, body 
 	if err != nil {
 		return PagerResult{}, err
 	}
-	if contentType == "" || strings.ContainsAny(contentType, "\r\n") {
-		return PagerResult{}, fmt.Errorf("sipua: invalid content type %q", contentType)
-	}
-	if _, _, err := mime.ParseMediaType(contentType); err != nil {
-		return PagerResult{}, fmt.Errorf("sipua: invalid content type %q: %w", contentType, err)
+	if err := checkContentType(contentType); err != nil {
+		return PagerResult{}, err
 	}
 	q := ua.queue(queueKey(u))
 	defer ua.releaseQueue(queueKey(u), q)
@@ -146,7 +145,7 @@ func (ua *UA) SendMessage(ctx context.Context, target, contentType string, body 
 	if ua.pagerMax < 0 {
 		return PagerResult{}, fmt.Errorf("sipua: MESSAGE %s: body of %d bytes too large for pager mode", target, len(body))
 	}
-	return ua.sendLarge(ctx, u, target, contentType, body)
+	return ua.sendLarge(ctx, u, target, "", &session.Outgoing{ContentType: contentType, Body: body}, nil, 0)
 }
 
 func estimateSize(req *sip.Request) int {
@@ -179,12 +178,86 @@ func (ua *UA) sendPager(ctx context.Context, req *sip.Request, target string) (P
 	return r, nil
 }
 
-// largeMessageTag marks large-message-mode INVITEs (OMA CPM / RCS), so the
-// receiving UA can deliver the message like a pager message.
-const largeMessageTag = `+g.3gpp.icsi-ref="urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.largemsg"`
+// LargeMessageFeatureTag is the feature tag that marks a large-message-mode
+// INVITE (OMA CPM / RCS "largemsg" ICSI): the UA puts it in the INVITE's
+// Accept-Contact ("*;" + LargeMessageFeatureTag), and a receiving UA that
+// sees it delivers the session's message(s) to OnMessage like pager
+// messages and needs no Accept.
+const LargeMessageFeatureTag = `+g.3gpp.icsi-ref="urn%3Aurn-7%3A3gpp-service.ims.icsi.oma.cpm.largemsg"`
 
-func (ua *UA) sendLarge(ctx context.Context, u sip.Uri, target, contentType string, body []byte) (PagerResult, error) {
-	call, err := ua.invite(ctx, u, target, InviteOptions{largeMessage: true})
+const largeMessageTag = LargeMessageFeatureTag
+
+// LargeMessage is a message for SendLarge, whose body is streamed through
+// a large-message-mode session rather than held in memory.
+type LargeMessage struct {
+	// ContentType is the type of Body, e.g. "text/plain" or
+	// "application/octet-stream"; with CPIM set it is the type of the
+	// entity inside the CPIM wrapper.
+	ContentType string
+	// Body is read as the message goes out; Size is its length in octets,
+	// -1 when unknown (a receiver may then hold the whole body in memory
+	// and refuse it beyond its limit, so give the size when known).
+	Body io.Reader
+	Size int64
+	// CPIM, if set, is wrapped around the body (session.Outgoing.CPIM).
+	CPIM *cpim.Message
+	// Subject is put in the INVITE's Subject header.
+	Subject string
+	// Progress, if set, is called in SendLarge's goroutine with the octets
+	// written so far and Size, every ProgressInterval (default 200 ms)
+	// while the message goes out, and once more when the outcome is known.
+	Progress         func(sent, total int64)
+	ProgressInterval time.Duration
+}
+
+// SendLarge sends m to target in large-message mode whatever its size:
+// INVITE with the LargeMessageFeatureTag, the body streamed through the
+// session (session.Outgoing.BodyReader), then BYE once the outcome is
+// known. Like SendMessage it waits for its turn among the messages to
+// target and reports Delivered when the session reported Delivered or
+// Sent (PagerResult.Session has which). Failures wrap the errors of Invite,
+// ErrRejected (the session refused the message, e.g. 413 too large or
+// session.ErrTooLarge before sending), ErrTimeout or ErrCanceled.
+func (ua *UA) SendLarge(ctx context.Context, target string, m *LargeMessage) (PagerResult, error) {
+	if m == nil || m.Body == nil {
+		return PagerResult{}, errors.New("sipua: SendLarge needs a LargeMessage with a Body")
+	}
+	u, err := parseTarget(target)
+	if err != nil {
+		return PagerResult{}, err
+	}
+	if err := checkContentType(m.ContentType); err != nil {
+		return PagerResult{}, err
+	}
+	if ua.media == nil {
+		return PagerResult{}, errNoMedia
+	}
+	size := m.Size
+	if size < 0 {
+		size = -1
+	}
+	q := ua.queue(queueKey(u))
+	defer ua.releaseQueue(queueKey(u), q)
+	if err := q.acquire(ctx); err != nil {
+		return PagerResult{}, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrCanceled, err)
+	}
+	defer q.release()
+	out := &session.Outgoing{ContentType: m.ContentType, BodyReader: m.Body, Size: size, CPIM: m.CPIM}
+	return ua.sendLarge(ctx, u, target, m.Subject, out, m.Progress, m.ProgressInterval)
+}
+
+func checkContentType(contentType string) error {
+	if contentType == "" || strings.ContainsAny(contentType, "\r\n") {
+		return fmt.Errorf("sipua: invalid content type %q", contentType)
+	}
+	if _, _, err := mime.ParseMediaType(contentType); err != nil {
+		return fmt.Errorf("sipua: invalid content type %q: %w", contentType, err)
+	}
+	return nil
+}
+
+func (ua *UA) sendLarge(ctx context.Context, u sip.Uri, target, subject string, out *session.Outgoing, progress func(sent, total int64), every time.Duration) (PagerResult, error) {
+	call, err := ua.invite(ctx, u, target, InviteOptions{Subject: subject, largeMessage: true})
 	if err != nil {
 		return PagerResult{Mode: LargeMessageMode}, err
 	}
@@ -192,11 +265,14 @@ func (ua *UA) sendLarge(ctx context.Context, u sip.Uri, target, contentType stri
 	defer cancel()
 	defer call.Hangup(hctx)
 	r := PagerResult{Mode: LargeMessageMode, Status: call.status, Reason: call.reason}
-	d, err := call.Session().Send(ctx, &session.Outgoing{ContentType: contentType, Body: body})
+	d, err := call.Session().Send(ctx, out)
 	if err != nil {
+		if errors.Is(err, session.ErrTooLarge) || errors.Is(err, session.ErrTypeNotAccepted) {
+			return r, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrRejected, err)
+		}
 		return r, fmt.Errorf("sipua: large message to %s: %w", target, err)
 	}
-	res, err := d.Wait(ctx)
+	res, err := waitDelivery(ctx, d, progress, every)
 	if err != nil {
 		return r, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrCanceled, err)
 	}
@@ -209,6 +285,32 @@ func (ua *UA) sendLarge(ctx context.Context, u sip.Uri, target, contentType stri
 		return r, fmt.Errorf("sipua: large message to %s: %w: %w", target, ErrTimeout, res.Err)
 	}
 	return r, fmt.Errorf("sipua: large message to %s: %w: status %d %s: %v", target, ErrRejected, res.Status, res.Comment, res.Err)
+}
+
+// waitDelivery waits for d's outcome, reporting progress (when set) every
+// interval and once at the end.
+func waitDelivery(ctx context.Context, d *session.Delivery, progress func(sent, total int64), every time.Duration) (session.Result, error) {
+	if progress == nil {
+		return d.Wait(ctx)
+	}
+	if every <= 0 {
+		every = 200 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.Done():
+			sent, _ := d.Progress()
+			progress(sent, d.Size())
+			return d.Result(), nil
+		case <-t.C:
+			sent, _ := d.Progress()
+			progress(sent, d.Size())
+		case <-ctx.Done():
+			return session.Result{Outcome: session.Pending}, context.Cause(ctx)
+		}
+	}
 }
 
 // onMessage handles an incoming MESSAGE (RFC 3428 §7, §8): 415 for a body
