@@ -12,8 +12,8 @@
 //     limit (1300 bytes, §9) is sent in a short session instead
 //     ("large-message mode": INVITE, one message, BYE), transparently; the
 //     INVITE carries the OMA CPM large-message feature tag
-//     (LargeMessageFeatureTag) in Accept-Contact, and a receiving Parley UA delivers that message to
-//     OnMessage like a pager message. SendLarge uses large-message mode
+//     (LargeMessageFeatureTag) in Accept-Contact, and a receiving Parley
+//     UA delivers that message to OnMessage like a pager message. SendLarge uses large-message mode
 //     whatever the size and streams the body from an io.Reader
 //     (session.Outgoing.BodyReader) with progress reports, for bodies that
 //     should not be held in memory. Incoming MESSAGEs go to OnMessage

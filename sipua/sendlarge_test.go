@@ -33,9 +33,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func TestSendLarge(t *testing.T) {
 	bobEP, aliceEP := msrpEndpoint(t), msrpEndpoint(t)
 	box := newInbox()
-	bob := testUA(t, Config{AOR: "sip:bob@example.com", Endpoints: []session.Endpoint{bobEP}, OnMessage: box.on},// No OnInvite: only the large-message tag gets the INVITE
-	// accepted (else it is answered 480).
-	TCP)
+	// No OnInvite: only the large-message tag gets the INVITE accepted
+	// (else it is answered 480).
+	bob := testUA(t, Config{AOR: "sip:bob@example.com", Endpoints: []session.Endpoint{bobEP}, OnMessage: box.on}, TCP)
 	alice := testUA(t, Config{AOR: "sip:alice@example.com", Endpoints: []session.Endpoint{aliceEP}}, TCP)
 
 	body := bytes.Repeat([]byte("streamed large message "), 20000) // 460 000 bytes
