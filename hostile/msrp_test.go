@@ -2,7 +2,6 @@ package hostile
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -440,5 +439,3 @@ func TestMSRPSplitDelivery(t *testing.T) {
 		})
 	}
 }
-
-var _ = bytes.Equal

@@ -130,10 +130,10 @@ func (c *relayClient) received() []*msrp.Frame {
 	return append([]*msrp.Frame(nil), c.got...)
 }
 
-func (c *relayClient) receivedBodies() [][]byte {
+func (c *relayClient) body(i int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([][]byte(nil), c.bodies...)
+	return c.bodies[i]
 }
 
 // TestReplayRelay replays the MSRP corpus at a live relay from a peer that

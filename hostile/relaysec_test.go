@@ -121,6 +121,9 @@ func TestRelaySecurity(t *testing.T) {
 			if len(got) != before+1 || got[before].MessageID != f.MessageID {
 				t.Fatalf("not delivered to alice: %d frames", len(got)-before)
 			}
+			if b := alice.body(before); string(b) != string(body) {
+				t.Fatalf("alice got body %q, sent %q", b, body)
+			}
 		})
 	}
 	if n := len(bob.received()); n != 0 {

@@ -3,7 +3,6 @@ package hostile
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -211,5 +210,4 @@ func TestReplaySeed(t *testing.T) {
 	if n := settleGoroutines(g0 + 3); n > g0+3 {
 		t.Errorf("goroutines: %d before the corpus, %d after", g0, n)
 	}
-	_ = errors.New
 }
