@@ -104,7 +104,8 @@
 // covering the message is sent when asked for; a failure REPORT (§7.1.4,
 // Byte-Range end from the octets received) follows the error response
 // when the message fails after a chunk of it was answered 200 (a Sink
-// failing mid-message) and for every failure under Failure-Report
+// failing mid-message), when the request came through a relay (which may
+// drop error responses), and for every failure under Failure-Report
 // partial, never under "no"; Message-IDs already
 // delivered are flagged Duplicate (§5.4); unknown methods get 501 (§12).
 // message/cpim bodies are parsed (package cpim) and Outgoing.CPIM is

@@ -3,6 +3,7 @@ package msrp
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,6 +36,7 @@ func TestFailureReportsGenerated(t *testing.T) {
 		report     bool     // a failure REPORT follows
 		rng        [3]int64 // its Byte-Range
 		reportCode int
+		relayed    bool // the chunks come through a relay (two From-Path URIs)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -54,6 +56,8 @@ func TestFailureReportsGenerated(t *testing.T) {
 			want{code: 413}},
 		{"sink fails on chunk 1, partial", "partial", []string{"0123456789abcdefghij"},
 			want{code: 413, report: true, rng: [3]int64{1, 20, 30}, reportCode: 413}},
+		{"sink fails on chunk 1, yes, through a relay", "yes", []string{"0123456789abcdefghij"},
+			want{code: 413, report: true, rng: [3]int64{1, 20, 30}, reportCode: 413, relayed: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newTestEndpoint(t, Config{}, true)
@@ -64,10 +68,16 @@ func TestFailureReportsGenerated(t *testing.T) {
 			p, _ := newRawPassive(t, b, session.Options{MaxInMemory: 4,
 				Sink: func(session.Info) (io.WriterAt, error) { return sink, nil }})
 			id := "failmsg" + tc.fr
+			relay := URI{Host: "127.0.0.1", Port: 2855, SessionID: "relaysession0001", Transport: "tcp"}
 			var start int64 = 1
 			var last string
 			for i, c := range tc.chunks {
-				last = p.chunk(id, ByteRange{start, Unknown, 30}, FlagMore, c, func(f *Frame) { f.FailureReport = tc.fr })
+				last = p.chunk(id, ByteRange{start, Unknown, 30}, FlagMore, c, func(f *Frame) {
+					f.FailureReport = tc.fr
+					if tc.want.relayed {
+						f.FromPath = []URI{relay, p.me}
+					}
+				})
 				if i < len(tc.chunks)-1 && tc.fr != "partial" && tc.fr != "no" {
 					p.expect(last, 200)
 				}
@@ -84,7 +94,11 @@ func TestFailureReportsGenerated(t *testing.T) {
 				if got := [3]int64{f.ByteRange.Start, f.ByteRange.End, f.ByteRange.Total}; !f.HasByteRange || got != tc.want.rng {
 					t.Fatalf("REPORT Byte-Range %v, want %v", got, tc.want.rng)
 				}
-				if len(f.ToPath) != 1 || !f.ToPath[0].Equal(p.me) || f.SuccessReport != "" || f.FailureReport != "" || len(body) != 0 {
+				wantTo := []URI{p.me}
+				if tc.want.relayed {
+					wantTo = []URI{relay, p.me} // the whole path back (§7.1.3)
+				}
+				if !slices.EqualFunc(f.ToPath, wantTo, URI.Equal) || f.SuccessReport != "" || f.FailureReport != "" || len(body) != 0 {
 					t.Fatalf("REPORT To-Path %v, report headers %q %q", f.ToPath, f.SuccessReport, f.FailureReport)
 				}
 			}

@@ -902,6 +902,11 @@ func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, tota
 //     200: the sender was told those octets were received, and now learns
 //     that the message as a whole failed (§7.1.4: "MAY send a 200 OK ...
 //     and then send a failure REPORT request when the error is detected");
+//   - "yes" for a request that came through a relay (From-Path of more
+//     than one URI): the error response only reaches the relay, which
+//     RFC 4976 §6.4.3 asks to turn it into a failure REPORT but which may
+//     not (Kamailio 5.6.3 drops it, having answered 200 itself); a second
+//     REPORT from a relay that does is ignored by the sender (§7.1.2);
 //   - never with "no" (§7.1.4: MUST NOT).
 //
 // The REPORT's Byte-Range takes the range-start and total of the chunk
@@ -916,7 +921,7 @@ func (s *Session) failIncoming(c *Conn, f *Frame, br ByteRange, got int64, im *i
 	switch f.FailureReportMode() {
 	case "partial":
 	case "yes":
-		if im == nil || !im.acked {
+		if (im == nil || !im.acked) && len(f.FromPath) <= 1 {
 			return
 		}
 	default:
