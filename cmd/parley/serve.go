@@ -65,9 +65,11 @@ const serveExamples = `  parley serve
       /healthz and /metrics on 127.0.0.1:8080, SQLite in the data dir.
   parley user add alice --password secret && parley user add bob --password hunter2
   parley send --as sip:alice@localhost --password secret --server 127.0.0.1:5060 sip:bob@localhost "hi"
-  parley serve --sip udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061 --domain example.com \
-      --tls-cert /etc/parley/cert.pem --tls-key /etc/parley/key.pem --log-format json
-  PARLEY_DB=postgres://parley@db/parley parley serve --sip tcp:10.0.0.1:5060 --node-host 10.0.0.1`
+  parley serve --sip udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061 --host sip.example.com \
+      --domain example.com --tls-cert /etc/parley/cert.pem --tls-key /etc/parley/key.pem --log-format json
+  PARLEY_DB=postgres://parley@db/parley parley serve --sip udp:10.0.0.1:5060,tcp:10.0.0.1:5060 --domain example.com
+      (run the same on 10.0.0.2: the nodes share accounts, registrations and queues)
+  parley serve --config /etc/parley/parley.toml`
 
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "serve", "[flags]",
@@ -83,6 +85,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	msrpRelay := fs.String("msrp-relay", envOr(e, "PARLEY_MSRP_RELAY", "127.0.0.1:2855"), "RFC 4976 MSRP relay address, or off (env PARLEY_MSRP_RELAY; AUTH over TCP is allowed\nfrom loopback only)")
 	cpimRelay := fs.String("cpim-relay", envOr(e, "PARLEY_CPIM_RELAY", "off"), "CPIM transport session relay address, or off (env PARLEY_CPIM_RELAY)")
 	httpAddr := fs.String("http", envOr(e, "PARLEY_HTTP", "127.0.0.1:8080"), "address of /healthz and /metrics, or off (env PARLEY_HTTP)")
+	host := fs.String("host", envOr(e, "PARLEY_HOST", ""), "address clients reach this server at, written in Via, Record-Route and the relay's\nUse-Path (env PARLEY_HOST; required when listening on 0.0.0.0 or ::)")
 	node := fs.String("node", envOr(e, "PARLEY_NODE", ""), "this node's SIP URI for other nodes sharing a PostgreSQL store\n(env PARLEY_NODE; default the first TCP listener)")
 	secret := fs.String("cluster-secret", envOr(e, "PARLEY_CLUSTER_SECRET", ""), "secret shared by the nodes of a cluster (env PARLEY_CLUSTER_SECRET;\ndefault derived from the PostgreSQL DSN)")
 	history := fs.Bool("history", envOr(e, "PARLEY_HISTORY", "true") == "true", "record pager messages in the users' history (env PARLEY_HISTORY=true|false)")
@@ -139,7 +142,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	cfg := server.Config{
 		SIP: listeners, TLSCert: *tlsCert, TLSKey: *tlsKey, DataDir: dataDir, DSN: dsn,
 		Domains: splitList(*domains), MSRPRelay: *msrpRelay, CPIMRelay: *cpimRelay, HTTP: *httpAddr,
-		Node: *node, ClusterSecret: *secret, History: *history, HistoryOptOut: splitList(*optOut),
+		Host: *host, Node: *node, ClusterSecret: *secret, History: *history, HistoryOptOut: splitList(*optOut),
 		Algorithms: algs, MinExpires: *minExp, MaxExpires: *maxExp, Logger: log,
 	}
 	srv, err := server.New(ctx, cfg)

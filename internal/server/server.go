@@ -73,6 +73,10 @@ type Config struct {
 	CPIMRelay string
 	// HTTP is the address of /healthz and /metrics; "" or "off" disables.
 	HTTP string
+	// Host is the address clients reach this server at (Via,
+	// Record-Route, the MSRP relay's URI); default the listeners' IPs. It
+	// is required with wildcard listeners.
+	Host string
 	// Node and ClusterSecret: see sipserver.Config. With PostgreSQL the
 	// secret defaults to one derived from the DSN, which every node
 	// shares.
@@ -183,6 +187,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	s.sip, err = sipserver.New(sipserver.Config{
 		Store:         s.st,
 		Domains:       cfg.Domains,
+		Host:          cfg.Host,
 		Node:          cfg.Node,
 		ClusterSecret: cfg.ClusterSecret,
 		Algorithms:    cfg.Algorithms,
@@ -233,6 +238,13 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			return nil, fmt.Errorf("MSRP relay %s: %w", cfg.MSRPRelay, err)
 		}
 		host, _, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			host = cfg.Host
+			if host == "" {
+				ln.Close()
+				return nil, errors.New("MSRP relay on a wildcard address needs Config.Host (--host)")
+			}
+		}
 		s.msrp, err = relay.New(relay.Config{
 			Host:          host,
 			Realm:         cfg.Domains[0],
