@@ -1,7 +1,6 @@
 package hostile
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -425,15 +424,13 @@ func TestMSRPSplitDelivery(t *testing.T) {
 			rs := openRawSession(t, ep, addr, answerOpts)
 			to := []msrp.URI{rs.to}
 			data := materialize(c.data, msrpVars(to, rs.peer.self))
-			bw := bufio.NewWriterSize(rs.peer.nc, 1)
 			for i := range data {
-				if err := bw.WriteByte(data[i]); err != nil {
+				if err := rs.peer.write(data[i : i+1]); err != nil {
 					if c.expect == "close" {
 						break
 					}
 					t.Fatal(err)
 				}
-				bw.Flush()
 			}
 			checkReaction(t, rs.peer, to, c.expect)
 		})

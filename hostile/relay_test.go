@@ -63,8 +63,14 @@ type relayClient struct {
 
 func authClient(t testing.TB, s *relay.Server, user string) *relayClient {
 	t.Helper()
-	p := dialPeer(t, s.URI().HostPort())
-	ra, err := msrp.Authenticate(testCtx(t), p, s.URI(), msrp.Credentials{Username: user, Password: user + "-pw"},
+	return authClientAt(t, s.URI(), user)
+}
+
+// authClientAt authenticates user (password user+"-pw") at the relay u.
+func authClientAt(t testing.TB, u msrp.URI, user string) *relayClient {
+	t.Helper()
+	p := dialPeer(t, u.HostPort())
+	ra, err := msrp.Authenticate(testCtx(t), p, u, msrp.Credentials{Username: user, Password: user + "-pw"},
 		msrp.AuthOptions{From: p.self, RequireResponseAuth: true})
 	if err != nil {
 		t.Fatalf("Authenticate: %v", err)
@@ -140,12 +146,18 @@ func (c *relayClient) body(i int) []byte {
 // did not authenticate, toward the Use-Path URL of a client that did.
 func TestReplayRelay(t *testing.T) {
 	s := startRelay(t, relay.Config{MaxChunkSize: 1 << 20})
-	alice := authClient(t, s, "alice")
+	replayRelay(t, s.URI())
+}
+
+// replayRelay replays the relay corpus at the relay u, which must know
+// user alice with password alice-pw.
+func replayRelay(t *testing.T, u msrp.URI) {
+	alice := authClientAt(t, u, "alice")
 	g0 := runtime.NumGoroutine()
 	h0 := heapAlloc()
 	for _, c := range casesFor(t, "relay") {
 		t.Run(c.name, func(t *testing.T) {
-			p := dialPeer(t, s.URI().HostPort())
+			p := dialPeer(t, u.HostPort())
 			to := alice.path()
 			data := materialize(c.data, msrpVars(to, p.self))
 			if err := p.write(data); err != nil && c.expect != "close" {
@@ -156,7 +168,7 @@ func TestReplayRelay(t *testing.T) {
 		})
 	}
 	// A fresh connection still reaches alice.
-	p := dialPeer(t, s.URI().HostPort())
+	p := dialPeer(t, u.HostPort())
 	if err := probe(p, alice.path()); err != nil {
 		t.Fatalf("fresh connection after the corpus: %v", err)
 	}
@@ -166,5 +178,34 @@ func TestReplayRelay(t *testing.T) {
 	}
 	if n := settleGoroutines(g0 + 2); n > g0+2 {
 		t.Errorf("goroutines: %d before the corpus, %d after", g0, n)
+	}
+}
+
+// TestRelaySplitDelivery replays the relay corpus one byte per write.
+func TestRelaySplitDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: one write per byte")
+	}
+	s := startRelay(t, relay.Config{MaxChunkSize: 1 << 20})
+	alice := authClient(t, s, "alice")
+	for _, c := range casesFor(t, "relay") {
+		if len(c.data) > 16<<10 {
+			continue // the big cases are replayed whole by TestReplayRelay
+		}
+		t.Run(c.name, func(t *testing.T) {
+			p := dialPeer(t, s.URI().HostPort())
+			to := alice.path()
+			data := materialize(c.data, msrpVars(to, p.self))
+			for i := range data {
+				if err := p.write(data[i : i+1]); err != nil {
+					if c.expect == "close" {
+						break
+					}
+					t.Fatal(err)
+				}
+			}
+			checkReaction(t, p, to, c.expect)
+			p.close()
+		})
 	}
 }

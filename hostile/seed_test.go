@@ -211,3 +211,35 @@ func TestReplaySeed(t *testing.T) {
 		t.Errorf("goroutines: %d before the corpus, %d after", g0, n)
 	}
 }
+
+// TestSeedSplitDelivery replays the seed corpus one byte per write.
+func TestSeedSplitDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: one write per byte")
+	}
+	for _, c := range casesFor(t, "seed") {
+		if len(c.data) > 16<<10 || c.expect != "delivered" && c.expect != "ignored" {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			ep, addr := newSeedEndpoint(t, cpimtransport.Config{})
+			ss := openSeedSession(t, ep, addr)
+			data := seedFill(c.data, ss)
+			for i := range data {
+				ss.nc.SetWriteDeadline(time.Now().Add(reactionTimeout))
+				if _, err := ss.nc.Write(data[i : i+1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := "hostile"
+			if c.expect == "ignored" {
+				ss.writeMessage(t, 2, "probe")
+				want = "probe"
+			}
+			in, err := ss.next(reactionTimeout)
+			if err != nil || string(in.Body) != want {
+				t.Fatalf("want %q delivered, got %v %v", want, in, err)
+			}
+		})
+	}
+}

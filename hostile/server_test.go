@@ -16,6 +16,7 @@ import (
 
 	"github.com/parley-im/parley/internal/server"
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/msrp"
 )
 
 // startServer runs `parley serve` in process on loopback ports with a
@@ -35,13 +36,16 @@ func startServer(t testing.TB) *server.Server {
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	// bob exists (no device registered): MESSAGEs to him are stored (202).
-	creds, err := store.NewCredentials("bob", "localhost", "bob-pw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Store().AddAccount(ctx, store.Account{Domain: "localhost", User: "bob", Credentials: creds}); err != nil {
-		t.Fatal(err)
+	// bob exists (no device registered): MESSAGEs to him are stored (202);
+	// alice uses the MSRP relay.
+	for _, user := range []string{"alice", "bob"} {
+		creds, err := store.NewCredentials(user, "localhost", user+"-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Store().AddAccount(ctx, store.Account{Domain: "localhost", User: user, Credentials: creds}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -227,4 +231,16 @@ func TestSIPServerUDPGarbage(t *testing.T) {
 		}
 		t.Logf("answer to a malformed datagram: %q", strings.SplitN(msg, "\r\n", 2)[0])
 	}
+}
+
+// TestReplayServerMSRPRelay replays the relay corpus at the MSRP relay of
+// `parley serve`, whose accounts come from the server's store.
+func TestReplayServerMSRPRelay(t *testing.T) {
+	s := startServer(t)
+	host, port, err := net.SplitHostPort(s.Addrs().MSRPRelay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pn, _ := strconv.Atoi(port)
+	replayRelay(t, msrp.URI{Host: host, Port: pn, Transport: "tcp"})
 }
