@@ -187,7 +187,7 @@ func (s *Server) flush(aor string) {
 }
 
 func (s *Server) deliverPending(aor string) {
-	for s.ctx.Err() == nil {
+	for s.ctx.Err() == nil && !s.isClosed() {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		msgs, err := s.st.Pending(ctx, aor, 100)
 		var bs []store.Binding
@@ -215,6 +215,9 @@ func (s *Server) deliverPending(aor string) {
 		}
 		bs = own
 		for _, m := range msgs {
+			if s.isClosed() {
+				return // the rest waits for the next start
+			}
 			if !s.deliverStored(m, bs) {
 				return // keep the order: retry later
 			}

@@ -132,7 +132,8 @@ type Server struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	wg     sync.WaitGroup
+	wg     sync.WaitGroup // requests and deliveries in progress
+	bg     sync.WaitGroup // listeners and background loops
 
 	mu        sync.Mutex
 	closed    bool
@@ -356,10 +357,10 @@ func (s *Server) serve(transport string, addr net.Addr, closer func() error, run
 			}
 		}
 	}
-	s.wg.Add(1)
+	s.bg.Add(1)
 	s.mu.Unlock()
 	go func() {
-		defer s.wg.Done()
+		defer s.bg.Done()
 		if err := run(); err != nil && !s.isClosed() {
 			s.log.Warn("SIP listener stopped", "transport", transport, "err", err)
 		}
@@ -394,13 +395,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sipserver: listen for queue notifications: %w", err)
 	}
-	s.wg.Add(2)
+	s.bg.Add(2)
 	go func() {
-		defer s.wg.Done()
+		defer s.bg.Done()
 		s.notifyLoop(ch)
 	}()
 	go func() {
-		defer s.wg.Done()
+		defer s.bg.Done()
 		s.housekeeping()
 	}()
 	return nil
@@ -469,8 +470,14 @@ func (s *Server) dialogEnded(callID string) {
 	}
 }
 
-// Close stops serving: new requests get 503, listeners are closed, and it
-// waits for the requests and deliveries in progress until ctx ends.
+// closeLinger is how long Close keeps connections open after the last
+// response.
+const closeLinger = 200 * time.Millisecond
+
+// Close stops serving: new requests get 503, the requests and
+// deliveries in progress finish (until ctx ends; then they are
+// cancelled), and only then are the listeners and connections closed, so
+// that responses in flight still reach their clients.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
@@ -483,31 +490,37 @@ func (s *Server) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
-		// Deliveries and requests in flight finish (bounded by their
-		// own timeouts) unless ctx ends first.
-		s.cancelWhenDone(ctx, done)
+		s.wg.Wait()
+		close(done)
 	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.cancel(ErrClosed) // give up on what is left
+		<-done
+	}
+	// Linger a moment before closing connections: sipgo handles each
+	// received response in its own goroutine, and a client that sees its
+	// connection close fails the transaction at once, so closing right
+	// after the last response can make the client lose it.
+	linger := time.NewTimer(closeLinger)
+	select {
+	case <-linger.C:
+	case <-ctx.Done():
+		linger.Stop()
+	}
+	s.cancel(ErrClosed)
 	var errs []error
 	for _, c := range closers {
 		if err := c(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
 	}
-	s.cancel(ErrClosed)
-	s.wg.Wait()
-	close(done)
+	s.bg.Wait()
 	if err := s.sua.Close(); err != nil {
 		s.log.Debug("sipgo close", "err", err)
 	}
 	return errors.Join(errs...)
-}
-
-func (s *Server) cancelWhenDone(ctx context.Context, done chan struct{}) {
-	select {
-	case <-ctx.Done():
-		s.cancel(ErrClosed)
-	case <-done:
-	}
 }
 
 // ---- addresses ----

@@ -502,3 +502,55 @@ func TestHistoryOptOut(t *testing.T) {
 		t.Errorf("bob opted out but has %d entries (%v)", len(b), err)
 	}
 }
+
+// TestCloseDrains: Close waits for a MESSAGE in flight (the device takes
+// 500 ms to answer) and it is delivered; with a short deadline Close
+// gives up on it instead of waiting for the device.
+func TestCloseDrains(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		deadline time.Duration
+		wantOK   bool
+	}{
+		{"drained", 5 * time.Second, true},
+		{"deadline", 100 * time.Millisecond, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newTestServer(t, nil, Config{}, "alice", "bob")
+			alice, _ := s.mustClient(t, "alice", "tcp")
+			arrived := make(chan struct{}, 1)
+			_, _, err := s.client(t, "bob", "bob-pw", "tcp", func(cfg *sipua.Config) {
+				cfg.OnMessage = func(*sipua.Message) {
+					arrived <- struct{}{}
+					time.Sleep(500 * time.Millisecond)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				r, err := alice.SendMessage(ctx, "sip:bob@"+domain, "text/plain", []byte("in flight"))
+				if err == nil && r.Status != 200 {
+					err = errors.New(r.Reason)
+				}
+				res <- err
+			}()
+			<-arrived
+			ctx, cancel := context.WithTimeout(context.Background(), c.deadline)
+			defer cancel()
+			start := time.Now()
+			s.Close(ctx)
+			took := time.Since(start)
+			err = <-res
+			if c.wantOK && err != nil {
+				t.Errorf("message in flight lost on Close: %v", err)
+			}
+			if !c.wantOK && took > 400*time.Millisecond {
+				t.Errorf("Close took %v with a %v deadline", took, c.deadline)
+			}
+		})
+	}
+}
