@@ -60,6 +60,15 @@
 // up to Config.MaxAttempts. A retransmitted MESSAGE (same Call-ID and
 // CSeq) is stored once.
 //
+// # Shutdown
+//
+// Close answers new requests with 503, lets the requests and deliveries
+// in progress finish until its context ends (then cancels them), lingers
+// 200 ms so clients read the last responses (sipgo handles responses in
+// goroutines that a connection close can overtake), and closes the
+// listeners and connections. Stored messages not yet delivered stay in
+// the store and are delivered after the next start.
+//
 // # Several nodes
 //
 // With PostgreSQL, several servers share accounts, bindings and queues.
