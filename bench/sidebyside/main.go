@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -34,6 +35,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/parley-im/parley/internal/loadgen"
 	"github.com/parley-im/parley/msrp"
 )
@@ -60,6 +62,9 @@ type target struct {
 
 func main() {
 	flag.Parse()
+	// sipgo logs a few lines to its package-global logger (see
+	// cmd/parley/main.go).
+	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
@@ -313,12 +318,21 @@ func (t *target) stop() {
 
 func freePort(network string) (int, error) {
 	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
+		// A port free for both UDP and TCP (SIP listens on both).
+		for range 50 {
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				return 0, err
+			}
+			port := pc.LocalAddr().(*net.UDPAddr).Port
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			pc.Close()
+			if err == nil {
+				l.Close()
+				return port, nil
+			}
 		}
-		defer pc.Close()
-		return pc.LocalAddr().(*net.UDPAddr).Port, nil
+		return 0, errors.New("no port free for both UDP and TCP")
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -413,13 +427,13 @@ func startSIP(ctx context.Context, kind string, users []loadgen.SIPUser) (*targe
 	default:
 		bin := filepath.Join(*binDir, "parley")
 		for _, u := range users {
-			cmd := exec.Command(bin, "user", "add", u.User, "--password", u.Password, "--data-dir", dir)
+			cmd := exec.Command(bin, "user", "add", u.User, "--password", u.Password, "--data-dir", dir, "--domain", "127.0.0.1")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("parley user add: %v: %s", err, out)
 			}
 		}
 		p, err = startProc(dir, bin, "serve", "--sip", "udp:"+addr+",tcp:"+addr, "--data-dir", dir,
-			"--msrp-relay", "off", "--http", "off", "--history=false", "--log-level", "error")
+			"--domain", "127.0.0.1", "--msrp-relay", "off", "--http", "off", "--history=false", "--log-level", "error")
 		if err != nil {
 			return nil, err
 		}

@@ -101,11 +101,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 		c := sipua.Config{AOR: "sip:" + u.User + "@" + cfg.Domain, Password: u.Password, Registrar: uri,
 			OutboundProxy: uri, Listen: []sipua.Listen{{Transport: cfg.Transport, Addr: "127.0.0.1:0"}}, PagerLimit: -1}
 		if recv {
-			c.OnMessage = func(*sipua.Message) {
-				if time.Since(start) >= cfg.Warmup {
-					received.Add(1)
-				}
-			}
+			c.OnMessage = func(*sipua.Message) { received.Add(1) }
 		}
 		ua, err := sipua.New(c)
 		if err != nil {
@@ -138,6 +134,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 	body := makeBody(cfg.Size)
 	var (
 		issued, ok atomic.Uint64
+		okAll      atomic.Uint64 // ok, warm-up included, to compare with received
 		wg         sync.WaitGroup
 		hist       Histogram
 		lastDone   atomic.Int64
@@ -192,6 +189,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 				case res.Disposition != sipua.Delivered:
 					count("not delivered: " + res.Disposition.String())
 				default:
+					okAll.Add(1)
 					now := time.Since(start)
 					if now >= cfg.Warmup {
 						h.Record(time.Since(t0))
@@ -206,10 +204,10 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 	elapsed := time.Duration(lastDone.Load()) - cfg.Warmup
 	// Receivers may see a MESSAGE a little after its 200 went out.
 	deadline := time.Now().Add(2 * time.Second)
-	for received.Load() < ok.Load() && time.Now().Before(deadline) {
+	for received.Load() < okAll.Load() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if d := ok.Load(); received.Load() < d {
+	if d := okAll.Load(); received.Load() < d {
 		errs["answered 200 but not received"] += d - received.Load()
 	}
 	res := &Result{Scenario: "message", Target: cfg.Server, Mode: "sip-message/" + cfg.Transport, Sessions: cfg.Pairs,
