@@ -5,6 +5,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,6 +58,8 @@ type relayClient struct {
 	got     []*msrp.Frame
 	bodies  [][]byte
 	resps   chan *msrp.Frame
+	count   atomic.Int64 // requests received
+	noKeep  atomic.Bool  // count requests without keeping them
 	stop    chan struct{}
 	stopped chan struct{}
 }
@@ -93,10 +96,13 @@ func authClientAt(t testing.TB, u msrp.URI, user string) *relayClient {
 					continue
 				}
 				{
-					c.mu.Lock()
-					c.got = append(c.got, r.f)
-					c.bodies = append(c.bodies, r.body)
-					c.mu.Unlock()
+					c.count.Add(1)
+					if !c.noKeep.Load() {
+						c.mu.Lock()
+						c.got = append(c.got, r.f)
+						c.bodies = append(c.bodies, r.body)
+						c.mu.Unlock()
+					}
 					if r.f.Method != msrp.MethodREPORT && r.f.FailureReportMode() == "yes" {
 						resp := msrp.Respond(r.f, 200, "")
 						resp.Flag = msrp.FlagEnd

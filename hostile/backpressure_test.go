@@ -1,0 +1,111 @@
+package hostile
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/cpimtransport"
+	"github.com/parley-im/parley/messagesdp"
+	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/msrp/relay"
+	"github.com/parley-im/parley/session"
+)
+
+// flood writes frames produced by next to nc for at most d, never reading,
+// and returns how many were written before a write blocked for 2 s.
+func flood(nc net.Conn, d time.Duration, next func(i int) []byte) (n int, blocked bool) {
+	start := time.Now()
+	for i := 0; time.Since(start) < d; i++ {
+		nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if _, err := nc.Write(next(i)); err != nil {
+			return i, true
+		}
+	}
+	return -1, false
+}
+
+// TestNeverReadingPeerRelay: a peer that floods SENDs toward a client's
+// URL and never reads the relay's 200s is back-pressured (its writes
+// block) and costs the relay bounded memory. (The MSRP endpoint does not
+// pass this yet: FINDINGS.md F10.)
+func TestNeverReadingPeerRelay(t *testing.T) {
+	s := startRelay(t, relay.Config{WriteTimeout: 2 * time.Second})
+	alice := authClient(t, s, "alice")
+	alice.noKeep.Store(true)
+	p := dialPeer(t, s.URI().HostPort())
+	close(p.done) // never read
+	h0 := heapAlloc()
+	var buf []byte
+	n, blocked := flood(p.nc, 15*time.Second, func(i int) []byte {
+		f := &msrp.Frame{TID: fmt.Sprintf("fl%08d", i), Method: msrp.MethodSEND, ToPath: alice.path(),
+			FromPath: []msrp.URI{p.self}, MessageID: fmt.Sprintf("m%08d", i), ContentType: "text/plain", Flag: msrp.FlagEnd}
+		buf = msrp.AppendFrame(buf[:0], f, []byte("x"))
+		return buf
+	})
+	h1 := heapAlloc()
+	t.Logf("wrote %d requests before blocking; heap +%d KiB; alice got %d", n, int64(h1-h0)>>10, alice.count.Load())
+	if !blocked {
+		t.Error("the relay kept reading from a peer that reads nothing for 15 s")
+	}
+	if h1 > h0+32<<20 {
+		t.Errorf("heap grew from %d to %d", h0, h1)
+	}
+}
+
+// TestNeverReadingPeerSeed: a seed session peer that asks for delivery
+// reports (§6.3), floods messages and never reads the reports is
+// back-pressured, in bounded memory.
+func TestNeverReadingPeerSeed(t *testing.T) {
+	ep, addr := newSeedEndpoint(t, cpimtransport.Config{})
+	ctx := testCtx(t)
+	mine := cpimtransport.NewSessionURI("127.0.0.1")
+	offer := &messagesdp.Media{Proto: messagesdp.ProtoCPIMTCP, Port: 9, Address: "127.0.0.1",
+		Formats: []string{"text/plain", cpimtransport.TypeDeliveryStatus}, URI: mine,
+		Direction: messagesdp.DirectionActive, Setup: messagesdp.SetupActive}
+	ans, err := ep.Answer(ctx, offer, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	theirs := ans.Media().URI
+	msg := func(i int) []byte {
+		m := "From: <" + mine + ">\r\nTo: <" + theirs + ">\r\nMsgID: " + strconv.Itoa(i+1) + "\r\n\r\nContent-Type: text/plain\r\n\r\nx"
+		return cpimtransport.AppendFrame(nil, []byte(m))
+	}
+	nc.Write(msg(0))
+	s, err := ans.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		for {
+			if _, err := s.Receive(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	h0 := heapAlloc()
+	n, blocked := flood(nc, 15*time.Second, func(i int) []byte { return msg(i + 1) })
+	h1 := heapAlloc()
+	t.Logf("wrote %d messages before blocking; heap +%d KiB; stats %+v", n, int64(h1-h0)>>10, ep.Stats())
+	if !blocked {
+		t.Error("the endpoint kept reading from a peer that reads nothing for 15 s")
+	}
+	if h1 > h0+32<<20 {
+		t.Errorf("heap grew from %d to %d", h0, h1)
+	}
+	s.Close()
+	nc.Close()
+	<-recvDone
+}
