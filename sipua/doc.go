@@ -88,6 +88,12 @@
 //     ServeTCP and ServeTLS take them over) and closes them on Close:
 //     sipgo's Close does not close listeners it was handed, and its
 //     ListenAndServe readiness signal is a string context key.
+//   - Config.Trace (SIP message tracing) uses sipgo's per-UA read filter,
+//     which sees every read on every connection (stream reads are split
+//     into messages by Content-Length, RFC 3261 §18.3), and wraps the
+//     UA's own listeners for what it sends; sipgo's only write hook is
+//     its process-global tracer (sip.SIPDebug), so requests sent on
+//     sockets sipgo opens itself are not traced.
 //   - sipgo is configured through options only, never through its mutable
 //     package globals (sip.SIPDebug, sip.UDPMTUSize, timers, …). A few of
 //     sipgo's own log lines (e.g. "TCP ref went negative", issue #34) go

@@ -109,6 +109,17 @@ type Config struct {
 	// large-message mode. Default DefaultPagerLimit; negative disables
 	// large-message mode (oversized bodies then fail).
 	PagerLimit int
+
+	// Trace, if set, is called with every SIP message the UA receives,
+	// on any connection, before the UA acts on it, and every message it
+	// sends through its listeners: on its listening UDP sockets and on
+	// the TCP/TLS connections it accepted (its responses, mostly). What
+	// sipgo sends on sockets it opens itself for requests (dialled TCP/TLS
+	// connections, UDP from an ephemeral port) is not seen: sipgo offers
+	// no hook there but its process-global tracer. It is called from sipgo's reader and writer
+	// goroutines, possibly concurrently, and must return quickly without
+	// calling the UA; Msg is valid only during the call.
+	Trace func(m TraceMessage)
 }
 
 // UA is a SIP user agent for instant messaging: pager mode (RFC 3428) and
@@ -122,6 +133,7 @@ type UA struct {
 	media     Media
 	pagerMax  int
 	acceptTyp []string
+	trace     *tracer // nil without Config.Trace
 
 	sua *sipgo.UserAgent
 	srv *sipgo.Server
@@ -205,6 +217,11 @@ func New(cfg Config) (*UA, error) {
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	sl := ua.log.With("component", "sipgo")
+	tpOpts := []sip.TransportLayerOption{sip.WithTransportLayerLogger(sl)}
+	if cfg.Trace != nil {
+		ua.trace = newTracer(cfg.Trace)
+		tpOpts = append(tpOpts, sip.WithTransportLayerReadFilter(ua.trace.readFilter))
+	}
 	var err error
 	ua.sua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(ua.cfg.UserAgent),
@@ -217,7 +234,7 @@ func New(cfg Config) (*UA, error) {
 			// instead of after timer B (32 s).
 			sip.WithTransactionLayerTerminateOnConnClose(),
 		),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sl)),
+		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("sipua: %w", err)
@@ -337,17 +354,26 @@ func (ua *UA) Serve(ctx context.Context) error {
 // closes it then. Unlike net/http's Serve it returns at once, once the
 // listener is in use (its port goes into Contact headers).
 func (ua *UA) ServeUDP(pc net.PacketConn) error {
+	if ua.trace != nil {
+		pc = &tracePacketConn{PacketConn: pc, t: ua.trace}
+	}
 	return ua.serve(UDP, pc.LocalAddr(), pc.Close, func() error { return ua.srv.ServeUDP(pc) })
 }
 
 // ServeTCP hands l to the UA (see ServeUDP).
 func (ua *UA) ServeTCP(l net.Listener) error {
+	if ua.trace != nil {
+		l = &traceListener{Listener: l, t: ua.trace, transport: "TCP"}
+	}
 	return ua.serve(TCP, l.Addr(), l.Close, func() error { return ua.srv.ServeTCP(l) })
 }
 
 // ServeTLS hands l, a TLS listener (tls.NewListener), to the UA (see
 // ServeUDP).
 func (ua *UA) ServeTLS(l net.Listener) error {
+	if ua.trace != nil {
+		l = &traceListener{Listener: l, t: ua.trace, transport: "TLS"}
+	}
 	return ua.serve(TLS, l.Addr(), l.Close, func() error { return ua.srv.ServeTLS(l) })
 }
 
