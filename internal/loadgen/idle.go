@@ -78,6 +78,9 @@ func (r *runner) runIdle(ctx context.Context) (*Result, error) {
 	if err := sleepCtx(ctx, cfg.Settle); err != nil {
 		return nil, err
 	}
+	if cfg.BeforeMeasure != nil {
+		cfg.BeforeMeasure()
+	}
 	pids = WithDescendants(cfg.PIDs)
 	after, err := Memory(pids)
 	if err != nil {

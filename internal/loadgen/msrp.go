@@ -100,6 +100,10 @@ type MSRPConfig struct {
 	// PIDs are the target's processes for Idle; their descendants are
 	// included (Kamailio forks workers).
 	PIDs []int
+	// BeforeMeasure, if set, is called by Idle just before it reads the
+	// target's memory after Settle (the side-by-side runner uses it to ask
+	// Parley's relay to return freed memory to the OS).
+	BeforeMeasure func()
 	// Progress, when set, receives a progress line every ProgressEvery
 	// (default 1 s).
 	Progress      io.Writer
