@@ -23,6 +23,11 @@
 //   - §4.1: m=message <port> cpim/tcp|cpim/tls <MIME types>, text/plain
 //     always listed.
 //   - §4.2: a=uri, a fresh im: URI with 128 random bits per session.
+//   - a=max-size (not in the draft; borrowed from RFC 4975 §8.6):
+//     Options.MaxSize is advertised in offers and answers, and Send refuses
+//     a message larger than the peer's a=max-size with session.ErrTooLarge
+//     before sending any of it. A larger message that arrives anyway (from
+//     a peer that ignores the attribute) is refused with a 413 report.
 //   - §4.3, companion §4.2: a=direction (both/active/passive) decides who
 //     connects, and a=setup (RFC 4145) is written alongside and understood;
 //     the active side connects to the c-line address and m-line port.

@@ -462,6 +462,7 @@ func (e *Endpoint) Offer(ctx context.Context, opts session.Options) (session.Off
 		Direction: messagesdp.DirectionBoth,
 		Setup:     messagesdp.SetupActpass,
 		Port:      port,
+		MaxSize:   max(opts.MaxSize, 0), // a=max-size, borrowed from RFC 4975 §8.6
 	}
 	if port == 0 {
 		m.Port, m.Direction, m.Setup = activePort, messagesdp.DirectionActive, messagesdp.SetupActive
@@ -498,6 +499,7 @@ func (e *Endpoint) Answer(ctx context.Context, remote *messagesdp.Media, opts se
 		Direction: dir,
 		Setup:     setup,
 		Port:      port,
+		MaxSize:   max(opts.MaxSize, 0), // a=max-size, borrowed from RFC 4975 §8.6
 	}
 	if port == 0 {
 		m.Port = activePort

@@ -326,7 +326,9 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 		}
 	}
 	if remote.MaxSize > 0 && n > remote.MaxSize {
-		return nil, session.ErrTooLarge
+		// The peer's a=max-size (RFC 4975 §8.6, which this transport
+		// borrows): refuse before sending anything.
+		return nil, fmt.Errorf("%w: %d octets, the peer's a=max-size is %d", session.ErrTooLarge, n, remote.MaxSize)
 	}
 	resend := int64(0)
 	if m.ID != "" {
