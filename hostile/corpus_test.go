@@ -248,6 +248,7 @@ var corpus = []corpusCase{
 
 	// ---- SDP bodies (RFC 4566, RFC 4975 §8), parsed by messagesdp.Parse ----
 	{"sdp/10000-attributes.sdp", "sdp=reject", sdpWithAttrs(10000)},
+	{"sdp/10000-short-attributes.sdp", "sdp=accept", strings.Replace(sdpWithAttrs(0), "a=accept-types:text/plain\r\n", "a=accept-types:text/plain\r\n"+strings.Repeat("a=x\r\n", 10000), 1)},
 	{"sdp/no-origin.sdp", "sdp=reject", "v=0\r\ns=-\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n"},
 	{"sdp/nul.sdp", "sdp=reject", "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=\x00\r\nt=0 0\r\nm=message 9 TCP/MSRP *\r\n"},
 	{"sdp/bare-cr.sdp", "sdp=reject", "v=0\ro=- 1 1 IN IP4 127.0.0.1\rs=-\rt=0 0\r"},
