@@ -269,6 +269,9 @@ func newAgent(ctx context.Context, id *identity, o agentOptions) (*agent, error)
 		OnMessage:      o.onMessage,
 		AcceptTypes:    []string{"text/*", "message/cpim", "application/*", "image/*"},
 	}
+	if o.tap != nil {
+		cfg.Trace = o.tap.sipTrace(o.name, o.peer)
+	}
 	if id.server != "" {
 		cfg.Registrar = id.server
 		cfg.OutboundProxy = id.server
@@ -304,17 +307,11 @@ func (a *agent) listen(id *identity, tlsConf *tls.Config, o agentOptions) error 
 		if err != nil {
 			return listenErr(addr, err)
 		}
-		if o.tap != nil {
-			pc = o.tap.packetConn(pc, o.name, o.peer)
-		}
 		return a.ua.ServeUDP(pc)
 	case sipua.TCP, sipua.TLS:
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			return listenErr(addr, err)
-		}
-		if o.tap != nil {
-			l = o.tap.listener(l, o.name, o.peer)
 		}
 		if id.transport == sipua.TLS {
 			return a.ua.ServeTLS(tls.NewListener(l, tlsConf))

@@ -32,9 +32,10 @@ in a pager-mode SIP MESSAGE (RFC 3428); a body over the pager limit (1300
 bytes) goes in a short session automatically (INVITE, one message, BYE: the
 UA's large-message mode); --session always uses a session (MSRP or cpim/tcp,
 as negotiated) with a delivery report. Standard input larger than 1 MiB is
-streamed in a session without being held in memory (a pipe is spooled to a
-temporary file first, so the message has a size); a progress line is shown
-on standard error when it is a terminal, or with --progress.
+streamed in large-message mode (or, with --session, in a plain session)
+without being held in memory (a pipe is spooled to a temporary file first,
+so the message has a size); a progress line is shown on standard error when
+it is a terminal, or with --progress.
 
 Without --server the peer is reached directly (peer-to-peer): give its
 address with host and port, as "parley listen" prints it.
@@ -51,9 +52,6 @@ const sendExamples = `  parley send sip:bob@127.0.0.1:5060 "hello bob"
   parley send --session --progress sip:bob@127.0.0.1:5060 - < big.log
   PARLEY_AS=sip:alice@example.com PARLEY_SERVER="sip:example.com;transport=tcp" \
     PARLEY_PASSWORD=secret parley send sip:bob@example.com "via the server"`
-
-// byeGrace is how long send waits after the delivery before its BYE.
-const byeGrace = 250 * time.Millisecond
 
 // streamThreshold is the stdin size above which send streams in a session
 // instead of holding the body in memory.
@@ -128,8 +126,18 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	}
 	defer a.Close()
 
-	if stream == nil && !*forceSession {
+	show := *progress || isTerminal(e.stderr)
+	switch {
+	case stream == nil && !*forceSession:
 		return sendPager(ctx, e, a, &id, peer, *ctype, body, *wrap, *timeout)
+	case stream != nil && !*forceSession:
+		// Large-message mode (INVITE with the large-message feature
+		// tag, the body streamed, BYE): the receiver takes it as one
+		// message, like a pager one.
+		return sendStream(ctx, e, a, &id, peer, *subject, &sipua.LargeMessage{
+			ContentType: *ctype, Body: stream, Size: size,
+			CPIM: cpimFor(id.as, peer, time.Now()), Subject: *subject,
+		}, *timeout, show)
 	}
 	out := &session.Outgoing{ContentType: *ctype, CPIM: cpimFor(id.as, peer, time.Now())}
 	if stream != nil {
@@ -137,7 +145,6 @@ func runSend(ctx context.Context, e *env, args []string) error {
 	} else {
 		out.Body = body
 	}
-	show := *progress || isTerminal(e.stderr)
 	return sendSession(ctx, e, a, &id, peer, *subject, out, *timeout, show)
 }
 
@@ -233,15 +240,8 @@ func sendSession(ctx context.Context, e *env, a *agent, id *identity, peer, subj
 		return &exitError{code: exitFailed, err: explain(err, id, peer)}
 	}
 	defer func() {
-		// Workaround: a receiving sipua UA whose BYE arrives before it
-		// has finished opening the answered session (it waits for the
-		// ACK first) drops that session with the messages already in
-		// it. A short pause before the BYE lets it open the session.
-		select {
-		case <-time.After(byeGrace):
-		case <-call.Done():
-		case <-ctx.Done():
-		}
+		// The BYE may go as soon as the message is delivered: a
+		// receiving sipua UA still hands over what the session holds.
 		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		call.Hangup(hctx)
 		cancel()
@@ -295,19 +295,75 @@ func errOrEmpty(err error) string {
 	return "(" + err.Error() + ")"
 }
 
+// sendStream sends a streamed body in large-message mode
+// (sipua.SendLarge), with a progress line when show is set.
+func sendStream(ctx context.Context, e *env, a *agent, id *identity, peer, subject string, m *sipua.LargeMessage, timeout time.Duration, show bool) error {
+	start := time.Now()
+	if show {
+		m.Progress = func(sent, total int64) { progressLine(e.stderr, sent, 0, total, start) }
+	}
+	// The timeout bounds the wait for the answer, as in a session; the
+	// transfer itself takes as long as it takes (Ctrl-C stops it).
+	answered := make(chan struct{})
+	tctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-answered:
+		case <-tctx.Done():
+		}
+	}()
+	progress := m.Progress
+	m.Progress = func(sent, total int64) {
+		select {
+		case <-answered:
+		default:
+			close(answered) // progress is reported only once the session is open
+		}
+		if progress != nil {
+			progress(sent, total)
+		}
+	}
+	res, err := a.ua.SendLarge(tctx, peer, m)
+	if show && res.Session.Outcome != session.Pending {
+		fmt.Fprintln(e.stderr)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return &exitError{code: exitFailed, err: fmt.Errorf("interrupted while sending to %s", peer)}
+		}
+		return &exitError{code: exitFailed, err: explain(err, id, peer)}
+	}
+	if res.Session.Outcome == session.Sent {
+		fmt.Fprintf(e.stderr, "sent to %s in a session (large-message mode); the peer did not confirm delivery\n", peer)
+		return &exitError{code: exitAccepted, err: fmt.Errorf("%s: sent, delivery not confirmed (exit status %d)", peer, exitAccepted)}
+	}
+	fmt.Fprintf(e.stderr, "delivered to %s (%d %s, %s mode, %s in %s)\n", peer, res.Status, res.Reason, res.Mode, mib(m.Size), since(start))
+	return nil
+}
+
+// progressLine prints one \r-refreshed progress line.
+func progressLine(w io.Writer, sent, confirmed, total int64, start time.Time) {
+	rate := float64(sent) / max(time.Since(start).Seconds(), 0.001)
+	line := fmt.Sprintf("sending: %s", octets(sent, total))
+	if confirmed > 0 {
+		line += fmt.Sprintf(", %s confirmed", mib(confirmed))
+	}
+	line += fmt.Sprintf(", %s/s", mib(int64(rate)))
+	fmt.Fprintf(w, "\r%-70s", line)
+}
+
 // showProgress prints a \r-refreshed progress line until stop closes.
 func showProgress(w io.Writer, d *session.Delivery, start time.Time, stop <-chan struct{}) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	print := func() {
 		sent, confirmed := d.Progress()
-		rate := float64(sent) / max(time.Since(start).Seconds(), 0.001)
-		line := fmt.Sprintf("sending: %s", octets(sent, d.Size()))
-		if confirmed > 0 {
-			line += fmt.Sprintf(", %s confirmed", mib(confirmed))
-		}
-		line += fmt.Sprintf(", %s/s", mib(int64(rate)))
-		fmt.Fprintf(w, "\r%-70s", line)
+		progressLine(w, sent, confirmed, d.Size(), start)
 	}
 	for {
 		select {

@@ -97,7 +97,8 @@ func TestSendListen(t *testing.T) {
 		{"session", nil, []string{"--session", uri, "in a session"}, "session", "in a session", 0},
 		{"session-cpim", nil, []string{"--session", "--media", "cpim", uri, "over cpim/tcp"}, "session", "over cpim/tcp", 0},
 		{"large", big, []string{uri}, "large-message", string(big), 0},
-		{"stream", huge, []string{"--progress", "--type", "application/octet-stream", uri, "-"}, "session", "", 0},
+		{"stream", huge, []string{"--progress", "--type", "application/octet-stream", uri, "-"}, "large-message", "", 0},
+		{"stream-session", huge, []string{"--session", "--progress", "--type", "application/octet-stream", uri, "-"}, "session", "", 0},
 	}
 	skipped := 0
 	for i, c := range cases {
@@ -116,7 +117,7 @@ func TestSendListen(t *testing.T) {
 			if c.mode == "" {
 				return
 			}
-			if c.name == "stream" && !strings.Contains(stderr, "\rsending: ") {
+			if strings.HasPrefix(c.name, "stream") && !strings.Contains(stderr, "\rsending: ") {
 				t.Errorf("no progress line in %q", stderr)
 			}
 			deadline := time.Now().Add(5 * time.Second)
@@ -138,7 +139,7 @@ func TestSendListen(t *testing.T) {
 				t.Errorf("time %q: %v", r.Time, err)
 			}
 			switch {
-			case c.name == "stream":
+			case strings.HasPrefix(c.name, "stream"):
 				if r.Text != nil || r.Size == nil || *r.Size != int64(len(huge)) || r.ContentType != "application/octet-stream" {
 					t.Errorf("stream record = %+v, want application/octet-stream of size %d", r, len(huge))
 				}

@@ -11,10 +11,12 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/parley-im/parley/sipua"
 )
 
 // transcript prints timestamped lines for the demo: SIP start lines (and
-// SDP m-lines) seen on the agents' SIP listeners and, with wire set, the
+// SDP m-lines) the agents receive (sipua's Trace hook) and, with wire set, the
 // raw MSRP and CPIM transport bytes seen on the media connections. It is
 // safe for concurrent use; one mutex orders the lines.
 type transcript struct {
@@ -47,63 +49,17 @@ func (t *transcript) raw(prefix string, lines []string) {
 
 func arrow(from, to string) string { return from + " → " + to }
 
-// listener taps every connection accepted on l (SIP over TCP or TLS):
-// what it reads comes from peer, what it writes goes to peer. Each SIP
-// connection between the demo's agents has one accepting end, so every
-// message is seen once.
-func (t *transcript) listener(l net.Listener, owner, peer string) net.Listener {
-	return &tapListener{Listener: l, t: t, owner: owner, peer: peer}
-}
-
-type tapListener struct {
-	net.Listener
-	t           *transcript
-	owner, peer string
-}
-
-func (l *tapListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+// sipTrace returns a sipua.Config.Trace that prints the SIP messages
+// owner receives from peer. Every SIP message between the demo's two
+// agents is received by one of them, so each is shown once, before the
+// receiver acts on it.
+func (t *transcript) sipTrace(owner, peer string) func(sipua.TraceMessage) {
+	s := &sipScanner{t: t, dir: arrow(peer, owner), datagram: true}
+	return func(m sipua.TraceMessage) {
+		if m.Dir == sipua.Received {
+			s.feed(m.Msg) // one whole message per call
+		}
 	}
-	return &sipTapConn{Conn: c,
-		in:  &sipScanner{t: l.t, dir: arrow(l.peer, l.owner)},
-		out: &sipScanner{t: l.t, dir: arrow(l.owner, l.peer)}}, nil
-}
-
-type sipTapConn struct {
-	net.Conn
-	in, out *sipScanner
-}
-
-func (c *sipTapConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.in.feed(b[:n])
-	return n, err
-}
-
-// Write shows the message before it leaves, so that the line comes
-// before whatever the peer does with it.
-func (c *sipTapConn) Write(b []byte) (int, error) {
-	c.out.feed(b)
-	return c.Conn.Write(b)
-}
-
-// packetConn taps a UDP socket: every datagram between the agents is
-// received by one of them, so only reads are shown.
-func (t *transcript) packetConn(pc net.PacketConn, owner, peer string) net.PacketConn {
-	return &tapPacketConn{PacketConn: pc, s: &sipScanner{t: t, dir: arrow(peer, owner), datagram: true}}
-}
-
-type tapPacketConn struct {
-	net.PacketConn
-	s *sipScanner
-}
-
-func (p *tapPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	n, a, err := p.PacketConn.ReadFrom(b)
-	p.s.feed(b[:n])
-	return n, a, err
 }
 
 // sipScanner splits a SIP byte stream into messages (RFC 3261 §7.5: the
