@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,13 +368,15 @@ func stripTsharkNoise(s string) string {
 // wireSEND summarises the SEND requests found in the reassembled TCP
 // streams of a capture.
 type wireSEND struct {
-	count   int // SEND requests with a body
-	maxBody int // largest body, in octets
+	count   int            // SEND requests with a body
+	maxBody int            // largest body, in octets
+	methods map[string]int // every request, by method
 }
 
 // sendsOnWire reassembles every TCP stream of the capture (by sequence
 // number, dropping retransmitted octets) and scans it for MSRP SEND
-// requests, measuring each body up to its end-line. tshark's MSRP
+// requests, measuring each body up to its end-line, and counts every
+// request by method. tshark's MSRP
 // dissector decodes only the first PDU of a segment that carries several
 // (a sender that coalesces chunks into one write), so counting its PDUs
 // undercounts; this count does not depend on segmentation. Bodies must
@@ -383,7 +386,7 @@ func (c *capture) sendsOnWire(t testing.TB) wireSEND {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin, "-r", c.file, "-Y", "tcp.len > 0",
-		"-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.seq_raw", "-e", "tcp.payload")
+		"-T", "fields", "-e", "tcp.stream", "-e", "tcp.srcport", "-e", "tcp.seq", "-e", "tcp.payload")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -391,11 +394,11 @@ func (c *capture) sendsOnWire(t testing.TB) wireSEND {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("tshark: %v", err)
 	}
-	type dir struct {
-		next uint32
-		buf  []byte
+	type segment struct {
+		seq int64 // tshark's relative sequence number
+		p   []byte
 	}
-	streams := map[string]*dir{}
+	segs := map[string][]segment{}
 	var order []string
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 1<<20), 8<<20)
@@ -404,7 +407,7 @@ func (c *capture) sendsOnWire(t testing.TB) wireSEND {
 		if len(fs) != 4 {
 			continue
 		}
-		seq, err := strconv.ParseUint(fs[2], 10, 32)
+		seq, err := strconv.ParseInt(fs[2], 10, 64)
 		if err != nil {
 			t.Fatalf("tshark seq %q: %v", fs[2], err)
 		}
@@ -413,32 +416,40 @@ func (c *capture) sendsOnWire(t testing.TB) wireSEND {
 			t.Fatalf("tshark payload: %v", err)
 		}
 		key := fs[0] + "/" + fs[1]
-		d := streams[key]
-		if d == nil {
-			d = &dir{next: uint32(seq)}
-			streams[key] = d
+		if segs[key] == nil {
 			order = append(order, key)
 		}
-		// Skip what was already taken (retransmissions); a gap means the
-		// capture lost a segment.
-		s := uint32(seq)
-		if skip := int32(d.next - s); skip > 0 {
-			if int(skip) >= len(p) {
-				continue
-			}
-			p, s = p[skip:], d.next
-		} else if skip < 0 {
-			t.Errorf("capture lost %d octets of stream %s", -skip, key)
-		}
-		d.buf = append(d.buf, p...)
-		d.next = s + uint32(len(p))
+		segs[key] = append(segs[key], segment{seq, p})
 	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("tshark -T fields tcp.payload: %v", err)
 	}
-	var w wireSEND
+	// Segments may be recorded out of order; sort them by sequence number
+	// and drop retransmitted octets. A gap means the capture lost data.
+	streams := map[string][]byte{}
 	for _, key := range order {
-		b := streams[key].buf
+		ss := segs[key]
+		sort.SliceStable(ss, func(i, j int) bool { return ss[i].seq < ss[j].seq })
+		next := ss[0].seq
+		var buf []byte
+		for _, sg := range ss {
+			p := sg.p
+			if skip := next - sg.seq; skip > 0 {
+				if skip >= int64(len(p)) {
+					continue
+				}
+				p = p[skip:]
+			} else if skip < 0 {
+				t.Errorf("the capture lost %d octets of stream %s (dumpcap dropped packets?)", -skip, key)
+			}
+			buf = append(buf, p...)
+			next = max(next, sg.seq) + int64(len(p))
+		}
+		streams[key] = buf
+	}
+	w := wireSEND{methods: map[string]int{}}
+	for _, key := range order {
+		b := streams[key]
 		for {
 			i := bytes.Index(b, []byte("MSRP "))
 			if i < 0 {
@@ -450,7 +461,12 @@ func (c *capture) sendsOnWire(t testing.TB) wireSEND {
 				break
 			}
 			fields := strings.Fields(string(b[:eol]))
-			if len(fields) != 3 || fields[2] != "SEND" {
+			if len(fields) != 3 || strings.Trim(fields[2], "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+				b = b[eol:] // a response
+				continue
+			}
+			w.methods[fields[2]]++
+			if fields[2] != "SEND" {
 				b = b[eol:]
 				continue
 			}
