@@ -176,3 +176,44 @@ func rsPick(chs []rsChallenge) (rsChallenge, bool) {
 	}
 	return rsChallenge{}, false
 }
+
+func TestRelaySuiteDigestClient(t *testing.T) {
+	// RFC 2617 §3.5's example, with HA2 over "GET:/dir/index.html" as
+	// HA2 over "AUTH:uri" would be: checks the independent digest code
+	// against a published vector before it judges any relay.
+	ch, err := rsParseChallenge(`Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ch.qops(); len(got) != 2 || got[0] != "auth" || got[1] != "auth-int" {
+		t.Fatalf("qops %q", got)
+	}
+	ha1 := rsHex(md5.New, "Mufasa", "testrealm@host.com", "Circle Of Life")
+	resp := rsHex(md5.New, ha1, ch.params["nonce"], "00000001", "0a4f113b", "auth", rsHex(md5.New, "GET", "/dir/index.html"))
+	if resp != "6629fae49393a05397450978507c4ef1" {
+		t.Fatalf("RFC 2617 §3.5 response: got %s", resp)
+	}
+	for _, tc := range []struct {
+		in   string
+		want map[string]string
+		err  bool
+	}{
+		{`a="x\"y", b=2,c="3"`, map[string]string{"a": `x"y`, "b": "2", "c": "3"}, false},
+		{`rspauth="ab", nc=00000001, qop=auth`, map[string]string{"rspauth": "ab", "nc": "00000001", "qop": "auth"}, false},
+		{`a="unterminated`, nil, true},
+		{`novalue`, nil, true},
+	} {
+		got, err := rsParseParams(tc.in)
+		if (err != nil) != tc.err {
+			t.Fatalf("%q: err %v", tc.in, err)
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%q: %s=%q, want %q", tc.in, k, got[k], v)
+			}
+		}
+	}
+	if _, err := rsParseChallenge(`Basic realm="x"`); err == nil {
+		t.Error("Basic accepted as a Digest challenge")
+	}
+}
