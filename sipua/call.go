@@ -717,9 +717,16 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		go func() {
 			defer ua.wg.Done()
 			ua.deliverLarge(c, s, req)
+			// The sender hangs up after its message; its session often
+			// ends before its BYE arrives. Crossing BYEs would only make
+			// 481s (and race the sender's teardown of the SIP
+			// connection), so the BYE is left to the sender for a while.
+			t := time.NewTimer(drainGrace)
+			defer t.Stop()
 			select {
 			case <-c.done:
-			default:
+			case <-ua.ctx.Done():
+			case <-t.C:
 				hctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
 				c.Hangup(hctx)
 				cancel()
