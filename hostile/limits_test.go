@@ -1,11 +1,13 @@
 package hostile
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/msrp/relay"
 )
 
 // TestInFlightMessagesPerSession: a session peer that starts many messages
@@ -111,4 +113,66 @@ func TestTooFragmented(t *testing.T) {
 	if err := probe(rs.peer, []msrp.URI{rs.to}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRelayLimitsFromOutside checks the relay limits SECURITY.md lists:
+// Use-Path URLs per connection, connections per address, and AUTH
+// failures before the connection is closed.
+func TestRelayLimitsFromOutside(t *testing.T) {
+	s := startRelay(t, relay.Config{MaxSessionsPerConn: 5, MaxConnsPerAddr: 8})
+	t.Run("urls per connection", func(t *testing.T) {
+		p := dialPeer(t, s.URI().HostPort())
+		var last error
+		granted := 0
+		for range 7 {
+			_, err := msrp.Authenticate(testCtx(t), p, s.URI(), msrp.Credentials{Username: "alice", Password: "alice-pw"},
+				msrp.AuthOptions{From: p.self})
+			if err != nil {
+				last = err
+				break
+			}
+			granted++
+		}
+		if granted != 5 || !errors.Is(last, msrp.ErrAuthForbidden) {
+			t.Fatalf("granted %d URLs on one connection, then %v; want 5 then ErrAuthForbidden", granted, last)
+		}
+	})
+	t.Run("auth failures", func(t *testing.T) {
+		p := dialPeer(t, s.URI().HostPort())
+		for i := range relay.DefaultMaxAuthFailures {
+			_, err := msrp.Authenticate(testCtx(t), p, s.URI(), msrp.Credentials{Username: "alice", Password: "guess"},
+				msrp.AuthOptions{From: p.self})
+			if !errors.Is(err, msrp.ErrAuthRejected) && !(i == relay.DefaultMaxAuthFailures-1 && err != nil) {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+		}
+		if !p.closed(reactionTimeout) {
+			t.Fatalf("connection still open after %d wrong passwords", relay.DefaultMaxAuthFailures)
+		}
+	})
+	t.Run("connections per address", func(t *testing.T) {
+		// Wait for the previous subtests' connections to be gone.
+		waitOpen := func(n int64) {
+			deadline := time.Now().Add(reactionTimeout)
+			for s.Metrics().ConnectionsOpen != n && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if got := s.Metrics().ConnectionsOpen; got != n {
+				t.Fatalf("%d connections open, want %d", got, n)
+			}
+		}
+		waitOpen(0)
+		var ps []*peer
+		for range 8 {
+			ps = append(ps, dialPeer(t, s.URI().HostPort()))
+		}
+		waitOpen(8)
+		extra := dialPeer(t, s.URI().HostPort())
+		if !extra.closed(reactionTimeout) {
+			t.Fatalf("a 9th connection from one address was kept with MaxConnsPerAddr 8 (metrics %+v)", s.Metrics())
+		}
+		for _, p := range ps {
+			p.close()
+		}
+	})
 }
