@@ -65,6 +65,7 @@ type rsEnv struct {
 	addr     string       // host:port on loopback
 	uri      string       // the relay URI put in the To-Path of AUTH
 	users    [2][2]string // two accounts: user, password
+	denied   [2]string    // an account with valid credentials but no service
 	alive    func() bool
 }
 
@@ -80,6 +81,8 @@ func startParleyRelay(t *testing.T) *rsEnv {
 	auth := relay.NewMemoryAuthenticator()
 	auth.Add("alice", "alice-secret")
 	auth.Add("bob", "bob-secret")
+	auth.Add("eve", "eve-secret") // as in msrp-relay.cfg: valid credentials, no service
+	auth.Deny("eve")
 	srv, err := relay.New(relay.Config{Host: "127.0.0.1", Port: port, Authenticator: auth, TransactionTimeout: 2 * time.Second})
 	if err != nil {
 		l.Close()
@@ -95,7 +98,8 @@ func startParleyRelay(t *testing.T) *rsEnv {
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	return &rsEnv{addr: addr, uri: "msrp://" + addr + ";tcp",
-		users: [2][2]string{{"alice", "alice-secret"}, {"bob", "bob-secret"}}, alive: func() bool { return true }}
+		users: [2][2]string{{"alice", "alice-secret"}, {"bob", "bob-secret"}}, denied: [2]string{"eve", "eve-secret"},
+		alive: func() bool { return true }}
 }
 
 // startKamailioRelay runs interop/kamailio/msrp-relay.cfg (skips, or fails
@@ -103,7 +107,8 @@ func startParleyRelay(t *testing.T) *rsEnv {
 func startKamailioRelay(t *testing.T) *rsEnv {
 	k := startKamailio(t, kamailioOptions{})
 	return &rsEnv{kamailio: true, addr: k.Addr, uri: relayURI(k),
-		users: [2][2]string{{"alice", "alice-secret"}, {"bob", "bob-secret"}}, alive: k.Alive}
+		users: [2][2]string{{"alice", "alice-secret"}, {"bob", "bob-secret"}}, denied: [2]string{"eve", "eve-secret"},
+		alive: k.Alive}
 }
 
 // relayCase is one row of the suite. run returns a short description of
@@ -328,6 +333,25 @@ var relayCases = []relayCase{
 			t.Errorf("a refused AUTH carries Use-Path %q", r.Get("Use-Path"))
 		}
 		return strconv.Itoa(r.Code)
+	}},
+	{name: "unknown user", rfc: "4976 §6.3, §9.1", run: func(t *testing.T, e *rsEnv) string {
+		rc := e.client(t)
+		r, _ := e.login(t, rc, "mallory", "mallory-secret", "")
+		if r.Code != 401 && r.Code != 403 {
+			t.Fatalf("want 401 or 403:\n%s", r)
+		}
+		if r.Get("Use-Path") != "" {
+			t.Errorf("a refused AUTH carries Use-Path %q", r.Get("Use-Path"))
+		}
+		return strconv.Itoa(r.Code)
+	}},
+	{name: "authenticated but not authorised", rfc: "4976 §6.3", run: func(t *testing.T, e *rsEnv) string {
+		rc := e.client(t)
+		r, _ := e.login(t, rc, e.denied[0], e.denied[1], "")
+		if r.Code != 403 || r.Get("Use-Path") != "" {
+			t.Fatalf("want 403 without Use-Path:\n%s", r)
+		}
+		return "403"
 	}},
 	{name: "Expires out of bounds", rfc: "4976 §4.6, §6.3", run: func(t *testing.T, e *rsEnv) string {
 		var out []string
