@@ -122,6 +122,7 @@ type Endpoint struct {
 	reportWait  time.Duration // ReportTimeout, <0: forever
 	chunkSize   int64
 	maxChunk    int64 // hard cap on a chunk's body, 0: none
+	fastWhole   int64 // maxFastWhole when created
 	fingerprint string
 	serverTLS   *tls.Config
 
@@ -149,6 +150,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		idleTimeout: cfg.IdleTimeout,
 		chunkSize:   int64(cfg.ChunkSize),
 		maxChunk:    int64(cfg.MaxChunkSize),
+		fastWhole:   maxFastWhole,
 		listeners:   map[net.Listener]bool{},
 		conns:       map[string]*Conn{},
 		all:         map[*Conn]struct{}{},

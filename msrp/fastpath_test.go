@@ -49,7 +49,7 @@ func TestFastPathSameAsAssembly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got [2]string
-			for i, fastMax := range []int64{64 << 10, 0} {
+			for i, fastMax := range []int64{64 << 10, -1} { // on, off
 				got[i] = runChunks(t, tc.opts, fastMax, func(p *rawPeer) []string {
 					var tids []string
 					for _, c := range tc.chunks {
@@ -81,9 +81,9 @@ func TestFastPathSameAsAssembly(t *testing.T) {
 func runChunks(t *testing.T, opts session.Options, fastMax int64, send func(*rawPeer) []string) string {
 	t.Helper()
 	old := maxFastWhole
-	maxFastWhole = fastMax
-	defer func() { maxFastWhole = old }()
+	maxFastWhole = fastMax // read once, by NewEndpoint
 	b := newTestEndpoint(t, Config{}, true)
+	maxFastWhole = old
 	p, s := newRawPassive(t, b, opts)
 	send(p)
 	probe := p.sendReq(&Frame{Method: MethodSEND, MessageID: "probe0001"}, nil)

@@ -715,7 +715,7 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 		preErr error  // the reader's *StatusError, if any
 		fast   bool
 	)
-	if im == nil && br.Start == 1 && br.Total != Unknown && br.Total <= maxFastWhole &&
+	if im == nil && br.Start == 1 && br.Total != Unknown && br.Total <= s.ep.fastWhole &&
 		br.Total <= s.opts.MaxInMemory && (s.opts.MaxSize <= 0 || br.Total <= s.opts.MaxSize) &&
 		len(s.in) < maxIncomingInFlight && typeAccepted(f.ContentType, s.accept) {
 		buf := make([]byte, br.Total+1)
@@ -814,7 +814,8 @@ func (s *Session) recvSEND(c *Conn, f *Frame) error {
 }
 
 // maxFastWhole bounds the messages that recvSEND's fast path reads
-// straight into their body (a variable for the differential test).
+// straight into their body; each Endpoint copies it when created (a
+// variable for the differential test).
 var maxFastWhole int64 = 64 << 10
 
 // readBodyInto reads the current frame's body into buf, and reports how
