@@ -279,8 +279,8 @@ func TestParleyOneSideRelayed(t *testing.T) {
 // chunks at 8 KiB) sends 10 MiB through Kamailio to a Parley endpoint
 // behind its own Use-Path: the endpoint binds through the relay,
 // reassembles the 1280 chunks and its success REPORT comes back through
-// Kamailio. This is the receive half of the Parley-to-Parley 10 MiB case,
-// which waits for the endpoint to cap its own chunks.
+// Kamailio. This is the receive half of the Parley-to-Parley 10 MiB case
+// of TestParleyThroughKamailio, with a sender that is not Parley.
 func TestParleyReceives10MBThroughKamailio(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: 10 MiB through Kamailio")
