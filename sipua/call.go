@@ -303,8 +303,9 @@ func (c *Call) openContext(parent context.Context, d time.Duration) (context.Con
 		}
 		cancel()
 	}()
+	var once sync.Once
 	return ctx, func() {
-		close(stop)
+		once.Do(func() { close(stop) })
 		cancel()
 	}
 }
@@ -677,12 +678,33 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(nil, err)
 		return
 	}
+	// The session is opened while the 200 waits for its ACK: a passive
+	// transport (MSRP's answerer) must be ready once the answer is out
+	// (RFC 4975 §5.4: the peer's binding SEND may beat the ACK), and a
+	// quick peer may send its message and hang up before the ACK is
+	// handled; an Open that started late would find the session already
+	// ended by the peer.
+	octx, ocancel := c.openContext(d.ctx, 30*time.Second)
+	defer ocancel()
+	type opened struct {
+		s   session.Session
+		err error
+	}
+	openc := make(chan opened, 1)
+	go func() {
+		s, err := ans.Open(octx)
+		openc <- opened{s, err}
+	}()
 	// RespondSDP sends the 200 and returns once the ACK came (or timer H).
 	// sipgo runs each request in its own goroutine, so the peer's BYE can
 	// overtake its ACK: a BYE proves the ACK was sent (RFC 3261 §15), and
-	// the session may hold a message already (large-message mode).
+	// the session may hold messages already.
 	ackErr := dlg.RespondSDP(ans.SDP())
 	if ackErr != nil && !c.byeSeen.Load() {
+		ocancel()
+		if r := <-openc; r.s != nil {
+			r.s.Close()
+		}
 		ans.Cancel()
 		ua.removeCall(c)
 		if dlg.Context().Err() != nil {
@@ -692,9 +714,9 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reply(nil, fmt.Errorf("sipua: answering INVITE from %s: %w", c.remote.URI, ackErr))
 		return
 	}
-	octx, cancel := c.openContext(d.ctx, 30*time.Second)
-	s, err := ans.Open(octx)
-	cancel()
+	r := <-openc
+	ocancel()
+	s, err := r.s, r.err
 	if err != nil {
 		bctx, cancel := context.WithTimeout(ua.ctx, 5*time.Second)
 		c.end(bctx, err, true)
