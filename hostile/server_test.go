@@ -23,8 +23,14 @@ import (
 // SQLite store in a temporary directory.
 func startServer(t testing.TB) *server.Server {
 	t.Helper()
+	return startServerWith(t, nil)
+}
+
+// startServerWith is startServer with mod applied to the configuration.
+func startServerWith(t testing.TB, mod func(*server.Config)) *server.Server {
+	t.Helper()
 	ctx := context.Background()
-	s, err := server.New(ctx, server.Config{
+	cfg := server.Config{
 		SIP:       []server.Listen{{Transport: "tcp", Addr: "127.0.0.1:0"}, {Transport: "udp", Addr: "127.0.0.1:0"}},
 		DataDir:   t.TempDir(),
 		Domains:   []string{"localhost"},
@@ -32,7 +38,11 @@ func startServer(t testing.TB) *server.Server {
 		CPIMRelay: "127.0.0.1:0",
 		HTTP:      "off",
 		Logger:    slog.New(slog.DiscardHandler),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := server.New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -91,6 +91,10 @@ type Config struct {
 	Algorithms []store.Algorithm
 	// MinExpires and MaxExpires bound registrations.
 	MinExpires, MaxExpires time.Duration
+	// SIPIdleTimeout and SIPMaxConnsPerIP limit SIP TCP/TLS connections:
+	// see sipserver.Config IdleTimeout and MaxConnsPerIP.
+	SIPIdleTimeout   time.Duration
+	SIPMaxConnsPerIP int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -193,6 +197,8 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		Algorithms:    cfg.Algorithms,
 		MinExpires:    cfg.MinExpires,
 		MaxExpires:    cfg.MaxExpires,
+		IdleTimeout:   cfg.SIPIdleTimeout,
+		MaxConnsPerIP: cfg.SIPMaxConnsPerIP,
 		History:       cfg.History,
 		HistoryOptOut: func(aor string) bool { return opt[aor] },
 		CPIMRelay:     s.cpim,

@@ -89,6 +89,14 @@ type Config struct {
 	// TLS is the client configuration for sips: next hops (and the
 	// certificate of TLS listeners, used by ServeTLS callers).
 	TLS *tls.Config
+	// IdleTimeout closes a TCP or TLS connection on which no complete
+	// message head (nor an RFC 5626 double-CRLF keep-alive) has arrived
+	// for that long; default DefaultIdleTimeout, negative disables.
+	IdleTimeout time.Duration
+	// MaxConnsPerIP caps the open TCP/TLS connections of one source IP
+	// (more are closed on accept); default DefaultMaxConnsPerIP,
+	// negative disables.
+	MaxConnsPerIP int
 	// UserAgent is the Server header; default "parley".
 	UserAgent string
 	// Logger; nil discards.
@@ -183,6 +191,15 @@ func New(cfg Config) (*Server, error) {
 	def(&cfg.DefaultExpires, DefaultExpires)
 	def(&cfg.NonceLifetime, DefaultNonceLifetime)
 	def(&cfg.DeliveryTimeout, DefaultDeliveryTimeout)
+	switch {
+	case cfg.IdleTimeout == 0:
+		cfg.IdleTimeout = DefaultIdleTimeout
+	case cfg.IdleTimeout < 0:
+		cfg.IdleTimeout = 0
+	}
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -306,11 +323,13 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 
 // ServeTCP serves SIP on l until Close, which closes it.
 func (s *Server) ServeTCP(l net.Listener) error {
+	l = newLimitListener(l, s.cfg.IdleTimeout, s.cfg.MaxConnsPerIP)
 	return s.serve("tcp", l.Addr(), l.Close, func() error { return s.srv.ServeTCP(l) })
 }
 
 // ServeTLS serves SIP over TLS on l (a tls.NewListener) until Close.
 func (s *Server) ServeTLS(l net.Listener) error {
+	l = newLimitListener(l, s.cfg.IdleTimeout, s.cfg.MaxConnsPerIP)
 	return s.serve("tls", l.Addr(), l.Close, func() error { return s.srv.ServeTLS(l) })
 }
 
