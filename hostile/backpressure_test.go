@@ -36,8 +36,7 @@ func flood(nc net.Conn, d time.Duration, next func(i int) []byte) (n int, blocke
 
 // TestNeverReadingPeerRelay: a peer that floods SENDs toward a client's
 // URL and never reads the relay's 200s is back-pressured (its writes
-// block) and costs the relay bounded memory. (The MSRP endpoint does not
-// pass this yet: FINDINGS.md F10.)
+// block) and costs the relay bounded memory.
 func TestNeverReadingPeerRelay(t *testing.T) {
 	s := startRelay(t, relay.Config{WriteTimeout: 2 * time.Second})
 	alice := authClient(t, s, "alice")
@@ -60,6 +59,67 @@ func TestNeverReadingPeerRelay(t *testing.T) {
 	if h1 > h0+32<<20 {
 		t.Errorf("heap grew from %d to %d", h0, h1)
 	}
+}
+
+// TestNeverReadingPeerEndpoint: a peer that floods SENDs at an MSRP
+// endpoint and never reads the answers costs bounded memory (FINDINGS F10,
+// fixed): with no session the connection is closed after a few 481s; on a
+// bound session asking for success REPORTs the endpoint stops reading once
+// its write queue is full (the peer's writes block) and the write deadline
+// then closes the connection.
+func TestNeverReadingPeerEndpoint(t *testing.T) {
+	// TransactionTimeout (the write deadline) outlasts the flood's 2 s
+	// block detection, so that back-pressure, not the deadline, is tested.
+	ep, addr := newEndpoint(t, msrp.Config{TransactionTimeout: 8 * time.Second})
+	rs := openRawSession(t, ep, addr, answerOpts)
+	frame := func(to, from msrp.URI, success string) func(int) []byte {
+		var buf []byte
+		return func(i int) []byte {
+			f := &msrp.Frame{TID: fmt.Sprintf("fl%08d", i), Method: msrp.MethodSEND, ToPath: []msrp.URI{to},
+				FromPath: []msrp.URI{from}, MessageID: fmt.Sprintf("m%08d", i), SuccessReport: success,
+				ContentType: "text/plain", Flag: msrp.FlagEnd}
+			buf = msrp.AppendFrame(buf[:0], f, []byte("x"))
+			return buf
+		}
+	}
+	t.Run("unknown session", func(t *testing.T) {
+		to := rs.to
+		to.SessionID = msrp.NewSessionID() // each SEND gets a 481
+		p := dialPeer(t, addr)
+		close(p.done) // never read
+		defer p.nc.Close()
+		h0 := heapAlloc()
+		n, blocked := flood(p.nc, 10*time.Second, frame(to, p.self, ""))
+		h1 := heapAlloc()
+		t.Logf("wrote %d requests (blocked or closed: %v); heap +%d KiB", n, blocked, int64(h1-h0)>>10)
+		if !blocked {
+			t.Errorf("the endpoint read %d requests for no session from a peer that reads nothing", n)
+		}
+		if h1 > h0+32<<20 {
+			t.Errorf("heap grew from %d to %d", h0, h1)
+		}
+	})
+	t.Run("bound session", func(t *testing.T) {
+		p := rs.peer
+		close(p.done) // never read from now on
+		defer p.nc.Close()
+		h0 := heapAlloc()
+		n, blocked := flood(p.nc, 15*time.Second, frame(rs.to, p.self, "yes"))
+		h1 := heapAlloc()
+		t.Logf("wrote %d requests (blocked or closed: %v); heap +%d KiB; delivered %d", n, blocked, int64(h1-h0)>>10, rs.received.Load())
+		if !blocked && n >= floodMax {
+			t.Errorf("the endpoint read %d requests from a peer that reads nothing", n)
+		}
+		if h1 > h0+32<<20 {
+			t.Errorf("heap grew from %d to %d", h0, h1)
+		}
+		// The write deadline ends the connection, and with it the session.
+		select {
+		case <-rs.sess.Done():
+		case <-time.After(20 * time.Second):
+			t.Error("the session of a peer that reads nothing is still open")
+		}
+	})
 }
 
 // TestNeverReadingPeerSeed: a seed session peer that asks for delivery

@@ -39,6 +39,9 @@ type Conn struct {
 	hookSpare  []ctrlHook // writer goroutine
 	rf         Frame      // reader goroutine: the frame being read
 	respBuf    Frame      // reader goroutine: scratch response
+	// unboundFails counts requests refused in a row while no session used
+	// the connection (reader goroutine).
+	unboundFails int
 	log        *slog.Logger
 
 	ctx    context.Context
@@ -529,6 +532,10 @@ func (c *Conn) readLoop() {
 	// may keep a reference to it or its paths after it is handled.
 	f := &c.rf
 	for {
+		if !c.waitRoom() {
+			c.fail(nil)
+			return
+		}
 		err := c.r.ReadFrameInto(f)
 		if err != nil {
 			var se *StatusError
@@ -572,6 +579,23 @@ func (c *Conn) readLoop() {
 			return
 		}
 	}
+}
+
+// waitRoom blocks the reader goroutine while the write queue holds more
+// than maxCtrlQueue octets of control frames (back-pressure, FINDINGS F10):
+// nothing more is read, so nothing more is answered, until the writer has
+// drained it. A peer that never reads is closed by the write deadline
+// (TransactionTimeout), which fails the connection and ends c.ctx. It
+// reports false once the connection is ending.
+func (c *Conn) waitRoom() bool {
+	for c.q.pending() > maxCtrlQueue {
+		select {
+		case <-c.q.room:
+		case <-c.ctx.Done():
+			return false
+		}
+	}
+	return c.ctx.Err() == nil
 }
 
 // drainBody reads and discards the rest of the current frame's body.
@@ -646,6 +670,16 @@ func (c *Conn) route(f *Frame) (*Session, int) {
 	return s, s.bindInbound(c)
 }
 
+// maxUnboundFailures is how many requests in a row a connection that no
+// session uses may have refused (481, 506) before it is closed: such a
+// peer is guessing session-ids or flooding, not talking to a session
+// (RFC 4976 §6.1 gives relays the same advice; FINDINGS F10).
+const maxUnboundFailures = 16
+
+// ErrTooManyFailures ends a connection that no session uses after
+// maxUnboundFailures refused requests in a row.
+var ErrTooManyFailures = errors.New("msrp: too many refused requests on a connection with no session")
+
 func (c *Conn) handleSEND(f *Frame) error {
 	s, code := c.route(f)
 	if code != 0 {
@@ -653,8 +687,19 @@ func (c *Conn) handleSEND(f *Frame) error {
 			return err
 		}
 		c.respond(f, code, "")
+		c.mu.Lock()
+		unbound := len(c.sessions) == 0 && c.refs == 0
+		c.mu.Unlock()
+		if !unbound {
+			c.unboundFails = 0
+			return nil
+		}
+		if c.unboundFails++; c.unboundFails >= maxUnboundFailures {
+			return fmt.Errorf("%w: %d requests in a row for no session from %s", ErrTooManyFailures, c.unboundFails, c.remoteAddr)
+		}
 		return nil
 	}
+	c.unboundFails = 0
 	return s.recvSEND(c, f)
 }
 

@@ -245,10 +245,42 @@ type scheduler struct {
 	wake    chan struct{}
 	ctrlN   atomic.Int32 // 1 while ctrl is not empty, read without the lock by the writer
 	closed  bool         // drained: frames queued from now on are dropped
+	// inflight is the size of the control buffer the writer took and has
+	// not finished writing (blocked on the socket, for instance).
+	inflight atomic.Int64
+	// room is signalled by the writer each time it finished writing a
+	// control buffer: the reader waiting in waitRoom checks again.
+	room chan struct{}
 }
 
+// maxCtrlQueue bounds the control frames (responses, REPORTs, requests
+// other than SEND chunks) one connection may have queued or in the
+// writer's hands. Once it is reached the reader goroutine stops reading
+// (waitRoom) until the writer has drained below it: TCP back-pressure
+// then blocks a peer that floods requests and never reads its answers,
+// and the write deadline (TransactionTimeout) ends the connection if it
+// still reads nothing (FINDINGS F10). 1 MiB is thousands of responses:
+// a peer that reads at all never meets it.
+const maxCtrlQueue = 1 << 20
+
 func newScheduler() *scheduler {
-	return &scheduler{wake: make(chan struct{}, 1)}
+	return &scheduler{wake: make(chan struct{}, 1), room: make(chan struct{}, 1)}
+}
+
+// pending returns the octets of control frames queued or being written.
+func (q *scheduler) pending() int {
+	q.mu.Lock()
+	n := len(q.ctrl)
+	q.mu.Unlock()
+	return n + int(q.inflight.Load())
+}
+
+// signalRoom wakes a reader waiting for the queue to drain.
+func (q *scheduler) signalRoom() {
+	select {
+	case q.room <- struct{}{}:
+	default:
+	}
 }
 
 func (q *scheduler) signal() {
@@ -291,6 +323,7 @@ func (q *scheduler) takeCtrl(spare []byte, spareHooks []ctrlHook) ([]byte, []ctr
 	b, h := q.ctrl, q.hooks
 	q.ctrl, q.hooks = spare[:0], spareHooks[:0]
 	q.ctrlN.Store(0)
+	q.inflight.Store(int64(len(b)))
 	q.mu.Unlock()
 	return b, h
 }
@@ -453,7 +486,10 @@ func (c *Conn) writeLoopErr(bw *bufio.Writer) error {
 			for _, h := range hooks {
 				c.hookAt(base+int64(h.end), h.t)
 			}
-			if _, err := bw.Write(buf); err != nil {
+			_, err := bw.Write(buf)
+			c.q.inflight.Store(0)
+			c.q.signalRoom()
+			if err != nil {
 				return err
 			}
 			did = len(buf) > 0
