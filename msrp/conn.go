@@ -42,7 +42,7 @@ type Conn struct {
 	// unboundFails counts requests refused in a row while no session used
 	// the connection (reader goroutine).
 	unboundFails int
-	log        *slog.Logger
+	log          *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
