@@ -22,9 +22,15 @@ func TestMain(m *testing.M) {
 	// example "TCP ref went negative", issue #34); silence it for the
 	// test binary only. The UA itself never touches sipgo's globals.
 	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
-	goleak.VerifyTestMain(m) // sipgo's transaction timers (time.AfterFunc) that fire after a
-	// test ends run briefly in their own goroutine and finish on their
-	// own; goleak retries for a while, so none are ignored here.
+	// sipgo's transaction timers (time.AfterFunc) that fire after a test
+	// ends run briefly in their own goroutine and finish on their own;
+	// goleak retries for a while, so none of those are ignored. One sipgo
+	// leftover is ignored: a UDP socket sipgo opens itself to send a
+	// request survives Close, because its pool cleanup skips connections
+	// whose reference count is 0 or less (sipgo v1.7.2,
+	// sip/transport_udp.go readUDPConnection; same family as issue #34).
+	// It is sipgo's socket and goroutine, not ours.
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/emiago/sipgo/sip.(*TransportUDP).readUDPConnection"))
 
 }
 
