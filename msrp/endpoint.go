@@ -886,6 +886,7 @@ func (s *Session) setRemote(remote *messagesdp.Media) error {
 
 // open connects (active) or waits for the peer's connection (passive).
 func (s *Session) open(ctx context.Context, active bool) (*Session, error) {
+	passiveBound := false // set when the passive side saw its connection bound
 	e := s.ep
 	if active {
 		c := s.Conn()
@@ -928,8 +929,18 @@ func (s *Session) open(ctx context.Context, active bool) (*Session, error) {
 	} else if s.relay == nil {
 		select {
 		case <-s.bound:
+			passiveBound = true
 		case <-s.done:
-			return nil, s.closedErr()
+			// The peer may have bound, sent and closed before we looked:
+			// the messages it sent are queued and must stay readable, so
+			// a session that was bound opens (Receive then drains it and
+			// reports ErrClosed).
+			select {
+			case <-s.bound:
+				passiveBound = true
+			default:
+				return nil, s.closedErr()
+			}
 		case <-ctx.Done():
 			err := fmt.Errorf("msrp: waiting for the peer to connect: %w", context.Cause(ctx))
 			s.fail(err)
@@ -937,7 +948,7 @@ func (s *Session) open(ctx context.Context, active bool) (*Session, error) {
 		}
 	}
 	s.mu.Lock()
-	if s.ended {
+	if s.ended && !passiveBound {
 		err := s.closedErrLocked()
 		s.mu.Unlock()
 		return nil, err
