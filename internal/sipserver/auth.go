@@ -2,10 +2,13 @@ package sipserver
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,12 +20,23 @@ import (
 
 // nonces issues digest nonces and enforces their lifetime and the
 // nonce-count rule (RFC 7616 §3.4: nc must increase; a request with an nc
-// already seen is a replay). Nonces live in memory: after a restart every
-// client gets a new challenge, with stale=true.
+// already seen is a replay).
+//
+// Nonces are stateless (RFC 7616 §3.3 leaves their construction to the
+// server): the issue time and an HMAC of it and the realm under a secret
+// made at start, so a challenge costs no memory (FINDINGS F11). State is
+// kept only for nonces that authenticated a request (their highest nc),
+// at most maxUsed of them; when the table is full the expired entries go,
+// then arbitrary ones, and every nonce issued no later than an evicted
+// one is answered stale from then on, so eviction never reopens a replay.
+// After a restart every client gets a new challenge, with stale=true.
 type nonces struct {
-	life time.Duration
-	mu   sync.Mutex
-	m    map[string]*nonceState
+	life   time.Duration
+	secret [32]byte
+
+	mu    sync.Mutex
+	used  map[string]*nonceState
+	floor int64 // nonces issued at or before this (UnixNano) and not in used are stale
 }
 
 type nonceState struct {
@@ -39,36 +53,73 @@ var (
 )
 
 func newNonces(life time.Duration) *nonces {
-	return &nonces{life: life, m: map[string]*nonceState{}}
+	n := &nonces{life: life, used: map[string]*nonceState{}}
+	rand.Read(n.secret[:])
+	return n
 }
 
-// maxNonces bounds the table; beyond it the oldest half is dropped.
-const maxNonces = 100000
+// maxUsed bounds the nonce-count table.
+const maxUsed = 100000
 
-func (n *nonces) issue(now time.Time) string {
-	var b [16]byte
-	rand.Read(b[:])
-	v := hex.EncodeToString(b[:])
-	n.mu.Lock()
-	if len(n.m) >= maxNonces {
-		n.sweepLocked(now.Add(n.life / 2))
-	}
-	n.m[v] = &nonceState{issued: now}
-	n.mu.Unlock()
-	return v
+// nonceLen is the length of a nonce: 16 hex digits of time, 16 random,
+// 32 of MAC.
+const nonceLen = 16 + 16 + 32
+
+func (n *nonces) mac(ts, realm string) string {
+	h := hmac.New(sha256.New, n.secret[:])
+	h.Write([]byte(ts))
+	h.Write([]byte{0})
+	h.Write([]byte(realm))
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// use checks nonce with nonce-count nc (0 when the client sent no qop).
-func (n *nonces) use(nonce string, nc int, now time.Time) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	st, ok := n.m[nonce]
-	if !ok {
+func (n *nonces) issue(now time.Time, realm string) string {
+	var r [8]byte
+	rand.Read(r[:])
+	ts := fmt.Sprintf("%016x", uint64(now.UnixNano())) + hex.EncodeToString(r[:])
+	return ts + n.mac(ts, realm)
+}
+
+// use checks nonce, issued for realm, with nonce-count nc (0 when the
+// client sent no qop). Call it only for requests whose digest verified.
+func (n *nonces) use(nonce, realm string, nc int, now time.Time) error {
+	if len(nonce) != nonceLen {
 		return errNonceUnknown
 	}
-	if now.Sub(st.issued) > n.life {
-		delete(n.m, nonce)
+	ts := nonce[:32]
+	if !hmac.Equal([]byte(nonce[32:]), []byte(n.mac(ts, realm))) {
+		return errNonceUnknown
+	}
+	v, err := strconv.ParseUint(ts[:16], 16, 64)
+	if err != nil {
+		return errNonceUnknown
+	}
+	issued := time.Unix(0, int64(v))
+	if age := now.Sub(issued); age > n.life || age < -time.Minute {
 		return errNonceStale
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	st, ok := n.used[nonce]
+	if !ok {
+		if int64(v) <= n.floor {
+			return errNonceStale
+		}
+		if len(n.used) >= maxUsed {
+			n.sweepLocked(now)
+		}
+		for k, old := range n.used {
+			if len(n.used) < maxUsed {
+				break
+			}
+			n.floor = max(n.floor, old.issued.UnixNano())
+			delete(n.used, k)
+		}
+		if int64(v) <= n.floor {
+			return errNonceStale
+		}
+		st = &nonceState{issued: issued}
+		n.used[nonce] = st
 	}
 	if nc == 0 {
 		if st.noQOP || st.maxNC > 0 {
@@ -91,11 +142,18 @@ func (n *nonces) sweep(now time.Time) {
 }
 
 func (n *nonces) sweepLocked(now time.Time) {
-	for k, st := range n.m {
+	for k, st := range n.used {
 		if now.Sub(st.issued) > n.life {
-			delete(n.m, k)
+			delete(n.used, k)
 		}
 	}
+}
+
+// tracked returns the size of the nonce-count table (tests).
+func (n *nonces) tracked() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.used)
 }
 
 // authResult is the outcome of checking a request's credentials.
@@ -116,7 +174,7 @@ func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, domain st
 	if proxy {
 		name, code, reason = "Proxy-Authenticate", 407, "Proxy Authentication Required"
 	}
-	nonce := s.nc.issue(time.Now())
+	nonce := s.nc.issue(time.Now(), s.realmFor(domain))
 	hdrs := make([]sip.Header, 0, len(s.cfg.Algorithms))
 	for _, a := range s.cfg.Algorithms {
 		c := digest.Challenge{Realm: s.realmFor(domain), Nonce: nonce, Algorithm: string(a), QOP: []string{"auth"}, Stale: stale}
@@ -194,7 +252,7 @@ func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool,
 			return authFailed, "bad nonce count"
 		}
 	}
-	switch err := s.nc.use(creds.Nonce, n, time.Now()); {
+	switch err := s.nc.use(creds.Nonce, realm, n, time.Now()); {
 	case err == nil:
 		return authOK, ""
 	case errors.Is(err, errNonceReplay):

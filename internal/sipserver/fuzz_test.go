@@ -34,7 +34,7 @@ func FuzzAuthorization(f *testing.F) {
 			t.Fatalf("accepted %q", v)
 		}
 		// A nonce the server issued, with a guessed response.
-		n := s.nc.issue(time.Now())
+		n := s.nc.issue(time.Now(), domain)
 		req2 := sip.NewRequest(sip.REGISTER, u)
 		req2.AppendHeader(sip.NewHeader("Authorization", `Digest username="alice", realm="`+domain+`", nonce="`+n+`", uri="sip:`+domain+`", response="`+v+`"`))
 		if res, _ := s.authenticate(context.Background(), req2, false, domain, "alice"); res == authOK {

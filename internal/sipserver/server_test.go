@@ -421,7 +421,7 @@ func TestProxyAuthRequired(t *testing.T) {
 func TestNonces(t *testing.T) {
 	n := newNonces(time.Minute)
 	now := time.Now()
-	v := n.issue(now)
+	v := n.issue(now, "r")
 	for _, c := range []struct {
 		nc   int
 		at   time.Duration
@@ -432,18 +432,35 @@ func TestNonces(t *testing.T) {
 		{3, 0, nil},
 		{2, 0, errNonceReplay},
 		{4, 2 * time.Minute, errNonceStale},
-		{5, 0, errNonceUnknown},
+		{5, 0, nil},
 	} {
-		if err := n.use(v, c.nc, now.Add(c.at)); !errors.Is(err, c.want) && !(err == nil && c.want == nil) {
+		if err := n.use(v, "r", c.nc, now.Add(c.at)); !errors.Is(err, c.want) && !(err == nil && c.want == nil) {
 			t.Errorf("nc=%d at +%v: %v, want %v", c.nc, c.at, err, c.want)
 		}
 	}
-	w := n.issue(now)
-	if err := n.use(w, 0, now); err != nil {
+	w := n.issue(now, "r")
+	if err := n.use(w, "r", 0, now); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.use(w, 0, now); !errors.Is(err, errNonceReplay) {
+	if err := n.use(w, "r", 0, now); !errors.Is(err, errNonceReplay) {
 		t.Errorf("qop-less nonce reused: %v", err)
+	}
+	// Stateless nonces are bound to the server's secret and the realm.
+	x := n.issue(now, "r")
+	flip := "0"
+	if x[len(x)-1] == '0' {
+		flip = "1"
+	}
+	for _, c := range []struct{ nonce, realm string }{
+		{x, "other"},
+		{x[:len(x)-1] + flip, "r"},
+		{"0000000000000000" + x[16:], "r"},
+		{"short", "r"},
+		{newNonces(time.Minute).issue(now, "r"), "r"},
+	} {
+		if err := n.use(c.nonce, c.realm, 1, now); !errors.Is(err, errNonceUnknown) {
+			t.Errorf("nonce %q realm %q: %v, want %v", c.nonce, c.realm, err, errNonceUnknown)
+		}
 	}
 }
 
