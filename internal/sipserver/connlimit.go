@@ -65,13 +65,6 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 }
 
-// open returns the connections counted for ip (tests).
-func (l *limitListener) open(ip string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.perIP[ip]
-}
-
 func (l *limitListener) release(ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
