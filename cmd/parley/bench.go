@@ -101,6 +101,9 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			Users: su, Pairs: *pairs, Size: *size, Count: *count, Duration: *duration, Warmup: *warmup,
 			Progress: progress})
 		if err != nil && res == nil {
+			if errors.Is(err, loadgen.ErrConfig) {
+				return usage(err)
+			}
 			return err
 		}
 	} else {
@@ -126,7 +129,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		}
 		res, err = loadgen.RunMSRP(ctx, cfg)
 		if err != nil && res == nil {
-			if strings.HasPrefix(err.Error(), "loadgen: unknown") || strings.Contains(err.Error(), "needs") {
+			if errors.Is(err, loadgen.ErrConfig) {
 				return usage(err)
 			}
 			return err

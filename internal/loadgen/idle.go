@@ -18,7 +18,7 @@ import (
 func (r *runner) runIdle(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
 	if len(cfg.PIDs) == 0 {
-		return nil, fmt.Errorf("loadgen: the idle scenario needs the target's process id (--pid)")
+		return nil, fmt.Errorf("%w: the idle scenario needs the target's process id (--pid)", ErrConfig)
 	}
 	pids := WithDescendants(cfg.PIDs)
 	before, err := Memory(pids)

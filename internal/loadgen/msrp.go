@@ -112,6 +112,10 @@ type MSRPConfig struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
+// ErrConfig is wrapped by every error about a configuration that cannot
+// run (unknown scenario or path, missing relay or credentials, …).
+var ErrConfig = errors.New("loadgen: bad configuration")
+
 func (c *MSRPConfig) defaults() error {
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -142,7 +146,7 @@ func (c *MSRPConfig) defaults() error {
 			c.Settle = 15 * time.Second
 		}
 	default:
-		return fmt.Errorf("loadgen: unknown MSRP scenario %q (small, bulk, mixed, churn, idle)", c.Scenario)
+		return fmt.Errorf("%w: unknown MSRP scenario %q (small, bulk, mixed, churn, idle)", ErrConfig, c.Scenario)
 	}
 	def(&c.ChatSessions, 20)
 	def(&c.ChatSize, 100)
@@ -167,20 +171,20 @@ func (c *MSRPConfig) defaults() error {
 	switch c.Mode {
 	case TwoHop, OneHop:
 		if c.Relay == "" {
-			return errors.New("loadgen: a relay address is needed for the " + c.Mode + " path")
+			return fmt.Errorf("%w: a relay address is needed for the %s path", ErrConfig, c.Mode)
 		}
 		if len(c.Users) == 0 {
-			return errors.New("loadgen: relay credentials (Users) are needed")
+			return fmt.Errorf("%w: relay credentials (Users) are needed", ErrConfig)
 		}
 	case Direct:
 		if c.Scenario == Churn || c.Scenario == Idle {
-			return fmt.Errorf("loadgen: scenario %s measures a relay; it has no direct mode", c.Scenario)
+			return fmt.Errorf("%w: scenario %s measures a relay; it has no direct mode", ErrConfig, c.Scenario)
 		}
 	default:
-		return fmt.Errorf("loadgen: unknown MSRP path %q (two-hop, one-hop, direct)", c.Mode)
+		return fmt.Errorf("%w: unknown MSRP path %q (two-hop, one-hop, direct)", ErrConfig, c.Mode)
 	}
 	if c.Size < 0 || c.Size > 64<<20 {
-		return fmt.Errorf("loadgen: message size %d out of range", c.Size)
+		return fmt.Errorf("%w: message size %d out of range", ErrConfig, c.Size)
 	}
 	if c.Dial == nil {
 		d := &net.Dialer{}

@@ -24,11 +24,11 @@ func RunMSRP(ctx context.Context, cfg MSRPConfig) (*Result, error) {
 	if cfg.Mode != Direct {
 		host, port, err := net.SplitHostPort(cfg.Relay)
 		if err != nil {
-			return nil, fmt.Errorf("loadgen: relay address: %w", err)
+			return nil, fmt.Errorf("%w: relay address: %w", ErrConfig, err)
 		}
 		pn, err := strconv.Atoi(port)
 		if err != nil {
-			return nil, fmt.Errorf("loadgen: relay port: %w", err)
+			return nil, fmt.Errorf("%w: relay port: %w", ErrConfig, err)
 		}
 		r.relay = msrp.URI{Host: host, Port: pn, Transport: "tcp"}
 	}

@@ -67,11 +67,11 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 		cfg.Transport = sipua.UDP
 	}
 	if len(cfg.Users) < 2*cfg.Pairs {
-		return nil, fmt.Errorf("loadgen: %d SIP pairs need %d accounts, got %d", cfg.Pairs, 2*cfg.Pairs, len(cfg.Users))
+		return nil, fmt.Errorf("%w: %d SIP pairs need %d accounts, got %d", ErrConfig, cfg.Pairs, 2*cfg.Pairs, len(cfg.Users))
 	}
 	host, _, err := net.SplitHostPort(cfg.Server)
 	if err != nil {
-		return nil, fmt.Errorf("loadgen: SIP server address: %w", err)
+		return nil, fmt.Errorf("%w: SIP server address: %w", ErrConfig, err)
 	}
 	if cfg.Domain == "" {
 		cfg.Domain = host
