@@ -99,9 +99,12 @@ func TestRegisterFloodMemory(t *testing.T) {
 	}
 	grown := int64(h1) - int64(h0)
 	t.Logf("%d REGISTERs challenged; heap %d -> %d (%+d bytes)", n, h0, h1, grown)
-	// Before the fix each challenge kept a nonce entry (~150 B) and more;
-	// the generous bound still catches per-request state of 500 B.
-	if grown > 10<<20 {
+	// Our own per-challenge state is checked exactly below (the nonce
+	// table must stay empty). The heap bound only catches gross growth:
+	// sipgo keeps every server transaction for Timer J (hostile F11
+	// remainder), and the race detector inflates that further, so the
+	// bound is generous (16.9 MB was seen under -race on 2 busy cores).
+	if grown > 48<<20 {
 		t.Errorf("heap grew by %d bytes over %d unauthenticated REGISTERs", grown, total)
 	}
 	if got := s.nc.tracked(); got != 0 {
