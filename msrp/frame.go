@@ -62,7 +62,9 @@ type Header struct {
 type Frame struct {
 	// TID is the transaction identifier of the start line and end-line.
 	TID string
-	// Method is the request method; empty for a response.
+	// Method is the request method; empty for a response. On a partial
+	// frame that a Reader returned with a *StatusError it is the start
+	// line's token as read, which may be no valid method (see Reader).
 	Method string
 	// StatusCode is the response code; zero for a request.
 	StatusCode int

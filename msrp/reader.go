@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"strings"
 )
 
 // Default limits (Limits zero values). They bound the memory one frame
@@ -69,6 +70,22 @@ func (l Limits) withDefaults() Limits {
 // with ours as prefix, a bad flag) is just body. An empty body (blank line
 // then end-line) is distinct from no body (end-line right after the
 // headers).
+//
+// A malformed frame that is still delimited comes back as a partial Frame
+// with a *StatusError (see ReadFrame), holding what a caller needs to
+// answer it (RFC 4975 §7.1.1, §10.2: a malformed request gets a 400):
+//
+//   - A start line "MSRP" SP tid SP token whose token is not a three-digit
+//     status code and does not start with a digit is a request: Method is
+//     set to the token as read (up to the next SP), even when it is not a
+//     valid method ("send", "SEND x"), so IsRequest reports true. A token
+//     starting with a digit ("2x0 OK", "2000") is a malformed response,
+//     and "MSRP tid" with nothing after the tid is neither: both have no
+//     Method and are not to be answered.
+//   - To-Path and From-Path are parsed wherever they appear in the header
+//     block, also out of order (From-Path first, To-Path not the first
+//     header) and after the error: the first header of each name is used,
+//     and a path that does not parse stays nil.
 type Reader struct {
 	br  *bufio.Reader
 	lim Limits
@@ -118,10 +135,11 @@ type frameAlloc struct {
 // io.EOF, after which f.Flag is set.
 //
 // Errors: a *StatusError comes with a non-nil, partly parsed Frame (TID,
-// Method or StatusCode, and the paths when they parsed) and means the
-// frame was malformed or over a limit but has been skipped up to and
-// including its end-line: answer it if appropriate and call ReadFrame
-// again. Any other error (io.EOF between frames, io.ErrUnexpectedEOF,
+// Method or StatusCode, and the paths when they parsed, as described on
+// Reader) and means the frame was malformed or over a limit but has been
+// skipped up to and including its end-line: answer it if it is a request
+// (IsRequest) and call ReadFrame again. Its Method need not be a valid
+// method and its paths need not be in order; see Reader. Any other error (io.EOF between frames, io.ErrUnexpectedEOF,
 // *ProtocolError, a read error) is sticky and means the connection must
 // be closed.
 func (r *Reader) ReadFrame() (*Frame, error) {
@@ -597,17 +615,31 @@ const (
 // Requirements (RFC 4975 §9, §7.1): To-Path then From-Path as the first
 // two headers; Content-Type, if any, last; known headers at most once.
 func parseHead(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
-	line := func(i int) (string, bool) {
-		end := len(s)
-		if i+1 < len(lines) {
-			end = lines[i+1]
-		}
-		l := s[lines[i]:end]
-		if len(l) < 2 || l[len(l)-2] != '\r' {
-			return l[:len(l)-1], false
-		}
-		return l[:len(l)-2], true
+	err := parseHeadStrict(f, s, lines, pc)
+	if err != nil {
+		salvagePaths(f, s, lines, pc)
 	}
+	return err
+}
+
+// headLine returns line i of head s (see parseHead) without its line end,
+// and whether that line end was CRLF.
+func headLine(s string, lines []int, i int) (string, bool) {
+	end := len(s)
+	if i+1 < len(lines) {
+		end = lines[i+1]
+	}
+	l := s[lines[i]:end]
+	if len(l) < 2 || l[len(l)-2] != '\r' {
+		return l[:len(l)-1], false
+	}
+	return l[:len(l)-2], true
+}
+
+// parseHeadStrict is parseHead without the salvage of the paths: it stops
+// at the first error.
+func parseHeadStrict(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
+	line := func(i int) (string, bool) { return headLine(s, lines, i) }
 
 	// Start line: "MSRP " tid SP (method / code [SP comment]).
 	sl, crlf := line(0)
@@ -617,14 +649,28 @@ func parseHead(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
 		sp++
 	}
 	f.TID = rest[:sp]
-	if !crlf {
-		return badRequest(ErrBadLineEnd, "Bad Line End")
-	}
 	if sp == len(rest) {
+		if !crlf {
+			return badRequest(ErrBadLineEnd, "Bad Line End")
+		}
 		return badRequest(ErrBadStartLine, "Missing Method")
 	}
 	rest = rest[sp+1:]
-	if code, tail, ok := threeDigits(rest); ok {
+	code, tail, isCode := threeDigits(rest)
+	if !isCode && rest != "" && !isDigit(rest[0]) && rest[0] != ' ' {
+		// A request, maybe malformed: its method token is kept as read,
+		// so that the caller can answer it 400 (RFC 4975 §7.1.1, §10.2;
+		// see ReadFrame). Anything starting with a digit is a response.
+		tok := rest
+		if i := strings.IndexByte(rest, ' '); i >= 0 {
+			tok = rest[:i]
+		}
+		f.Method = tok
+	}
+	if !crlf {
+		return badRequest(ErrBadLineEnd, "Bad Line End")
+	}
+	if isCode {
 		f.StatusCode = code
 		if tail != "" {
 			if tail[0] != ' ' || !validText(tail[1:]) {
@@ -641,7 +687,6 @@ func parseHead(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
 				return badRequest(ErrBadStartLine, "Bad Method")
 			}
 		}
-		f.Method = rest
 	}
 
 	var seen uint8 // bit per known single-instance header
@@ -694,6 +739,34 @@ func parseHead(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusError {
 		return badRequest(ErrMissingPath, "Missing Path Headers")
 	}
 	return nil
+}
+
+// salvagePaths fills in the To-Path and From-Path of a head that failed
+// to parse from wherever they appear in it, in any order, so that the
+// caller can address its 400 (RFC 4975 §7.1.1; FINDINGS F1). A path
+// already parsed is kept; otherwise the first header of each name is
+// tried, and one that does not parse leaves the path empty.
+func salvagePaths(f *Frame, s string, lines []int, pc *[2]pathCache) {
+	haveTo, haveFrom := len(f.ToPath) > 0, len(f.FromPath) > 0
+	for i := 1; i < len(lines) && !(haveTo && haveFrom); i++ {
+		l, crlf := headLine(s, lines, i)
+		name, value, ok := strings.Cut(l, ":")
+		if !crlf || !ok {
+			continue
+		}
+		switch {
+		case !haveTo && headerIs(name, "To-Path", "to-path"):
+			haveTo = true
+			if p, err := pc[0].parse(f.ToPath[:0], trimOWS(value)); err == nil {
+				f.ToPath = p
+			}
+		case !haveFrom && headerIs(name, "From-Path", "from-path"):
+			haveFrom = true
+			if p, err := pc[1].parse(f.FromPath[:0], trimOWS(value)); err == nil {
+				f.FromPath = p
+			}
+		}
+	}
 }
 
 // pathCache remembers the last path value parsed and its URIs: within a

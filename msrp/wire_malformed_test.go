@@ -137,6 +137,73 @@ func TestReaderPartialFrameForResponse(t *testing.T) {
 	}
 }
 
+// TestReaderPartialFrameOfMalformedRequest: a malformed request keeps its
+// method token and whatever paths parsed, wherever they were, so that it
+// can be answered 400 (RFC 4975 §7.1.1, §10.2; hostile FINDINGS F1); a
+// malformed response, or a start line with nothing after the tid, has no
+// method and is not answered.
+func TestReaderPartialFrameOfMalformedRequest(t *testing.T) {
+	const to, from = "bob.example.com", "alicepc.example.com"
+	tests := []struct {
+		name     string
+		in       string
+		want     error
+		method   string // "" means not a request
+		to, from string // host of the first URI, "" for no path
+	}{
+		{"no method", "MSRP abcd1234\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "", to, from},
+		{"no method no headers", "MSRP abcd1234\r\n-------abcd1234$\r\n", ErrBadStartLine, "", "", ""},
+		{"empty method", "MSRP abcd1234 \r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "", to, from},
+		{"lowercase method", "MSRP abcd1234 send\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "send", to, from},
+		{"method with trailing junk", "MSRP abcd1234 SEND now\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "SEND", to, from},
+		{"method with digits", "MSRP abcd1234 SEND2\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "SEND2", to, from},
+		{"start line lf only", "MSRP abcd1234 SEND\n" + paths + "-------abcd1234$\r\n", ErrBadLineEnd, "SEND", to, from},
+		{"non-numeric status", "MSRP abcd1234 2x0 OK\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "", to, from},
+		{"four-digit code", "MSRP abcd1234 2000\r\n" + paths + "-------abcd1234$\r\n", ErrBadStartLine, "", to, from},
+		{"to-path not first", "MSRP abcd1234 SEND\r\nMessage-ID: m1234567\r\n" + paths + "-------abcd1234$\r\n", ErrMissingPath, "SEND", to, from},
+		{"from before to", "MSRP abcd1234 SEND\r\n" + hdrFrom + hdrTo + "-------abcd1234$\r\n", ErrMissingPath, "SEND", to, from},
+		{"from only", "MSRP abcd1234 SEND\r\n" + hdrFrom + "-------abcd1234$\r\n", ErrMissingPath, "SEND", "", from},
+		{"no paths", "MSRP abcd1234 SEND\r\nMessage-ID: m1234567\r\n-------abcd1234$\r\n", ErrMissingPath, "SEND", "", ""},
+		{"bad to-path uri", "MSRP abcd1234 SEND\r\nTo-Path: http://evil.example/\r\n" + hdrFrom + "-------abcd1234$\r\n", ErrBadURI, "SEND", "", from},
+		{"bad from-path uri", "MSRP abcd1234 SEND\r\n" + hdrTo + "From-Path: http://evil.example/\r\n-------abcd1234$\r\n", ErrBadURI, "SEND", to, ""},
+		{"first of two from-paths", "MSRP abcd1234 SEND\r\nMessage-ID: m1234567\r\n" + hdrFrom + "From-Path: msrp://other.example.com:1/x;tcp\r\n" + hdrTo + "-------abcd1234$\r\n", ErrMissingPath, "SEND", to, from},
+		{"lowercase names out of order", "MSRP abcd1234 send\r\n" + strings.ToLower(hdrFrom[:10]) + hdrFrom[10:] + strings.ToLower(hdrTo[:8]) + hdrTo[8:] + "-------abcd1234$\r\n", ErrBadStartLine, "send", to, from},
+		{"paths after a bad header", "MSRP abcd1234 SEND\r\nBogus header\r\n" + paths + "-------abcd1234$\r\n", ErrBadHeader, "SEND", to, from},
+		{"lf-only path line skipped", "MSRP abcd1234 SEND\r\nMessage-ID: m1234567\r\n" + hdrTo + strings.TrimSuffix(hdrFrom, "\r\n") + "\n-------abcd1234$\r\n", ErrMissingPath, "SEND", to, ""},
+		{"bad request with body", "MSRP abcd1234 send\r\n" + paths + "Content-Type: text/plain\r\n\r\nhi\r\n-------abcd1234$\r\n", ErrBadStartLine, "send", to, from},
+	}
+	host := func(p []URI) string {
+		if len(p) == 0 {
+			return ""
+		}
+		return p[0].Host
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for vname, mk := range readerVariants([]byte(tt.in + okFrame)) {
+				got, err := readAllFrames(t, mk(), Limits{}, vname == "half")
+				if err != io.EOF || len(got) != 2 {
+					t.Fatalf("%s: got %d frames, final err %v; want 2 frames then EOF", vname, len(got), err)
+				}
+				f := got[0].f
+				var se *StatusError
+				if !errors.As(got[0].err, &se) || se.Code != 400 || !errors.Is(got[0].err, tt.want) {
+					t.Fatalf("%s: err %v, want 400 wrapping %v", vname, got[0].err, tt.want)
+				}
+				if f.TID != "abcd1234" || f.Method != tt.method || f.IsRequest() != (tt.method != "") || f.StatusCode != 0 {
+					t.Errorf("%s: TID %q Method %q IsRequest %v StatusCode %d, want method %q", vname, f.TID, f.Method, f.IsRequest(), f.StatusCode, tt.method)
+				}
+				if host(f.ToPath) != tt.to || host(f.FromPath) != tt.from || len(f.ToPath) > 1 || len(f.FromPath) > 1 {
+					t.Errorf("%s: paths %q / %q, want hosts %q / %q", vname, FormatPath(f.ToPath), FormatPath(f.FromPath), tt.to, tt.from)
+				}
+				if got[1].err != nil || got[1].f.TID != "okok1234" {
+					t.Errorf("%s: following frame %+v err %v", vname, got[1].f, got[1].err)
+				}
+			}
+		})
+	}
+}
+
 func TestReaderLiberal(t *testing.T) {
 	tests := []struct {
 		name  string
