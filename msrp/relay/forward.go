@@ -155,6 +155,22 @@ func (c *conn) fail(f *msrp.Frame, code int, comment string) bool {
 // is cut through from this connection's Reader.
 func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	isSend := f.Method == msrp.MethodSEND
+	var small []byte // the whole body of a non-SEND request
+	if !isSend && f.HasBody() {
+		// RFC 4975 §7.1: a non-SEND body is at most 10240 octets and cannot
+		// be interrupted, so it is read whole before anything goes to the
+		// next hop; one over the bound is answered 413 and not forwarded
+		// (the Reader skips the rest of it).
+		b, err := c.readSmallBody()
+		if err != nil {
+			var se *msrp.StatusError
+			if errors.As(err, &se) {
+				return c.fail(f, se.Code, se.Comment)
+			}
+			return false
+		}
+		small = b
+	}
 	fr := f.FailureReportMode()
 	origFrom, self := f.FromPath, f.ToPath[0]
 	upTID := f.TID
@@ -176,12 +192,17 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 		return c.fail(f, msrp.StatusSessionDoesNotExist, "Next hop gone")
 	}
 	f.TID = dest.newTID()
+	for small != nil && hasEndLine(small, f.TID) {
+		f.TID = dest.newTID() // §7.1: the body must not contain the end-line
+	}
 	t := tc.newTxn(f, dest)
 	dest.addPending(t)
 	dest.wbuf = f.AppendHead(dest.wb())
 	code, fatal := 0, false
 	var more []*txn // sub-chunks of a re-chunked SEND
-	if f.HasBody() {
+	if small != nil {
+		c.emit(dest, small)
+	} else if f.HasBody() {
 		c.holding = dest
 		code, fatal = c.streamBody(f, dest, &tc, &more)
 		c.holding = nil
@@ -314,6 +335,31 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, tc *txnConf, more *[]*txn) 
 			tail = nil
 		}
 	}
+}
+
+// readSmallBody reads the whole body of the current non-SEND frame, which
+// the Reader bounds to msrp.DefaultMaxNonSendBody octets (a *StatusError
+// 413 beyond).
+func (c *conn) readSmallBody() ([]byte, error) {
+	b := make([]byte, 0, 512)
+	for {
+		seg, err := c.rd.NextBodySegment()
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, seg...)
+	}
+}
+
+// hasEndLine reports whether body contains the end-line of tid
+// ("-------" tid and a flag octet).
+func hasEndLine(body []byte, tid string) bool {
+	var buf [48]byte
+	pat := append(append(buf[:0], "-------"...), tid...)
+	return findEndLine(nil, body, pat) >= 0
 }
 
 // emit appends or writes body octets to dest (under dest.wmu).
