@@ -526,6 +526,63 @@ func (c *Conn) respond(req *Frame, code int, comment string) {
 	*resp = Frame{}
 }
 
+// respondMalformed answers a request that the Reader refused with se
+// (400, 413: RFC 4975 §7.1.1, §10.2; FINDINGS F1). Its partial frame may
+// lack the paths the response is addressed with (Reader keeps those that
+// parsed, wherever they were). A missing or unparseable From-Path is
+// replaced by the To-Path of the session that sent it: the one its To-Path
+// names, if that session is bound to c, else the one session bound to c
+// if there is exactly one. A missing To-Path is replaced likewise by that
+// session's own URI. Without such a session the request cannot be
+// answered and is dropped: the response would go nowhere (Check refuses
+// a frame without paths).
+func (c *Conn) respondMalformed(f *Frame, se *StatusError) {
+	if len(f.FromPath) > 0 && len(f.ToPath) > 0 {
+		c.respond(f, se.Code, se.Comment)
+		return
+	}
+	s := c.senderSession(f)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	peer := s.toPath
+	s.mu.Unlock()
+	// A copy: f's slices belong to the reader (ReadFrameInto reuses them).
+	g := *f
+	if len(g.FromPath) == 0 {
+		g.FromPath = peer
+	}
+	if len(g.ToPath) == 0 {
+		g.ToPath = s.fromPath
+	}
+	if len(g.FromPath) == 0 {
+		return // the session has no peer yet
+	}
+	c.respond(&g, se.Code, se.Comment)
+}
+
+// senderSession returns the session bound to c that request f, which
+// misses a path, comes from: the one its To-Path names, else the only
+// session bound to c; nil if there is none or several.
+func (c *Conn) senderSession(f *Frame) *Session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(f.ToPath) > 0 {
+		u := f.ToPath[0]
+		if s := c.sessions[u.SessionID]; s != nil && s.localURI.Equal(u) {
+			return s
+		}
+	}
+	if len(c.sessions) != 1 {
+		return nil
+	}
+	for _, s := range c.sessions {
+		return s
+	}
+	return nil
+}
+
 // readLoop is the reader goroutine of c.
 func (c *Conn) readLoop() {
 	// One Frame is reused for every frame read (ReadFrameInto): nothing
@@ -542,7 +599,7 @@ func (c *Conn) readLoop() {
 			if errors.As(err, &se) {
 				// Delimited but bad (400, 413): answer and go on (§7.3.1).
 				if f.IsRequest() {
-					c.respond(f, se.Code, se.Comment)
+					c.respondMalformed(f, se)
 				}
 				continue
 			}
