@@ -27,6 +27,15 @@ const branchMagic = "z9hG4bK-pl"
 // onRequest is the entry point of every request (RFC 3261 §16.3
 // validation, §16.4 route information preprocessing).
 func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
+	// §16.3 step 1 (and §8.1.1): reasonable syntax, before anything is
+	// authenticated, stored or forwarded (FINDINGS.md F7).
+	if why := validateRequest(req); why != "" {
+		s.log.Info("malformed request refused", "method", req.Method, "source", req.Source(), "reason", why)
+		if !req.IsAck() { // an ACK gets no response (§17.2.3)
+			s.respond(tx, req, 400, "Bad Request ("+why+")")
+		}
+		return
+	}
 	// §16.3 step 3: Max-Forwards.
 	if mf := req.MaxForwards(); mf != nil && mf.Val() <= 0 && !req.IsAck() {
 		if req.Method == sip.OPTIONS && s.isSelf(req.Recipient) {

@@ -1,0 +1,97 @@
+package sipserver
+
+import (
+	"github.com/emiago/sipgo/sip"
+)
+
+// validateRequest checks what RFC 3261 requires of every request before
+// the proxy or registrar looks at it (§8.1.1 mandatory header fields,
+// §8.2 UAS behaviour, §16.3 step 1 "reasonable syntax"): exactly one
+// Call-ID, From, To and CSeq, a From tag (§8.1.1.3), a CSeq method equal
+// to the request method (§8.1.1.5), a top Via, at most one Max-Forwards,
+// and no control characters other than HTAB in any header value
+// (§25.1: TEXT-UTF8 and the token rules admit none). A missing
+// Max-Forwards is accepted: §16.3 step 3 lets a proxy pass such a request
+// and branchFor adds one.
+//
+// It returns "" for a valid request, else the reason for the 400
+// (FINDINGS.md F7: such requests used to be stored and forwarded).
+func validateRequest(req *sip.Request) string {
+	var callIDs, froms, tos, cseqs, vias, maxFwds int
+	for _, h := range req.Headers() {
+		switch h.(type) {
+		case *sip.CallIDHeader:
+			callIDs++
+		case *sip.FromHeader:
+			froms++
+		case *sip.ToHeader:
+			tos++
+		case *sip.CSeqHeader:
+			cseqs++
+		case *sip.ViaHeader:
+			vias++
+		case *sip.MaxForwardsHeader:
+			maxFwds++
+		}
+		if badText(h.Name()) {
+			return "control character in a header name"
+		}
+		if badText(h.Value()) {
+			return "control character in " + headerLabel(h.Name())
+		}
+	}
+	switch {
+	case callIDs == 0:
+		return "no Call-ID"
+	case callIDs > 1:
+		return "more than one Call-ID"
+	case froms != 1:
+		return "not exactly one From"
+	case tos != 1:
+		return "not exactly one To"
+	case cseqs == 0:
+		return "no CSeq"
+	case cseqs > 1:
+		return "more than one CSeq"
+	case vias == 0:
+		return "no Via"
+	case maxFwds > 1:
+		return "more than one Max-Forwards"
+	}
+	if cs := req.CSeq(); cs == nil || cs.MethodName != req.Method {
+		return "CSeq method does not match the request method"
+	}
+	if tag, ok := req.From().Params.Get("tag"); !ok || tag == "" {
+		return "From has no tag"
+	}
+	if badText(req.Recipient.String()) {
+		return "control character in the Request-URI"
+	}
+	return ""
+}
+
+// headerLabel names a header for a reason phrase: its name when that is a
+// short token, else "a header" (the name is the sender's).
+func headerLabel(name string) string {
+	if len(name) == 0 || len(name) > 32 {
+		return "a header"
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return "a header"
+		}
+	}
+	return "the " + name + " header"
+}
+
+// badText reports whether v holds a control character other than HTAB
+// (or DEL).
+func badText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
