@@ -108,7 +108,9 @@
 // drop error responses), and for every failure under Failure-Report
 // partial, never under "no"; Message-IDs already
 // delivered are flagged Duplicate (§5.4); unknown methods get 501 (§12).
-// message/cpim bodies are parsed (package cpim) and Outgoing.CPIM is
+// message/cpim bodies held in memory are parsed (package cpim) before the
+// last chunk is answered: one that does not parse is answered 400 and not
+// delivered (with a failure REPORT by the rules above); Outgoing.CPIM is
 // wrapped before chunking (§13).
 //
 // TLS (tls.go, §14): msrps with TLS 1.2 or later, SNI and hostname
@@ -129,6 +131,7 @@
 // Not implemented by the endpoint: CEMA (RFC 6714) and session matching by
 // session-id only,
 // WebSocket (RFC 7977), DNS resolution beyond the system resolver (§6.2),
-// S/MIME, and checking the type inside a message/cpim that went to a Sink
-// (bodies held in memory are checked against accept-wrapped-types, 415).
+// S/MIME, and parsing or checking the type inside a message/cpim that
+// went to a Sink (delivered with Incoming.CPIM nil; bodies held in memory
+// are parsed and checked against accept-wrapped-types, 400 and 415).
 package msrp

@@ -843,9 +843,13 @@ func (c *Conn) readBodyInto(buf []byte) (int64, error) {
 }
 
 // deliver hands a complete message to Receive (RFC 4975 §7.3.1): body is
-// nil when it went to the Sink. It checks the type inside message/cpim
-// (§8.6), answers the last chunk f (got octets) and sends the success
-// REPORT asked for (§7.1.3). im is nil for a message read whole by the
+// nil when it went to the Sink. It parses a message/cpim body held in
+// memory and checks the type inside it (§8.6), answers the last chunk f
+// (got octets) and sends the success REPORT asked for (§7.1.3). A
+// message/cpim body that does not parse is not delivered: the last chunk
+// is answered 400 and, as for any failure, a failure REPORT follows when
+// an earlier chunk was answered 200 or Failure-Report is partial
+// (failIncoming; FINDINGS F2). im is nil for a message read whole by the
 // fast path.
 func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, total, got int64, success bool, im *inMsg) {
 	br := f.ByteRange
@@ -860,7 +864,11 @@ func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, tota
 		Body:        body,
 	}
 	if body != nil {
-		in.CPIM = parseCPIM(in.ContentType, in.Body)
+		var err error
+		if in.CPIM, err = parseCPIM(in.ContentType, in.Body); err != nil {
+			s.failIncoming(c, f, br, got, im, 400, "Malformed CPIM")
+			return
+		}
 		// §8.6: a type inside the container must be in accept-types or
 		// accept-wrapped-types.
 		if in.CPIM != nil {

@@ -50,17 +50,15 @@ func wrapCPIM(m *session.Outgoing) (ctype string, body []byte, rd io.Reader, siz
 	}
 }
 
-// parseCPIM parses a message/cpim body; nil for other types or a body
-// that does not parse (the raw body is still delivered).
-func parseCPIM(ctype string, body []byte) *cpim.Message {
+// parseCPIM parses a message/cpim body: nil, nil for other types. A
+// message/cpim body that does not parse is malformed (package cpim: a
+// receiver answers its parse errors with 400; FINDINGS F2) and must not
+// be delivered.
+func parseCPIM(ctype string, body []byte) (*cpim.Message, error) {
 	if !strings.EqualFold(baseType(ctype), cpimType) {
-		return nil
+		return nil, nil
 	}
-	m, err := cpim.Parse(body)
-	if err != nil {
-		return nil
-	}
-	return m
+	return cpim.Parse(body)
 }
 
 // baseType returns a media type without parameters, lowercased.
