@@ -45,6 +45,12 @@ type conn struct {
 	scratch      []msrp.URI
 	deadline     time.Time // current read deadline
 	armedReads   uint64
+	// Forward latency: when the current frame's head was parsed
+	// (monoNow), and the head times of frames forwarded but still in a
+	// destination's write buffer, observed when flushDirty writes them.
+	headAt   int64
+	latPend  [32]int64
+	nLatPend int
 
 	// Write side.
 	wmu       sync.Mutex
@@ -278,6 +284,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.stats.framesIn.Add(1)
+		c.headAt = monoNow()
 		if !c.handle(f) {
 			return
 		}
@@ -352,6 +359,25 @@ func (c *conn) flushDirty() {
 		c.dirty[i] = nil
 	}
 	c.dirty = c.dirty[:0]
+	if c.nLatPend > 0 {
+		now := monoNow()
+		for _, t := range c.latPend[:c.nLatPend] {
+			c.stats.lat.observe(time.Duration(now - t))
+		}
+		c.nLatPend = 0
+	}
+}
+
+// forwarded records the latency of a request just written to dest
+// (flushed: dest's buffer is empty, under dest.wmu) or left in dest's
+// buffer for flushDirty.
+func (c *conn) forwarded(flushed bool) {
+	if flushed {
+		c.stats.lat.observe(time.Duration(monoNow() - c.headAt))
+		return
+	}
+	c.latPend[c.nLatPend] = c.headAt
+	c.nLatPend++
 }
 
 // Write buffers: 64 KiB, flushed at flushAt so that a frame head rarely

@@ -211,8 +211,12 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	if fatal || len(dest.wbuf) >= flushAt {
 		dest.flushLocked()
 	}
+	c.forwarded(len(dest.wbuf) == 0)
 	dest.wmu.Unlock()
 	c.markDirty(dest)
+	if c.nLatPend == len(c.latPend) {
+		c.flushDirty()
+	}
 	dest.stats.framesOut.Add(1)
 	c.stats.forwarded.Add(1)
 	if t != nil || len(more) > 0 {
