@@ -28,13 +28,14 @@ var errReportOverflow = errors.New("cpimtransport: peer does not read its delive
 // both directions (§2). A reader goroutine frames and dispatches incoming
 // messages; a writer goroutine drains the write queue.
 type conn struct {
-	e       *Endpoint
-	nc      net.Conn
-	secure  bool
-	inbound bool
-	key     connKey
-	seq     int64
-	peer    *x509.Certificate // TLS peer certificate, if any
+	e        *Endpoint
+	nc       net.Conn
+	secure   bool
+	inbound  bool
+	key      connKey
+	seq      int64
+	accepted time.Time         // when the connection was set up
+	peer     *x509.Certificate // TLS peer certificate, if any
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -64,7 +65,8 @@ type outFrame struct {
 	s      *sess
 	d      *session.Delivery
 	msgID  int64
-	credit bool // holds a credit of conn.credits
+	queued time.Time // entered a session's backlog
+	credit bool      // holds a credit of conn.credits
 	report bool
 	expect bool // a delivery report will complete d
 }
@@ -72,6 +74,7 @@ type outFrame struct {
 func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn {
 	c := &conn{
 		e: e, nc: nc, secure: secure, inbound: inbound, key: key,
+		accepted: time.Now(),
 		done:     make(chan struct{}),
 		credits:  make(chan struct{}, e.cfg.SendQueue),
 		sessions: map[*sess]struct{}{},
@@ -94,10 +97,21 @@ func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn
 	e.conns[c] = struct{}{}
 	if inbound {
 		c.idle = time.AfterFunc(e.cfg.IdleTimeout, c.idleExpired)
-		// Passive sessions waiting for this peer bind to it.
+		// A passive session binds to a connection that proves to be its
+		// peer's by its certificate. Otherwise a new candidate makes a
+		// guessed binding ambiguous (it waits for proof again), and may
+		// become the only candidate of a session that must send first.
 		for _, s := range e.sessions {
-			if s.conn.Load() == nil && s.waitsFor(c) {
-				e.bind(s, c, false)
+			cur := s.conn.Load()
+			switch {
+			case s.remote == nil || !s.passive():
+			case cur == nil && e.provenBy(s, c):
+				e.bind(s, c, true)
+			case cur == nil:
+				e.guessLocked(s)
+			case !s.confirmed && e.candidate(s, c):
+				e.log.Info("cpim: second connection from the peer's address, waiting for proof", "session", s.local.URI, "remote", c.nc.RemoteAddr())
+				e.unbind(s)
 			}
 		}
 	}
@@ -187,17 +201,25 @@ func (c *conn) close(cause error) {
 		}
 		for s := range c.sessions {
 			if s.conn.Load() == c {
-				// A session in use ends; one still being set up whose
-				// binding was guessed from the address goes back to waiting.
+				// A session proven on c ends; one whose binding was a guess
+				// goes back to waiting for its peer.
 				s.bmu.Lock()
 				s.conn.Store(nil)
+				s.notifyLocked()
 				s.bmu.Unlock()
-				if s.confirmed || s.isOpen() {
+				if s.confirmed {
 					ended = append(ended, s)
 				}
 			}
 		}
 		clear(c.sessions)
+		// Fewer candidates: a session that must send first may now have
+		// exactly one.
+		for _, s := range e.sessions {
+			if s.conn.Load() == nil {
+				e.guessLocked(s)
+			}
+		}
 		e.mu.Unlock()
 		c.mu.Lock()
 		q := c.queue

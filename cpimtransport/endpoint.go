@@ -30,6 +30,8 @@ const (
 	// DefaultSendQueue is the number of messages a connection queues
 	// before Send waits.
 	DefaultSendQueue = 256
+	// DefaultAddressBindDelay is Config.AddressBindDelay's default.
+	DefaultAddressBindDelay = time.Second
 )
 
 // ErrEndpointClosed is returned by Serve and by the Endpoint's methods
@@ -70,6 +72,14 @@ type Config struct {
 	// that wants to send first to a silent cpim/tcp peer (its messages
 	// wait in the backlog meanwhile).
 	SniffTimeout time.Duration
+	// AddressBindDelay concerns a passive session that sends before its
+	// peer's first message has proven which accepted connection is the
+	// peer's (docs/seed-choices.md §4): its messages go out on the only
+	// connection from the peer's c-line address accepted since the
+	// session was created, once that connection is AddressBindDelay old
+	// and still the only one. 0 means DefaultAddressBindDelay; negative
+	// means never: such messages wait for the proof (or ReceiptTimeout).
+	AddressBindDelay time.Duration
 	// Reader limits the framer on every connection.
 	Reader ReaderOptions
 	// Logger receives discarded messages, garbage and connection errors;
@@ -171,6 +181,9 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	if e.cfg.SniffTimeout <= 0 {
 		e.cfg.SniffTimeout = 2 * time.Second
+	}
+	if e.cfg.AddressBindDelay == 0 {
+		e.cfg.AddressBindDelay = DefaultAddressBindDelay
 	}
 	if e.cfg.Dial == nil {
 		var d net.Dialer
@@ -535,6 +548,7 @@ func (e *Endpoint) newSession(m *messagesdp.Media, opts session.Options, remote 
 	if _, dup := e.sessions[m.URI]; dup {
 		return nil, fmt.Errorf("cpimtransport: a=uri %s already in use", m.URI)
 	}
+	s.startSeq = e.connSeq
 	e.sessions[m.URI] = s
 	return s, nil
 }
@@ -558,12 +572,18 @@ func (e *Endpoint) open(ctx context.Context, s *sess, offerer bool) (session.Ses
 	} else {
 		// The peer connects to us. The draft gives the passive side no way
 		// to tell which accepted connection is the peer's before a message
-		// of the session arrives on it (§6.2); until then a connection from
-		// the peer's c-line address is assumed, and without one messages
-		// sent are held back until the peer's connection is known.
+		// of the session arrives on it (§6.2): the binding needs that proof,
+		// or a client certificate matching the peer's a=fingerprint. Until
+		// then messages sent wait in the backlog (see guessLocked for a
+		// passive side that must send first).
 		e.mu.Lock()
 		if s.conn.Load() == nil {
-			e.bindByAddress(s)
+			for c := range e.conns {
+				if e.provenBy(s, c) {
+					e.bind(s, c, true)
+					break
+				}
+			}
 		}
 		e.mu.Unlock()
 		select {
@@ -572,6 +592,9 @@ func (e *Endpoint) open(ctx context.Context, s *sess, offerer bool) (session.Ses
 		default:
 		}
 	}
+	e.mu.Lock()
+	s.opened = time.Now()
+	e.mu.Unlock()
 	s.markOpen()
 	return s, nil
 }
@@ -641,8 +664,9 @@ func (e *Endpoint) dial(ctx context.Context, key connKey, remote *messagesdp.Med
 }
 
 // bind associates s with c (e.mu held). confirmed bindings come from an
-// active connect or from a message proven to belong to s; others from a
-// matching source address, and may move to another connection.
+// active connect or from proof that c is the peer's (a message of s on it,
+// or a matching client certificate); others from guessLocked, and yield to
+// proof on another connection.
 func (e *Endpoint) bind(s *sess, c *conn, confirmed bool) {
 	old := s.conn.Load()
 	if old == c {
@@ -661,35 +685,114 @@ func (e *Endpoint) bind(s *sess, c *conn, confirmed bool) {
 			f.d.Complete(session.Result{Outcome: session.Failed, Err: err})
 		}
 	}
+	s.notifyLocked()
 	s.bmu.Unlock()
 	s.confirmed = confirmed
 	c.sessions[s] = struct{}{}
 	c.stopIdle()
-	if !s.boundDone {
-		s.boundDone = true
-		close(s.bound)
-	}
 }
 
-// bindByAddress binds a passive session waiting for its peer to the most
-// recent accepted connection from the peer's c-line address (e.mu held).
-// The draft gives the passive side no other way to know which connection
-// carries a session before a message arrives.
-func (e *Endpoint) bindByAddress(s *sess) {
-	if s.remote == nil {
+// unbind takes a session whose binding was a guess back to waiting
+// (e.mu held): its connection closed, or another candidate appeared.
+func (e *Endpoint) unbind(s *sess) {
+	c := s.conn.Load()
+	if c == nil {
 		return
 	}
-	var best *conn
+	c.unref(s)
+	s.bmu.Lock()
+	s.conn.Store(nil)
+	s.notifyLocked()
+	s.bmu.Unlock()
+}
+
+// provenBy reports whether c proves to be the peer's connection of the
+// passive session s without a message (e.mu held): cpim/tls, and the
+// client certificate matches the peer's a=fingerprint (RFC 4572).
+func (e *Endpoint) provenBy(s *sess, c *conn) bool {
+	return s.remote != nil && s.remote.Fingerprint != "" && c.inbound && !c.isClosed() &&
+		c.acceptable(s) && s.passive()
+}
+
+// candidate reports whether c could be the peer's connection of the
+// passive session s by its address alone (e.mu held): an accepted
+// connection from the c-line address that either was accepted since s was
+// created and carries no proven session (a connection older than the
+// session was not opened for it), or carries proven sessions only, all of
+// them with the same c-line address and port as s's peer (the peer reusing
+// its connection, §2).
+func (e *Endpoint) candidate(s *sess, c *conn) bool {
+	if !c.inbound || c.isClosed() || !c.acceptable(s) || !sameHost(c.nc.RemoteAddr(), s.remote.Address) {
+		return false
+	}
+	proven := 0
+	for o := range c.sessions {
+		if o == s || !o.confirmed || o.conn.Load() != c {
+			continue
+		}
+		if !samePlace(o.remote, s.remote) {
+			return false
+		}
+		proven++
+	}
+	return proven > 0 || c.seq > s.startSeq
+}
+
+// samePlace reports whether two remote media name the same listening
+// place (c-line address and a real m-line port).
+func samePlace(a, b *messagesdp.Media) bool {
+	return a != nil && b != nil && a.Port == b.Port && a.Port != activePort && a.Port != 0 &&
+		strings.EqualFold(strings.Trim(a.Address, "[]"), strings.Trim(b.Address, "[]"))
+}
+
+// guessLocked is for a passive session that must send first (e.mu held).
+// Its messages wait in the backlog until a connection is proven, unless
+// exactly one candidate connection exists and both it and the session's
+// Open are AddressBindDelay old (time for the real peer to connect and
+// make the choice ambiguous): the session is then bound to it
+// tentatively, and the backlog goes out on it. A second candidate arriving later takes the binding back (newConn);
+// proof on another connection moves it (match). A host sharing the peer's
+// address still wins this guess if the peer has not connected within
+// AddressBindDelay of the Open, or has its connection to us closed;
+// docs/seed-choices.md §4 weighs this against never sending first.
+func (e *Endpoint) guessLocked(s *sess) {
+	if e.closed || s.remote == nil || s.conn.Load() != nil || e.cfg.AddressBindDelay < 0 || !s.passive() {
+		return
+	}
+	s.bmu.Lock()
+	waiting := len(s.backlog)
+	s.bmu.Unlock()
+	if waiting == 0 {
+		return
+	}
+	var only *conn
+	n := 0
 	for c := range e.conns {
-		if c.inbound && !c.isClosed() && c.acceptable(s) && sameHost(c.nc.RemoteAddr(), s.remote.Address) {
-			if best == nil || c.seq > best.seq {
-				best = c
-			}
+		if e.candidate(s, c) {
+			only = c
+			n++
 		}
 	}
-	if best != nil {
-		e.bind(s, best, false)
+	if n != 1 {
+		return // none yet, or ambiguous: wait for proof
 	}
+	since := only.accepted
+	if s.opened.After(since) {
+		since = s.opened
+	}
+	if wait := time.Until(since.Add(e.cfg.AddressBindDelay)); wait > 0 {
+		if s.guessTimer == nil {
+			s.guessTimer = time.AfterFunc(wait, func() {
+				e.mu.Lock()
+				defer e.mu.Unlock()
+				e.guessLocked(s)
+			})
+		} else {
+			s.guessTimer.Reset(wait)
+		}
+		return
+	}
+	e.bind(s, only, false)
 }
 
 // release unbinds s from its connection (e.mu held) and reports the

@@ -208,14 +208,17 @@ func TestReceiptTimeout(t *testing.T) {
 						got <- b
 					}
 				}()
-				start := time.Now()
 				d, err := sa.Send(ctx, &session.Outgoing{Body: []byte("ping")})
 				if err != nil {
 					t.Fatal(err)
 				}
+				// A is passive and sends first: the message goes out once the
+				// peer's connection, the only candidate, is AddressBindDelay
+				// old; the receipt timer starts when it is written.
 				if msg := <-got; !bytes.Contains(msg, []byte("MsgID: 1\r\n")) {
 					t.Fatalf("peer got %q", msg)
 				}
+				start := time.Now()
 				if tc.reportAt > 0 {
 					time.Sleep(tc.reportAt)
 					rep := AppendReport(nil, Report{OriginalMsgID: 1, Status: tc.status})

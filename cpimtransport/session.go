@@ -98,18 +98,24 @@ type sess struct {
 	opts  session.Options
 
 	// Guarded by Endpoint.mu.
-	remote    *messagesdp.Media
-	confirmed bool
-	boundDone bool
-	early     []earlyMsg
+	remote     *messagesdp.Media
+	confirmed  bool
+	early      []earlyMsg
+	startSeq   int64       // Endpoint.connSeq when the session was created
+	opened     time.Time   // when Open completed
+	guessTimer *time.Timer // see Endpoint.guessLocked
 
-	conn  atomic.Pointer[conn]
-	bound chan struct{} // closed at the first binding
+	conn atomic.Pointer[conn]
 
 	// bmu guards changes of conn and the backlog: messages sent by a
-	// passive side before its peer's connection is known.
-	bmu     sync.Mutex
-	backlog []*outFrame
+	// passive side before its peer's connection is proven. changed is
+	// closed (and replaced) when the binding changes or the backlog
+	// shrinks; backlogTimer fails messages that waited ReceiptTimeout.
+	bmu          sync.Mutex
+	backlog      []*outFrame
+	changed      chan struct{}
+	backlogTimer *time.Timer
+	backlogArmed bool
 
 	peerReports bool // the peer listed message/im-delivery-status (§6.3); set before Open returns
 	wantReports bool
@@ -135,7 +141,7 @@ func newSess(e *Endpoint, local *messagesdp.Media, opts session.Options) *sess {
 	return &sess{
 		e: e, local: local, opts: opts,
 		wantReports: wantsReports(local.Formats),
-		bound:       make(chan struct{}),
+		changed:     make(chan struct{}),
 		in:          make(chan *session.Incoming, 64),
 		done:        make(chan struct{}),
 		pending:     map[int64]*pendingDelivery{},
@@ -146,11 +152,56 @@ var _ session.Session = (*sess)(nil)
 
 func (s *sess) secure() bool { return messagesdp.IsSecure(s.local.Proto) }
 
-// waitsFor reports whether s is a passive session that an accepted
-// connection c from the peer's address should serve (Endpoint.mu held).
-func (s *sess) waitsFor(c *conn) bool {
-	return s.remote != nil && c.acceptable(s) && sameHost(c.nc.RemoteAddr(), s.remote.Address) &&
-		!messagesdp.IsActive(s.local, s.remote, s.isOfferer())
+// passive reports whether the peer connects to us (Endpoint.mu held, or
+// after Open).
+func (s *sess) passive() bool {
+	return !messagesdp.IsActive(s.local, s.remote, s.isOfferer())
+}
+
+// notifyLocked wakes Sends waiting on a full backlog (bmu held).
+func (s *sess) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// expireBacklog fails the messages that waited ReceiptTimeout in the
+// backlog without a proven connection.
+func (s *sess) expireBacklog() {
+	timeout := s.e.cfg.ReceiptTimeout
+	now := time.Now()
+	var expired []*outFrame
+	s.mu.Lock()
+	s.bmu.Lock()
+	if s.conn.Load() == nil {
+		keep := s.backlog[:0]
+		for _, f := range s.backlog {
+			if now.Sub(f.queued) >= timeout {
+				expired = append(expired, f)
+			} else {
+				keep = append(keep, f)
+			}
+		}
+		clear(s.backlog[len(keep):])
+		s.backlog = keep
+	}
+	s.backlogArmed = len(s.backlog) > 0
+	if s.backlogArmed {
+		s.backlogTimer.Reset(time.Until(s.backlog[0].queued.Add(timeout)))
+	}
+	if len(expired) > 0 {
+		s.notifyLocked()
+	}
+	s.bmu.Unlock()
+	for _, f := range expired {
+		if p := s.pending[f.msgID]; p != nil && p.d == f.d {
+			delete(s.pending, f.msgID)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range expired {
+		f.d.Complete(session.Result{Outcome: session.TimedOut,
+			Err: fmt.Errorf("cpimtransport: MsgID %d: no connection from the peer proven within %v", f.msgID, timeout)})
+	}
 }
 
 func (s *sess) isOfferer() bool {
@@ -228,7 +279,15 @@ func (s *sess) finish(err error) {
 	}
 	idle := e.release(s)
 	s.conn.Store(nil)
+	if s.guessTimer != nil {
+		s.guessTimer.Stop()
+	}
 	e.mu.Unlock()
+	s.bmu.Lock()
+	if s.backlogTimer != nil {
+		s.backlogTimer.Stop()
+	}
+	s.bmu.Unlock()
 	if idle != nil {
 		idle.close(errors.New("cpimtransport: no session left"))
 	}
@@ -345,16 +404,15 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 	c := s.conn.Load()
 	for c == nil {
 		s.bmu.Lock()
-		full := len(s.backlog) >= s.e.cfg.SendQueue
+		c = s.conn.Load()
+		full := c == nil && len(s.backlog) >= s.e.cfg.SendQueue
+		changed := s.changed
 		s.bmu.Unlock()
 		if !full {
 			break
 		}
 		select {
-		case <-s.bound:
-			if c = s.conn.Load(); c == nil {
-				return nil, fmt.Errorf("cpimtransport: the peer's connection is gone and %d messages are waiting", s.e.cfg.SendQueue)
-			}
+		case <-changed:
 		case <-ctx.Done():
 			return nil, context.Cause(ctx)
 		case <-s.done:
@@ -378,6 +436,16 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 		}
 	}
 
+	queued := false
+	defer func() {
+		if queued {
+			// After s.mu is released (lock order): a passive side sending
+			// first may bind to the only candidate connection.
+			s.e.mu.Lock()
+			s.e.guessLocked(s)
+			s.e.mu.Unlock()
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -418,7 +486,18 @@ func (s *sess) Send(ctx context.Context, m *session.Outgoing) (*session.Delivery
 	case now == nil && len(s.backlog) >= s.e.cfg.SendQueue:
 		err = fmt.Errorf("cpimtransport: the peer has not connected yet and %d messages are waiting", len(s.backlog))
 	case now == nil:
+		f.queued = time.Now()
 		s.backlog = append(s.backlog, f)
+		queued = true
+		if !s.backlogArmed {
+			// Bounded wait for a proven connection (docs/seed-choices.md §4).
+			s.backlogArmed = true
+			if s.backlogTimer == nil {
+				s.backlogTimer = time.AfterFunc(s.e.cfg.ReceiptTimeout, s.expireBacklog)
+			} else {
+				s.backlogTimer.Reset(s.e.cfg.ReceiptTimeout)
+			}
+		}
 	default:
 		f.credit = now == c && c != nil
 		err = now.push(f)

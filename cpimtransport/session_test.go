@@ -384,6 +384,10 @@ func TestPeerClose(t *testing.T) {
 	a := newLoopback(t, Config{})
 	b := newLoopback(t, Config{})
 	sa, sb := connect(t, a, b, session.Options{}, session.Options{})
+	// The offerer is passive: its session is on B's connection once a
+	// message of B proved it; then the loss of that connection ends it.
+	send(t, sb, "proof")
+	recv(t, sa)
 	b.Close()
 	select {
 	case <-sa.Done():
