@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	commands["bench"] = command{summary: "load generator: MSRP relay (small, bulk, mixed, churn, idle) or SIP MESSAGE rate", run: runBench}
+	commands["bench"] = command{summary: "load generator: MSRP relay (small, bulk, mixed, churn, idle) or SIP MESSAGE and INVITE/BYE rates", run: runBench}
 }
 
 const benchExamples = `  parley serve &   # MSRP relay on 127.0.0.1:2855, SIP on 127.0.0.1:5060
@@ -34,7 +34,10 @@ const benchExamples = `  parley serve &   # MSRP relay on 127.0.0.1:2855, SIP on
       no relay: the load generator's own ceiling.
   parley bench --scenario sip-message --sip-server 127.0.0.1:5060 \
       --sip-user u1:p1,u2:p2,u3:p3,u4:p4 --pairs 2
-      MESSAGE rate through a registrar/proxy (pairs of registered UAs).`
+      MESSAGE rate through a registrar/proxy (pairs of registered UAs).
+  parley bench --scenario sip-invite --sip-server 127.0.0.1:5060 \
+      --sip-user u1:p1,u2:p2 --pairs 1
+      calls/s: INVITE (MSRP offer), 200, ACK, BYE, 200 toward an auto-answering callee.`
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "bench", "[flags]",
@@ -44,7 +47,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"session keeps at most --window outstanding. Runs stop after --count messages or\n"+
 			"--duration. A progress line goes to stderr every second; the report to stdout,\n"+
 			"as a table or, with --json, as JSON. Only loopback targets unless --allow-remote.", benchExamples)
-	scenario := fs.String("scenario", "small", "small, bulk, mixed, churn, idle, or sip-message")
+	scenario := fs.String("scenario", "small", "small, bulk, mixed, churn, idle, sip-message or sip-invite")
 	path := fs.String("path", loadgen.TwoHop, "MSRP path: two-hop (both sides AUTH), one-hop (only the receiver AUTHs)\nor direct (no relay: the tool's own ceiling)")
 	relayAddr := fs.String("relay", envOr(e, "PARLEY_BENCH_RELAY", "127.0.0.1:2855"), "MSRP relay host:port (env PARLEY_BENCH_RELAY)")
 	users := fs.String("user", envOr(e, "PARLEY_BENCH_USERS", "alice:alice-secret,bob:bob-secret"), "relay accounts user:password, comma-separated; senders take the even entries,\nreceivers the odd ones (env PARLEY_BENCH_USERS)")
@@ -64,11 +67,11 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	settle := fs.Duration("settle", 15*time.Second, "idle: wait this long before reading the relay's memory")
 	pids := fs.String("pid", "", "idle: the relay's process id(s), comma-separated; descendants are included")
 	expires := fs.Duration("expires", 0, "AUTH Expires asked for (default 600s; churn 60s)")
-	sipServer := fs.String("sip-server", "127.0.0.1:5060", "sip-message: registrar and proxy host:port")
-	sipDomain := fs.String("sip-domain", "", "sip-message: AOR domain (default the server's host)")
-	sipTransport := fs.String("sip-transport", "udp", "sip-message: udp or tcp")
-	sipUsers := fs.String("sip-user", "", "sip-message: accounts user:password, comma-separated, two per pair")
-	pairs := fs.Int("pairs", 8, "sip-message: concurrent sender→receiver pairs")
+	sipServer := fs.String("sip-server", "127.0.0.1:5060", "sip-message, sip-invite: registrar and proxy host:port")
+	sipDomain := fs.String("sip-domain", "", "sip-*: AOR domain (default the server's host)")
+	sipTransport := fs.String("sip-transport", "udp", "sip-*: udp or tcp")
+	sipUsers := fs.String("sip-user", "", "sip-*: accounts user:password, comma-separated, two per pair\n(caller, then callee)")
+	pairs := fs.Int("pairs", 8, "sip-*: concurrent sender→receiver pairs, one request or call at a time each")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	allowRemote := fs.Bool("allow-remote", false, "allow a target that is not a loopback address")
@@ -85,7 +88,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *quiet {
 		progress = nil
 	}
-	if *scenario == "sip-message" {
+	if sipScen, isSIP := strings.CutPrefix(*scenario, "sip-"); isSIP {
 		if err := checkLoopback(*sipServer, *allowRemote); err != nil {
 			return usage(fmt.Errorf("--sip-server: %w", err))
 		}
@@ -97,7 +100,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		for _, u := range us {
 			su = append(su, loadgen.SIPUser{User: u.Username, Password: u.Password})
 		}
-		res, err = loadgen.RunSIP(ctx, loadgen.SIPConfig{Server: *sipServer, Domain: *sipDomain, Transport: *sipTransport,
+		res, err = loadgen.RunSIP(ctx, loadgen.SIPConfig{Scenario: sipScen, Server: *sipServer, Domain: *sipDomain, Transport: *sipTransport,
 			Users: su, Pairs: *pairs, Size: *size, Count: *count, Duration: *duration, Warmup: *warmup,
 			Progress: progress})
 		if err != nil && res == nil {

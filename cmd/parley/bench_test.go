@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBenchHelp(t *testing.T) {
@@ -51,6 +53,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"user", []string{"bench", "--user", "alice"}, "user:password"},
 		{"pid", []string{"bench", "--scenario", "idle", "--pid", "x"}, "process id"},
 		{"args", []string{"bench", "extra"}, "no arguments"},
+		{"sip scenario", []string{"bench", "--scenario", "sip-subscribe", "--sip-user", "a:b,c:d", "--pairs", "1"}, "unknown SIP scenario"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e, _, _ := testEnv(nil, nil)
@@ -89,5 +92,61 @@ func TestBenchDirectJSON(t *testing.T) {
 	}
 	if res.Classes[0].Latency["p99.9"] < res.Classes[0].Latency["p50"] {
 		t.Errorf("latency %v", res.Classes[0].Latency)
+	}
+}
+
+// TestBenchSIPInvite runs `parley serve` in-process and drives whole calls
+// through it with `parley bench --scenario sip-invite`: every call must
+// complete, reach the callee and be counted with a setup latency.
+func TestBenchSIPInvite(t *testing.T) {
+	vars := map[string]string{"PARLEY_DATA_DIR": t.TempDir()}
+	for _, u := range []string{"c1", "c2", "c3", "c4"} {
+		e, _, errb := testEnv(nil, vars)
+		if err := run(t.Context(), e, []string{"user", "add", u, "--domain", "127.0.0.1", "--password", u + "-pw"}); err != nil {
+			t.Fatalf("user add %s: %v %s", u, err, errb.String())
+		}
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	e, out, _ := testEnv(nil, vars)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "--http", "off", "--msrp-relay", "off", "--history=false", "--log-level", "error"})
+	}()
+	defer func() {
+		stop()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	addr := waitFor(t, out, regexp.MustCompile(`SIP udp\s+(\S+)`), 20*time.Second)
+
+	be, bout, berr := testEnv(nil, nil)
+	err := run(ctxT(t, time.Minute), be, []string{"bench", "--scenario", "sip-invite", "--sip-server", addr,
+		"--sip-user", "c1:c1-pw,c2:c2-pw,c3:c3-pw,c4:c4-pw", "--pairs", "2", "--count", "20", "--quiet", "--json"})
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, berr.String())
+	}
+	var res struct {
+		Scenario, Mode string
+		Classes        []struct {
+			Name    string
+			Count   uint64
+			Rate    float64            `json:"per_sec"`
+			Latency map[string]float64 `json:"latency_us"`
+		}
+		Errors map[string]uint64
+	}
+	if err := json.Unmarshal([]byte(bout.String()), &res); err != nil {
+		t.Fatalf("%v in %s", err, bout.String())
+	}
+	if res.Scenario != "invite" || res.Mode != "sip-invite/udp" || len(res.Classes) != 2 || len(res.Errors) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, c := range res.Classes {
+		if c.Count != 20 || c.Rate <= 0 || c.Latency["p50"] <= 0 {
+			t.Errorf("class %+v", c)
+		}
 	}
 }

@@ -38,12 +38,18 @@
 //
 // # SIP
 //
-// RunSIP registers pairs of sipua UAs with a registrar/proxy and sends
-// MESSAGEs sender→receiver through it, one outstanding per pair (RFC 3428
-// §9); a MESSAGE counts when it was answered 200 and reached the receiver.
+// RunSIP registers pairs of sipua UAs with a registrar/proxy. Scenario
+// SIPMessage sends MESSAGEs sender→receiver through it, one outstanding per
+// pair (RFC 3428 §9); a MESSAGE counts when it was answered 200 and reached
+// the receiver. Scenario SIPInvite places whole calls, one at a time per
+// pair: INVITE with an m=message MSRP offer (each UA has an msrp.Endpoint),
+// the callee answers at once, 200, ACK, the MSRP session opens, BYE, 200;
+// a call counts when the BYE was answered and the callee saw the call end
+// by it. Class "call" has calls/s and setup latency, "bye" the BYE round
+// trip; failures are filed by method and status ("INVITE status 404").
 //
 // Not implemented: TLS (msrps) to the target, multi-chunk messages from
 // the generator (relays may still re-chunk; B reassembles by the final
 // chunk), success REPORTs as the completion signal (B's receipt is used, as
-// both sides live in this process), and an INVITE/BYE rate scenario.
+// both sides live in this process).
 package loadgen
