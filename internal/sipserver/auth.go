@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,10 +161,11 @@ func (n *nonces) tracked() int {
 type authResult int
 
 const (
-	authNone   authResult = iota // no credentials for our realm: challenge
-	authOK                       // verified
-	authStale                    // right password, expired nonce: challenge with stale=true
-	authFailed                   // wrong credentials: 403 (or re-challenge)
+	authNone      authResult = iota // no credentials for our realm: challenge
+	authOK                          // verified
+	authStale                       // right password, expired nonce: challenge with stale=true
+	authFailed                      // wrong credentials: 403
+	authThrottled                   // too many failures from this IP or for this AOR: 503
 )
 
 // challenge answers req with 401 (registrar, WWW-Authenticate) or 407
@@ -183,36 +185,62 @@ func (s *Server) challenge(tx sip.ServerTransaction, req *sip.Request, domain st
 	s.respond(tx, req, code, reason, hdrs...)
 }
 
+// authCheck is the outcome of authenticate: why (for the log only: the
+// response never tells, FINDINGS.md F12) and, when throttled, when to
+// come back.
+type authCheck struct {
+	res   authResult
+	why   string
+	retry time.Duration
+}
+
 // authenticate checks the credentials of req for user@domain in our
-// realm (RFC 3261 §22.2, §22.3; RFC 7616 §3.4). It returns the reason of
-// a failure for the log and the 403.
-func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool, domain, user string) (authResult, string) {
+// realm (RFC 3261 §22.2, §22.3; RFC 7616 §3.4). Every failure is counted
+// against the source IP and the AOR; beyond Config.MaxAuthFailures the
+// credentials are not checked at all (authThrottled). An unknown user is
+// checked against a dummy HA1, so that the work done, like the response,
+// does not depend on whether the user exists.
+func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool, domain, user string) authCheck {
 	name := "Authorization"
 	if proxy {
 		name = "Proxy-Authorization"
 	}
 	realm := s.realmFor(domain)
+	aor := "sip:" + user + "@" + domain
+	ip := sourceIP(req)
 	var creds *digest.Credentials
+	malformed := false
 	for _, h := range req.GetHeaders(name) {
 		c, err := digest.ParseCredentials(h.Value())
 		if err != nil {
-			return authFailed, "malformed " + name + " header"
+			malformed = true
+			break
 		}
 		if c.Realm == realm {
 			creds = c
 			break
 		}
 	}
-	if creds == nil {
-		return authNone, ""
+	if creds == nil && !malformed {
+		return authCheck{res: authNone}
+	}
+	if retry, ok := s.throttle.blocked(ip, aor); ok {
+		return authCheck{res: authThrottled, why: "too many failed authentications", retry: retry}
+	}
+	fail := func(why string) authCheck {
+		s.throttle.failed(ip, aor)
+		return authCheck{res: authFailed, why: why}
+	}
+	if malformed {
+		return fail("malformed " + name + " header")
 	}
 	if creds.Username != user {
-		return authFailed, fmt.Sprintf("credentials of %q used for %q", creds.Username, user)
+		return fail(fmt.Sprintf("credentials of %q used for %q", creds.Username, user))
 	}
 	alg := store.Algorithm(creds.Algorithm)
 	base, err := alg.Canonical()
 	if err != nil {
-		return authFailed, "unsupported digest algorithm " + creds.Algorithm
+		return fail("unsupported digest algorithm " + creds.Algorithm)
 	}
 	offered := false
 	for _, a := range s.cfg.Algorithms {
@@ -221,47 +249,88 @@ func (s *Server) authenticate(ctx context.Context, req *sip.Request, proxy bool,
 		}
 	}
 	if !offered {
-		return authFailed, "digest algorithm " + creds.Algorithm + " was not offered"
+		return fail("digest algorithm " + creds.Algorithm + " was not offered")
 	}
 	qop := creds.QOP
 	if qop != "" && qop != "auth" {
-		return authFailed, "unsupported qop " + qop
+		return fail("unsupported qop " + qop)
 	}
 	if creds.URI == "" {
-		return authFailed, "credentials without uri"
+		return fail("credentials without uri")
 	}
-	cred, err := s.st.Credential(ctx, domain, user, realm, base)
+	cred, err := s.credential(ctx, domain, user, realm, base)
+	known := err == nil
 	if errors.Is(err, store.ErrNotFound) {
-		return authFailed, "no such user or no " + string(base) + " credential"
-	}
-	if err != nil {
+		cred = s.dummy[base] // same work as for a user who exists
+	} else if err != nil {
 		s.log.Warn("credential lookup", "user", user, "err", err)
-		return authFailed, "credential store unavailable"
+		return authCheck{res: authFailed, why: "credential store unavailable"}
 	}
 	nc := ""
 	if qop != "" {
 		nc = fmt.Sprintf("%08x", creds.Nc)
 	}
-	if !cred.Verify(creds.Response, alg, string(req.Method), creds.URI, creds.Nonce, nc, creds.Cnonce, qop) {
-		return authFailed, "wrong password"
+	if !cred.Verify(creds.Response, alg, string(req.Method), creds.URI, creds.Nonce, nc, creds.Cnonce, qop) || !known {
+		if !known {
+			return fail("no such user or no " + string(base) + " credential")
+		}
+		return fail("wrong password")
 	}
 	n := 0
 	if qop != "" {
 		n = creds.Nc
 		if n <= 0 {
-			return authFailed, "bad nonce count"
+			return fail("bad nonce count")
 		}
 	}
 	switch err := s.nc.use(creds.Nonce, realm, n, time.Now()); {
 	case err == nil:
-		return authOK, ""
+		return authCheck{res: authOK}
 	case errors.Is(err, errNonceReplay):
-		return authFailed, "replayed nonce count"
+		return fail("replayed nonce count")
 	default:
 		// Unknown (e.g. issued before a restart) or expired: the
 		// password was right, so ask again with stale=true.
-		return authStale, err.Error()
+		return authCheck{res: authStale, why: err.Error()}
 	}
+}
+
+// refuseAuth answers a request whose authentication failed or was
+// throttled: one response for every failure, whatever the reason (which
+// goes to the log), so that it does not tell whether the user exists
+// (FINDINGS.md F12).
+func (s *Server) refuseAuth(tx sip.ServerTransaction, req *sip.Request, who string, chk authCheck) {
+	if chk.res == authThrottled {
+		s.metrics.AuthThrottled.Add(1)
+		s.log.Info("authentication throttled", "method", req.Method, "user", who, "source", req.Source())
+		secs := max(1, int((chk.retry+time.Second-1)/time.Second))
+		s.respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Retry-After", strconv.Itoa(secs)))
+		return
+	}
+	s.metrics.AuthFailures.Add(1)
+	s.log.Info("authentication failed", "method", req.Method, "user", who, "source", req.Source(), "reason", chk.why)
+	s.respond(tx, req, 403, "Forbidden")
+}
+
+// sourceIP is the IP address a request came from (its transport source
+// without the port).
+func sourceIP(req *sip.Request) string {
+	src := req.Source()
+	if h, _, err := net.SplitHostPort(src); err == nil {
+		return h
+	}
+	return src
+}
+
+// newDummyHA1s makes one random HA1 per algorithm, checked instead of the
+// HA1 of a user who does not exist.
+func newDummyHA1s() map[store.Algorithm]store.Credential {
+	m := map[store.Algorithm]store.Credential{}
+	for _, a := range []store.Algorithm{store.MD5, store.SHA256, store.SHA512256} {
+		c, _ := store.NewCredential("", "", randHex(16), a)
+		m[a] = c
+	}
+	return m
 }
 
 // realmFor is the digest realm of a domain's users: Config.Realm, or the
@@ -277,4 +346,9 @@ func (s *Server) realmFor(domain string) string {
 // the domain.
 func userOf(u sip.Uri) (user, domain string) {
 	return u.User, strings.ToLower(u.Host)
+}
+
+// credential looks up the HA1 of user@domain for realm and alg.
+func (s *Server) credential(ctx context.Context, domain, user, realm string, alg store.Algorithm) (store.Credential, error) {
+	return s.st.Credential(ctx, domain, user, realm, alg)
 }

@@ -10,8 +10,21 @@
 //     of package store: one WWW-Authenticate per algorithm (SHA-256 and
 //     MD5 by default), qop=auth, nonces that expire (stale=true) and a
 //     nonce-count that must grow (a replayed nc is refused).
-//   - The digest username must be the AOR's user; wrong credentials get
-//     403 with the reason in the phrase ("Forbidden (wrong password)").
+//   - The digest username must be the AOR's user. Every authentication
+//     failure (wrong password, unknown user, malformed credentials…) gets
+//     the same "403 Forbidden", the reason only in the log, and an
+//     unknown user's response is checked against a dummy HA1, so neither
+//     the response nor the work done tells whether a user exists
+//     (FINDINGS.md F12).
+//   - Failed authentications are throttled per source IP address and per
+//     AOR (token buckets of Config.MaxAuthFailures, 10 by default, one
+//     more attempt every Config.AuthFailureInterval, 30 s): beyond them a
+//     request with credentials gets "503 Service Unavailable" with
+//     Retry-After without being checked, for users who exist and who do
+//     not alike. The per-AOR bucket means that someone guessing a user's
+//     password also keeps that user from authenticating (existing
+//     bindings stay until they expire) for as long as the guessing goes
+//     on: the price of bounding guesses from many addresses.
 //   - Bindings with expiry: the expires parameter, else Expires, else
 //     Config.DefaultExpires; below MinExpires 423 with Min-Expires
 //     (§10.3 step 7), above MaxExpires shortened. Several devices per
@@ -22,13 +35,20 @@
 //
 // # Proxy (RFC 3261 §16)
 //
+//   - §16.3 step 1, §8.1.1: every request (REGISTER too) is checked
+//     first: exactly one Call-ID, From (with a tag), To and CSeq, the
+//     CSeq method equal to the request's, a Via, at most one
+//     Max-Forwards, no control characters but HTAB in header values; a
+//     request failing it gets 400 with the reason in the phrase and
+//     nothing is stored (FINDINGS.md F7).
 //   - §16.3: Max-Forwards (483), loop detection (482) with a hash of the
 //     Request-URI, From tag, Call-ID, CSeq and Route in our Via branch,
 //     so spirals pass and loops do not.
 //   - §16.4: Route entries naming us are removed (two after a transport
 //     change, RFC 5658 double Record-Route).
 //   - §22.3: out-of-dialog requests whose From is a local user are
-//     challenged with 407; our realm's Proxy-Authorization is removed
+//     challenged with 407 (failures answered and throttled as for
+//     REGISTER); our realm's Proxy-Authorization is removed
 //     before forwarding. Requests from foreign domains may only reach
 //     local users; relaying to foreign domains needs a local user.
 //   - §16.5/§16.6: requests for a local domain go through the location

@@ -92,19 +92,17 @@ func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
 	if fromLocal && !trusted && !s.cfg.NoProxyAuth {
 		// RFC 3261 §22.3: a request claiming a local user is challenged.
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		res, why := s.authenticate(ctx, req, true, domain, user)
+		chk := s.authenticate(ctx, req, true, domain, user)
 		cancel()
-		switch res {
+		switch chk.res {
 		case authNone:
 			s.challenge(tx, req, domain, true, false)
 			return
 		case authStale:
 			s.challenge(tx, req, domain, true, true)
 			return
-		case authFailed:
-			s.metrics.AuthFailures.Add(1)
-			s.log.Info("request refused", "method", req.Method, "from", from.Address.String(), "source", req.Source(), "reason", why)
-			s.respond(tx, req, 403, "Forbidden ("+why+")")
+		case authFailed, authThrottled:
+			s.refuseAuth(tx, req, from.Address.String(), chk)
 			return
 		}
 		authed = true

@@ -37,17 +37,15 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 
 	// Step 3 (§22): authenticate. The digest username must be the AOR's
 	// user: one user may not register contacts for another.
-	switch res, why := s.authenticate(ctx, req, false, domain, user); res {
+	switch chk := s.authenticate(ctx, req, false, domain, user); chk.res {
 	case authNone:
 		s.challenge(tx, req, domain, false, false)
 		return
 	case authStale:
 		s.challenge(tx, req, domain, false, true)
 		return
-	case authFailed:
-		s.metrics.AuthFailures.Add(1)
-		s.log.Info("REGISTER refused", "aor", aor, "source", req.Source(), "reason", why)
-		s.respond(tx, req, 403, "Forbidden ("+why+")")
+	case authFailed, authThrottled:
+		s.refuseAuth(tx, req, aor, chk)
 		return
 	}
 	if _, err := s.st.Account(ctx, domain, user); err != nil {

@@ -97,6 +97,14 @@ type Config struct {
 	// (more are closed on accept); default DefaultMaxConnsPerIP,
 	// negative disables.
 	MaxConnsPerIP int
+	// MaxAuthFailures is how many failed digest authentications one
+	// source IP address, and separately one AOR, may have in a row before
+	// further attempts are answered 503 with Retry-After without being
+	// checked; one more attempt is earned every AuthFailureInterval
+	// (FINDINGS.md F12). Defaults DefaultMaxAuthFailures and
+	// DefaultAuthFailureInterval; negative MaxAuthFailures disables.
+	MaxAuthFailures     int
+	AuthFailureInterval time.Duration
 	// UserAgent is the Server header; default "parley".
 	UserAgent string
 	// Logger; nil discards.
@@ -107,7 +115,8 @@ type Config struct {
 type Metrics struct {
 	Registrations   atomic.Uint64 // successful REGISTERs that added or refreshed a binding
 	Unregistrations atomic.Uint64
-	AuthFailures    atomic.Uint64 // 401/403 for wrong credentials
+	AuthFailures    atomic.Uint64 // 403 for wrong credentials
+	AuthThrottled   atomic.Uint64 // 503 for too many failed authentications
 	Requests        atomic.Uint64 // requests received
 	Sessions        atomic.Uint64 // INVITEs answered 2xx through the proxy
 	SessionsActive  atomic.Int64  // not yet ended by BYE
@@ -131,6 +140,10 @@ type Server struct {
 	log *slog.Logger
 	st  store.Store
 	nc  *nonces
+	// throttle limits failed authentications (nil: off); dummy holds the
+	// HA1s checked for users who do not exist.
+	throttle *throttle
+	dummy    map[store.Algorithm]store.Credential
 	// loopSalt makes our loop-detection hashes our own.
 	loopSalt [8]byte
 
@@ -200,6 +213,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxConnsPerIP == 0 {
 		cfg.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
+	if cfg.MaxAuthFailures == 0 {
+		cfg.MaxAuthFailures = DefaultMaxAuthFailures
+	}
+	def(&cfg.AuthFailureInterval, DefaultAuthFailureInterval)
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -222,6 +239,8 @@ func New(cfg Config) (*Server, error) {
 		cfg:       cfg,
 		st:        cfg.Store,
 		nc:        newNonces(cfg.NonceLifetime),
+		throttle:  newThrottle(cfg.MaxAuthFailures, cfg.AuthFailureInterval),
+		dummy:     newDummyHA1s(),
 		listeners: map[string]hostPort{},
 		self:      map[string]bool{},
 		flushing:  map[string]bool{},
@@ -444,6 +463,7 @@ func (s *Server) housekeeping() {
 			}
 			cancel()
 			s.nc.sweep(now)
+			s.throttle.sweep()
 			s.sweepDialogs(now)
 			s.flushAll()
 		}
