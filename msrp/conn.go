@@ -588,6 +588,12 @@ func (c *Conn) readLoop() {
 	// One Frame is reused for every frame read (ReadFrameInto): nothing
 	// may keep a reference to it or its paths after it is handled.
 	f := &c.rf
+	defer func() {
+		// The connection has ended: its 64 KiB read buffer goes, even if
+		// the application still holds c (FINDINGS F9).
+		c.r = nil
+		c.rf, c.respBuf = Frame{}, Frame{}
+	}()
 	for {
 		if !c.waitRoom() {
 			c.fail(nil)

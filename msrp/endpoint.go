@@ -891,6 +891,9 @@ func (s *Session) open(ctx context.Context, active bool) (*Session, error) {
 	if active {
 		c := s.Conn()
 		if c == nil {
+			if err := s.endedErr(); err != nil {
+				return nil, err // ended sessions have no conn (Session.Conn)
+			}
 			fp := ""
 			if s.toPath[0].Secure {
 				fp = s.remoteFP
@@ -956,6 +959,16 @@ func (s *Session) open(ctx context.Context, active bool) (*Session, error) {
 	s.opened = true
 	s.mu.Unlock()
 	return s, nil
+}
+
+// endedErr returns closedErr if s has ended, else nil.
+func (s *Session) endedErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		return nil
+	}
+	return s.closedErrLocked()
 }
 
 func (s *Session) closedErr() error {

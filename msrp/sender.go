@@ -474,6 +474,10 @@ func (c *Conn) writeLoop() {
 			m.feed.release()
 		}
 	}
+	// The writer goroutine's scratch buffers go with it (bw is local);
+	// an ended Conn keeps none (FINDINGS F9).
+	c.headBuf, c.ctrlSpare, c.hookSpare = nil, nil, nil
+	c.flushHooks, c.hookHead = nil, 0
 }
 
 func (c *Conn) writeLoopErr(bw *bufio.Writer) error {

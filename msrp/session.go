@@ -154,7 +154,10 @@ func (s *Session) Remote() *messagesdp.Media {
 // LocalURI returns the session's own MSRP URI (the last URI of a=path).
 func (s *Session) LocalURI() URI { return s.localURI }
 
-// Conn returns the connection the session is bound to, or nil.
+// Conn returns the connection the session is bound to, or nil: before it
+// is bound, and once the session has ended (an ended Session keeps no
+// reference to its connection, so that keeping ended sessions around does
+// not keep their connections' buffers; FINDINGS F9).
 func (s *Session) Conn() *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -192,6 +195,7 @@ func (s *Session) end(err error) {
 	outs := s.out
 	s.out = map[string]*outMsg{}
 	c := s.conn
+	s.conn = nil // see Conn
 	close(s.done)
 	s.mu.Unlock()
 
