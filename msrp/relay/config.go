@@ -23,6 +23,7 @@ const (
 	DefaultMaxConnsPerAddr    = 64
 	DefaultMaxSessionsPerConn = 128
 	DefaultIdleRelease        = 10 * time.Second
+	DefaultObserveMaxBody     = 64 << 10
 )
 
 // Config configures a Server. The zero value of each field means its
@@ -106,6 +107,15 @@ type Config struct {
 	// bound: bodies are cut through and never buffered whole.
 	MaxChunkSize int64
 
+	// OnMessage, if set, is called for the first chunk of every SEND the
+	// relay forwards or delivers internally. It runs on the connection's
+	// read path: it must not block (copy what you keep; hand work to
+	// another goroutine).
+	OnMessage func(MessageEvent)
+	// ObserveMaxBody bounds MessageEvent.Body; default 64 KiB; negative:
+	// never copy bodies.
+	ObserveMaxBody int
+
 	// Dial opens connections to next hops; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Logger receives connection-level events; nil discards them.
@@ -145,6 +155,7 @@ func (c Config) withDefaults() Config {
 	defi(&c.MaxFailures, DefaultMaxFailures)
 	defi(&c.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	defi(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
+	defi(&c.ObserveMaxBody, DefaultObserveMaxBody)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

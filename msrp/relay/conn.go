@@ -51,6 +51,7 @@ type conn struct {
 	headAt   int64
 	latPend  [32]int64
 	nLatPend int
+	obs      observation // Config.OnMessage
 
 	// Write side.
 	wmu       sync.Mutex

@@ -77,7 +77,9 @@ func (c *conn) handle(f *msrp.Frame) bool {
 	}
 	pop := 1
 	var dest *conn
+	var fromG, toG *grant // the users of MessageEvent
 	if ss.owns(c) {
+		fromG = ss
 		// §6.4 case 2: from the client that obtained the URL, outward.
 		next := f.ToPath[1]
 		if s.isSelf(next, false) {
@@ -90,7 +92,7 @@ func (c *conn) handle(f *msrp.Frame) bool {
 			if len(f.ToPath) < 3 {
 				return c.fail(f, msrp.StatusForbidden, "Relay is not a destination")
 			}
-			dest, pop = s.deliveryConn(ss2), 2
+			dest, pop, toG = s.deliveryConn(ss2), 2, ss2
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 			d, err := s.outConn(ctx, next)
@@ -109,9 +111,9 @@ func (c *conn) handle(f *msrp.Frame) bool {
 		if s.isSelf(f.ToPath[1], false) {
 			return c.fail(f, msrp.StatusForbidden, "Relay URI not issued to this connection")
 		}
-		dest = s.deliveryConn(ss)
+		dest, toG = s.deliveryConn(ss), ss
 	}
-	return c.forward(f, dest, pop)
+	return c.forward(f, dest, pop, fromG, toG)
 }
 
 // mayRespond applies RFC 4975 §7.1.2 to a response with code.
@@ -152,8 +154,9 @@ func (c *conn) fail(f *msrp.Frame, code int, comment string) bool {
 // forward sends request f on dest after removing pop URIs of this relay
 // from the head of its To-Path and putting them at the head of the
 // From-Path (RFC 4976 §6.4.1, §6.4.2), with a fresh tid (§6.4). The body
-// is cut through from this connection's Reader.
-func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
+// is cut through from this connection's Reader. fromG and toG are the
+// grants for Config.OnMessage (MessageEvent.FromUser, ToUser), or nil.
+func (c *conn) forward(f *msrp.Frame, dest *conn, pop int, fromG, toG *grant) bool {
 	isSend := f.Method == msrp.MethodSEND
 	var small []byte // the whole body of a non-SEND request
 	if !isSend && f.HasBody() {
@@ -173,6 +176,9 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	}
 	fr := f.FailureReportMode()
 	origFrom, self := f.FromPath, f.ToPath[0]
+	if isSend {
+		c.startObserve(f, fromG, toG)
+	}
 	upTID := f.TID
 	track := f.Method != msrp.MethodREPORT && !(isSend && fr == "no")
 
@@ -188,6 +194,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	dest.wmu.Lock()
 	if dest.werr != nil || dest.isClosed() {
 		dest.wmu.Unlock()
+		c.dropObserve()
 		f.ToPath, f.FromPath = append([]msrp.URI{self}, f.ToPath...), origFrom
 		return c.fail(f, msrp.StatusSessionDoesNotExist, "Next hop gone")
 	}
@@ -216,6 +223,9 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int) bool {
 	c.markDirty(dest)
 	if c.nLatPend == len(c.latPend) {
 		c.flushDirty()
+	}
+	if c.obs.on {
+		c.endObserve(f)
 	}
 	dest.stats.framesOut.Add(1)
 	c.stats.forwarded.Add(1)
@@ -304,6 +314,9 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, tc *txnConf, more *[]*txn) 
 				return se.Code, false
 			}
 			return 0, true
+		}
+		if c.obs.on {
+			c.observeBody(seg)
 		}
 		for len(seg) > 0 {
 			cut := findEndLine(tail, seg, pat)
