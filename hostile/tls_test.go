@@ -48,10 +48,15 @@ func TestTLSHostile(t *testing.T) {
 	addr := newTLSEndpoint(t, msrp.Config{IdleTimeout: time.Second, TransactionTimeout: 2 * time.Second})
 
 	t.Run("tls1.1 refused", func(t *testing.T) {
-		nc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS11})
+		// MinVersion too: a crypto/tls client defaults to 1.2 and would
+		// fail on its own without offering 1.1 to the server.
+		nc, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11})
 		if err == nil {
 			nc.Close()
 			t.Fatal("TLS 1.1 handshake accepted")
+		}
+		if !isProtocolVersionRefusal(err) {
+			t.Fatalf("handshake failed, but not by the server's protocol_version alert: %v", err)
 		}
 	})
 	t.Run("tls1.2 accepted", func(t *testing.T) { // control
