@@ -61,12 +61,14 @@ func (f storeFlags) open(ctx context.Context) (store.Store, error) {
 }
 
 const serveExamples = `  parley serve
-      UDP+TCP SIP on 127.0.0.1:5060, MSRP relay on 127.0.0.1:2855,
-      /healthz and /metrics on 127.0.0.1:8080, SQLite in the data dir.
+      UDP+TCP SIP on 127.0.0.1:5060, MSRP relay on 127.0.0.1:2855 (msrps on 2856,
+      development certificate), /healthz and /metrics on 127.0.0.1:8080,
+      SQLite in the data dir.
   parley user add alice --password secret && parley user add bob --password hunter2
   parley send --as sip:alice@localhost --password secret --server 127.0.0.1:5060 sip:bob@localhost "hi"
   parley serve --sip udp:0.0.0.0:5060,tcp:0.0.0.0:5060,tls:0.0.0.0:5061 --host sip.example.com \
-      --domain example.com --tls-cert /etc/parley/cert.pem --tls-key /etc/parley/key.pem --log-format json
+      --domain example.com --tls-cert /etc/parley/cert.pem --tls-key /etc/parley/key.pem --log-format json \
+      --msrp-relay off --msrps-relay 0.0.0.0:2856   (msrps://sip.example.com:2856 for clients anywhere)
   PARLEY_DB=postgres://parley@db/parley parley serve --sip udp:10.0.0.1:5060,tcp:10.0.0.1:5060 --domain example.com
       (run the same on 10.0.0.2: the nodes share accounts, registrations and queues)
   parley serve --config /etc/parley/parley.toml`
@@ -80,9 +82,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			"Each flag can also be set by the environment variable shown.", serveExamples)
 	sipL := fs.String("sip", envOr(e, "PARLEY_SIP", "udp:127.0.0.1:5060,tcp:127.0.0.1:5060"), "SIP listeners, transport:host:port, comma-separated; transports udp, tcp, tls\n(env PARLEY_SIP; port 0 picks a free port)")
 	domains := fs.String("domain", envOr(e, "PARLEY_DOMAIN", ""), "SIP domains served, comma-separated (env PARLEY_DOMAIN; default localhost and the listeners' IPs)")
-	tlsCert := fs.String("tls-cert", envOr(e, "PARLEY_TLS_CERT", ""), "PEM certificate for tls: listeners (env PARLEY_TLS_CERT; default a self-signed\ndevelopment certificate made in the data dir)")
+	tlsCert := fs.String("tls-cert", envOr(e, "PARLEY_TLS_CERT", ""), "PEM certificate for tls: listeners and --msrps-relay (env PARLEY_TLS_CERT; default a\nself-signed development certificate made in the data dir)")
 	tlsKey := fs.String("tls-key", envOr(e, "PARLEY_TLS_KEY", ""), "PEM key for --tls-cert (env PARLEY_TLS_KEY)")
-	msrpRelay := fs.String("msrp-relay", envOr(e, "PARLEY_MSRP_RELAY", "127.0.0.1:2855"), "RFC 4976 MSRP relay address, or off (env PARLEY_MSRP_RELAY; AUTH over TCP is allowed\nfrom loopback only)")
+	msrpRelay := fs.String("msrp-relay", envOr(e, "PARLEY_MSRP_RELAY", "127.0.0.1:2855"), "RFC 4976 MSRP relay address (plain TCP), or off (env PARLEY_MSRP_RELAY);\nit accepts AUTH from loopback addresses only: other hosts use --msrps-relay")
+	msrpsRelay := fs.String("msrps-relay", envOr(e, "PARLEY_MSRPS_RELAY", "127.0.0.1:2856"), "MSRP relay address over TLS (msrps, RFC 4976 §9.2), or off (env PARLEY_MSRPS_RELAY);\nAUTH from any host; it presents --tls-cert (which must name --host) or the\ndevelopment certificate, also as its client certificate toward peer relays")
+	tlsCA := fs.String("tls-ca", envOr(e, "PARLEY_TLS_CA", ""), "PEM file of CA certificates trusted besides the system roots, for peer MSRP relays\n(mutual TLS between nodes) and sips: next hops (env PARLEY_TLS_CA)")
 	cpimRelay := fs.String("cpim-relay", envOr(e, "PARLEY_CPIM_RELAY", "off"), "CPIM transport session relay address, or off (env PARLEY_CPIM_RELAY)")
 	httpAddr := fs.String("http", envOr(e, "PARLEY_HTTP", "127.0.0.1:8080"), "address of /healthz and /metrics, or off (env PARLEY_HTTP)")
 	host := fs.String("host", envOr(e, "PARLEY_HOST", ""), "address clients reach this server at, written in Via, Record-Route and the relay's\nUse-Path (env PARLEY_HOST; required when listening on 0.0.0.0 or ::)")
@@ -141,7 +145,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	}
 	cfg := server.Config{
 		SIP: listeners, TLSCert: *tlsCert, TLSKey: *tlsKey, DataDir: dataDir, DSN: dsn,
-		Domains: splitList(*domains), MSRPRelay: *msrpRelay, CPIMRelay: *cpimRelay, HTTP: *httpAddr,
+		Domains: splitList(*domains), MSRPRelay: *msrpRelay, MSRPRelayTLS: *msrpsRelay, TLSCA: *tlsCA, CPIMRelay: *cpimRelay, HTTP: *httpAddr,
 		Host: *host, Node: *node, ClusterSecret: *secret, History: *history, HistoryOptOut: splitList(*optOut),
 		Algorithms: algs, MinExpires: *minExp, MaxExpires: *maxExp, Logger: log,
 	}
@@ -156,7 +160,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "  SIP %-4s     %s\n", l.Transport, l.Addr)
 	}
 	if a.MSRPRelay != "" {
-		fmt.Fprintf(w, "  MSRP relay   msrp://%s;tcp\n", a.MSRPRelay)
+		fmt.Fprintf(w, "  MSRP relay   msrp://%s;tcp  (AUTH from loopback only)\n", a.MSRPRelay)
+	}
+	if a.MSRPRelayTLS != "" {
+		fmt.Fprintf(w, "  MSRP relay   msrps://%s;tcp  (TLS)\n", a.MSRPRelayTLS)
 	}
 	if a.CPIMRelay != "" {
 		fmt.Fprintf(w, "  CPIM relay   %s\n", a.CPIMRelay)

@@ -31,10 +31,10 @@ func TestServeSendHistory(t *testing.T) {
 	e, out, errb := testEnv(nil, vars)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, e, []string{"serve", "--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "--http", "127.0.0.1:0", "--msrp-relay", "127.0.0.1:0", "--log-format", "json"})
+		done <- run(ctx, e, []string{"serve", "--sip", "udp:127.0.0.1:0,tcp:127.0.0.1:0", "--http", "127.0.0.1:0", "--msrp-relay", "127.0.0.1:0", "--msrps-relay", "127.0.0.1:0", "--log-format", "json"})
 	}()
 	addr := waitFor(t, out, regexp.MustCompile(`SIP tcp\s+(\S+)`), 20*time.Second)
-	if !strings.Contains(out.String(), "parley user add") || !strings.Contains(out.String(), "MSRP relay") {
+	if !strings.Contains(out.String(), "parley user add") || !strings.Contains(out.String(), "MSRP relay   msrp://") || !strings.Contains(out.String(), "MSRP relay   msrps://") {
 		t.Errorf("serve banner lacks the how-to:\n%s", out.String())
 	}
 
@@ -134,7 +134,7 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 	e, out, _ := testEnv(nil, nil)
 	run(t.Context(), e, []string{"serve", "--help"})
-	for _, want := range []string{"--sip", "--msrp-relay", "--db", "PARLEY_DB", "Examples:", "parley user add"} {
+	for _, want := range []string{"--sip", "--msrp-relay", "--msrps-relay", "PARLEY_MSRPS_RELAY", "--tls-ca", "--db", "PARLEY_DB", "Examples:", "parley user add"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}
@@ -144,8 +144,8 @@ func TestServeFlagErrors(t *testing.T) {
 func TestServeConfigFile(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct{ name, body string }{
-		{"parley.toml", "sip = \"udp:127.0.0.1:0,tcp:127.0.0.1:0\"\nhttp = \"off\"\nmsrp_relay = \"off\"\ndomain = [\"example.org\", \"localhost\"]\nlog-level = \"warn\"\n"},
-		{"parley.json", `{"sip": "tcp:127.0.0.1:0", "http": "off", "msrp-relay": "off", "domain": "example.org"}`},
+		{"parley.toml", "sip = \"udp:127.0.0.1:0,tcp:127.0.0.1:0\"\nhttp = \"off\"\nmsrp_relay = \"off\"\nmsrps_relay = \"off\"\ndomain = [\"example.org\", \"localhost\"]\nlog-level = \"warn\"\n"},
+		{"parley.json", `{"sip": "tcp:127.0.0.1:0", "http": "off", "msrp-relay": "off", "msrps-relay": "off", "domain": "example.org"}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			path := dir + "/" + c.name

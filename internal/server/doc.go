@@ -5,7 +5,13 @@
 //     on UDP, TCP and TLS listeners (ParseListen: "udp:127.0.0.1:5060,
 //     tcp:…,tls:…"; port 0 picks a free port and Addrs reports it);
 //   - the RFC 4976 MSRP relay of package msrp/relay, authenticating AUTH
-//     against the same accounts (HA1 of realm = the first domain);
+//     against the same accounts (HA1 of realm = the first domain), on a
+//     plain TCP listener (AUTH from loopback only, RFC 4976 §5.1) and an
+//     msrps listener (Config.MSRPRelayTLS, §9.2) with the server's
+//     certificate, which is also its client certificate toward msrps next
+//     hops, so that nodes trusting each other (Config.TLSCA) are peer
+//     relays by mutual TLS (§6.3). The two listeners are two relays: a
+//     session between a client of each goes relay to relay;
 //   - the CPIM transport session relay of package cpimtransport (seed
 //     draft §7), into which the proxy rewrites cpim/tcp and cpim/tls
 //     offers and answers;
@@ -19,8 +25,10 @@
 // The store is SQLite in the data directory by default (created on first
 // run, nothing to set up); postgres://… lets several nodes share
 // accounts, bindings and queues (see package sipserver, "Several nodes").
-// A tls: listener without a certificate gets a self-signed development
-// certificate made once in the data directory, with a warning in the log.
+// A tls: or msrps listener without a certificate gets a self-signed
+// development certificate made once in the data directory (for
+// localhost, 127.0.0.1, ::1, the domains and Config.Host), with a warning
+// in the log.
 //
 // Shutdown drains: the listeners close, requests and deliveries in
 // progress finish until the context ends, then everything is closed.

@@ -159,20 +159,30 @@ func (r relayedEndpoint) Answer(ctx context.Context, m *messagesdp.Media, o sess
 
 func relayed(t *testing.T, s *Server, user, password string) (relayedEndpoint, error) {
 	t.Helper()
-	ep, err := msrp.NewEndpoint(msrp.Config{Host: "127.0.0.1"})
+	return relayedVia(t, "msrp://"+s.Addrs().MSRPRelay+";tcp", msrp.Config{}, user, password)
+}
+
+// relayedVia is relayed for the relay at the URI relayURI, with an
+// endpoint configured by mc (Host defaults to 127.0.0.1).
+func relayedVia(t *testing.T, relayURI string, mc msrp.Config, user, password string) (relayedEndpoint, error) {
+	t.Helper()
+	if mc.Host == "" {
+		mc.Host = "127.0.0.1"
+	}
+	ep, err := msrp.NewEndpoint(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ep.Close() })
 	var ru msrp.URI
-	if ru, err = msrp.ParseURI("msrp://" + s.Addrs().MSRPRelay + ";tcp"); err != nil {
+	if ru, err = msrp.ParseURI(relayURI); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	rc, err := ep.Dial(ctx, ru)
 	if err != nil {
-		t.Fatal(err)
+		return relayedEndpoint{}, err
 	}
 	t.Cleanup(rc.Release)
 	self := msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}
@@ -219,8 +229,9 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("relay AUTH: %v", err)
 	}
-	if _, err := relayed(t, s, "bob", "wrong"); err == nil {
-		t.Fatal("relay AUTH with a wrong password succeeded")
+	var ae *msrp.AuthError
+	if _, err := relayed(t, s, "bob", "wrong"); !errors.As(err, &ae) || !errors.Is(err, msrp.ErrAuthRejected) {
+		t.Fatalf("relay AUTH with a wrong password: %v, want ErrAuthRejected", err)
 	}
 	calls := make(chan *sipua.Call, 1)
 	alice, _, err := newUA(t, addr, "alice", "alice-pw", true, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{aliceEP} })

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/parley-im/parley/msrp/relay"
 )
 
 // Handler serves /healthz (JSON, 503 when the store does not answer) and
@@ -29,13 +31,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(map[string]any{
-		"status":     status,
-		"store":      s.st.Backend(),
-		"store_err":  storeErr,
-		"node":       s.sip.Node(),
-		"uptime_s":   int(time.Since(s.start).Seconds()),
-		"sip":        s.addrs.SIP,
-		"msrp_relay": s.addrs.MSRPRelay,
+		"status":      status,
+		"store":       s.st.Backend(),
+		"store_err":   storeErr,
+		"node":        s.sip.Node(),
+		"uptime_s":    int(time.Since(s.start).Seconds()),
+		"sip":         s.addrs.SIP,
+		"msrp_relay":  s.addrs.MSRPRelay,
+		"msrps_relay": s.addrs.MSRPRelayTLS,
 	})
 }
 
@@ -77,8 +80,18 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		metric("parley_queue_recipients", "gauge", "Recipients with stored messages (up to 1000).", len(rc))
 		metric("parley_queue_depth", "gauge", "Stored messages pending delivery (counted up to 1000 per recipient).", depth)
 	}
-	if s.msrp != nil {
-		rm := s.msrp.Metrics()
+	if rs := s.relays(); len(rs) > 0 {
+		var rm relay.Metrics // the plain and the TLS relay together
+		for _, r := range rs {
+			m := r.Metrics()
+			rm.ConnectionsOpen += m.ConnectionsOpen
+			rm.SessionsLive += m.SessionsLive
+			rm.AuthFailures += m.AuthFailures
+			rm.BytesIn += m.BytesIn
+			rm.BytesOut += m.BytesOut
+			rm.Forwarded += m.Forwarded
+			rm.Timeouts += m.Timeouts
+		}
 		metric("parley_msrp_relay_connections_open", "gauge", "Open MSRP relay connections.", rm.ConnectionsOpen)
 		metric("parley_msrp_relay_sessions_live", "gauge", "Live MSRP relay Use-Path grants.", rm.SessionsLive)
 		metric("parley_msrp_relay_auth_failures_total", "counter", "MSRP AUTH refusals.", rm.AuthFailures)

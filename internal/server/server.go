@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,8 +67,25 @@ type Config struct {
 	// Domains served; default "localhost" and the SIP listeners' IPs.
 	Domains []string
 	// MSRPRelay is the TCP address of the RFC 4976 MSRP relay; "" or
-	// "off" disables it.
+	// "off" disables it. The relay refuses AUTH over plain TCP except
+	// from loopback addresses (RFC 4976 §5.1, §9.2): clients on other
+	// hosts need MSRPRelayTLS.
 	MSRPRelay string
+	// MSRPRelayTLS is the TCP address of the relay's msrps (TLS)
+	// listener, whose Use-Path URIs have the msrps scheme; "" or "off"
+	// disables it. It presents TLSCert/TLSKey or the development
+	// certificate, which must name Host (or the listener's IP) as a
+	// dNSName or IP SAN (RFC 4976 §9.2). Its certificate is also its
+	// client certificate toward msrps next hops, so two nodes whose
+	// certificates are trusted (TLSCA) authenticate each other as relays
+	// by mutual TLS (RFC 4976 §6.3). It is a relay of its own beside
+	// MSRPRelay: a session between a client of each goes relay to relay.
+	MSRPRelayTLS string
+	// TLSCA is a PEM file of CA certificates trusted besides the system
+	// roots: for peer relays' client certificates and msrps next hops,
+	// and for the proxy's sips: connections. With the development
+	// certificate, that certificate is trusted as well.
+	TLSCA string
 	// CPIMRelay is the TCP address of the CPIM transport session relay
 	// (seed draft §7); "" disables it.
 	CPIMRelay string
@@ -101,10 +119,11 @@ type Config struct {
 
 // Addrs are the bound addresses of a running server.
 type Addrs struct {
-	SIP       []Listen
-	MSRPRelay string
-	CPIMRelay string
-	HTTP      string
+	SIP          []Listen
+	MSRPRelay    string
+	MSRPRelayTLS string
+	CPIMRelay    string
+	HTTP         string
 }
 
 // Server is `parley serve`: registrar, proxy, store-and-forward, MSRP
@@ -114,7 +133,9 @@ type Server struct {
 	log   *slog.Logger
 	st    store.Store
 	sip   *sipserver.Server
-	msrp  *relay.Server
+	msrp  *relay.Server // plain TCP relay (MSRPRelay)
+	msrps *relay.Server // TLS relay (MSRPRelayTLS)
+	tls   *tls.Config   // loaded once, for tls: listeners and msrps
 	cpim  *cpimtransport.Relay
 	http  *http.Server
 	addrs Addrs
@@ -179,9 +200,10 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	for _, a := range cfg.HistoryOptOut {
 		opt[a] = true
 	}
+	relayTLS := cfg.MSRPRelayTLS != "" && cfg.MSRPRelayTLS != "off"
 	var tlsConf *tls.Config
 	for _, l := range cfg.SIP {
-		if l.Transport == "tls" {
+		if l.Transport == "tls" || relayTLS {
 			if tlsConf, err = s.loadTLS(); err != nil {
 				return nil, err
 			}
@@ -239,34 +261,14 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 
 	if cfg.MSRPRelay != "" && cfg.MSRPRelay != "off" {
-		ln, err := net.Listen("tcp", cfg.MSRPRelay)
-		if err != nil {
-			return nil, fmt.Errorf("MSRP relay %s: %w", cfg.MSRPRelay, err)
-		}
-		host, _, _ := net.SplitHostPort(ln.Addr().String())
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			host = cfg.Host
-			if host == "" {
-				ln.Close()
-				return nil, errors.New("MSRP relay on a wildcard address needs Config.Host (--host)")
-			}
-		}
-		s.msrp, err = relay.New(relay.Config{
-			Host:          host,
-			Realm:         cfg.Domains[0],
-			Authenticator: storeAuth{st: s.st, domain: cfg.Domains[0]},
-			Logger:        s.log.With("component", "msrp-relay"),
-		})
-		if err != nil {
-			ln.Close()
+		if s.msrp, s.addrs.MSRPRelay, err = s.startRelay(cfg.MSRPRelay, nil); err != nil {
 			return nil, err
 		}
-		s.addrs.MSRPRelay = ln.Addr().String()
-		s.wg.Go(func() {
-			if err := s.msrp.Serve(ln); err != nil && !errors.Is(err, relay.ErrServerClosed) {
-				s.log.Error("MSRP relay stopped", "err", err)
-			}
-		})
+	}
+	if relayTLS {
+		if s.msrps, s.addrs.MSRPRelayTLS, err = s.startRelay(cfg.MSRPRelayTLS, tlsConf); err != nil {
+			return nil, err
+		}
 	}
 
 	if cfg.HTTP != "" && cfg.HTTP != "off" {
@@ -286,8 +288,75 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		return nil, err
 	}
 	s.log.Info("parley serve ready", "sip", s.addrs.SIP, "domains", cfg.Domains, "node", s.sip.Node(),
-		"msrp_relay", s.addrs.MSRPRelay, "cpim_relay", s.addrs.CPIMRelay, "http", s.addrs.HTTP)
+		"msrp_relay", s.addrs.MSRPRelay, "msrps_relay", s.addrs.MSRPRelayTLS, "cpim_relay", s.addrs.CPIMRelay, "http", s.addrs.HTTP)
 	return s, nil
+}
+
+// startRelay binds addr and serves an RFC 4976 relay on it, over TLS
+// (msrps) when tc is set. It returns the relay and the bound address.
+func (s *Server) startRelay(addr string, tc *tls.Config) (*relay.Server, string, error) {
+	name := "MSRP relay"
+	if tc != nil {
+		name = "MSRP relay (TLS)"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s %s: %w", name, addr, err)
+	}
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = s.cfg.Host
+		if host == "" {
+			ln.Close()
+			return nil, "", fmt.Errorf("%s on a wildcard address needs Config.Host (--host)", name)
+		}
+	}
+	rc := relay.Config{
+		Host:          host,
+		Realm:         s.cfg.Domains[0],
+		Authenticator: storeAuth{st: s.st, domain: s.cfg.Domains[0]},
+		Logger:        s.log.With("component", "msrp-relay", "tls", tc != nil),
+	}
+	if tc != nil {
+		// RFC 4976 §9.2: the relay's certificate names its host.
+		if leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err == nil {
+			if err := leaf.VerifyHostname(host); err != nil {
+				s.log.Warn("the TLS certificate does not name the MSRP relay's host: clients will refuse it", "host", host, "err", err)
+			}
+		}
+		// Server side: client certificates of peer relays are verified
+		// against the trusted roots (§6.3); endpoints present none.
+		rc.TLS = &tls.Config{Certificates: tc.Certificates, ClientCAs: tc.RootCAs, MinVersion: tls.VersionTLS12}
+		// Client side toward msrps next hops: the same certificate, for
+		// mutual TLS between relays.
+		rc.ClientTLS = &tls.Config{Certificates: tc.Certificates, RootCAs: tc.RootCAs, MinVersion: tls.VersionTLS12}
+	} else if s.tls != nil {
+		// A plain relay still dials msrps next hops (the TLS relay of
+		// this or another node): trust the same roots.
+		rc.ClientTLS = &tls.Config{Certificates: s.tls.Certificates, RootCAs: s.tls.RootCAs, MinVersion: tls.VersionTLS12}
+	}
+	r, err := relay.New(rc)
+	if err != nil {
+		ln.Close()
+		return nil, "", err
+	}
+	s.wg.Go(func() {
+		if err := r.Serve(ln); err != nil && !errors.Is(err, relay.ErrServerClosed) {
+			s.log.Error(name+" stopped", "err", err)
+		}
+	})
+	return r, ln.Addr().String(), nil
+}
+
+// relays returns the running MSRP relays.
+func (s *Server) relays() []*relay.Server {
+	var out []*relay.Server
+	for _, r := range []*relay.Server{s.msrp, s.msrps} {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Addrs returns the bound addresses.
@@ -324,8 +393,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if s.msrp != nil {
-		if err := s.msrp.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	for _, r := range s.relays() {
+		if err := r.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			errs = append(errs, err)
 		}
 	}

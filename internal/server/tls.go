@@ -18,8 +18,13 @@ import (
 )
 
 // loadTLS loads Config.TLSCert/TLSKey, or the development certificate of
-// the data directory, making it on first use.
+// the data directory, making it on first use, and the trusted roots
+// (system, Config.TLSCA, the development certificate). It is loaded once
+// and shared by the tls: listeners and the msrps relay.
 func (s *Server) loadTLS() (*tls.Config, error) {
+	if s.tls != nil {
+		return s.tls, nil
+	}
 	cert, key := s.cfg.TLSCert, s.cfg.TLSKey
 	if (cert == "") != (key == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
@@ -28,7 +33,11 @@ func (s *Server) loadTLS() (*tls.Config, error) {
 		cert = filepath.Join(s.cfg.DataDir, "dev-cert.pem")
 		key = filepath.Join(s.cfg.DataDir, "dev-key.pem")
 		if _, err := os.Stat(cert); errors.Is(err, os.ErrNotExist) {
-			if err := makeDevCert(cert, key, s.cfg.Domains); err != nil {
+			names := s.cfg.Domains
+			if s.cfg.Host != "" {
+				names = append(append([]string(nil), names...), s.cfg.Host)
+			}
+			if err := makeDevCert(cert, key, names); err != nil {
 				return nil, fmt.Errorf("development certificate: %w", err)
 			}
 			s.log.Warn("generated a SELF-SIGNED development certificate; clients must trust it explicitly (parley --ca) or use --tls-cert/--tls-key in production",
@@ -42,19 +51,33 @@ func (s *Server) loadTLS() (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
 	conf := &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}
-	if s.cfg.TLSCert == "" {
-		// Development mode: the proxy also trusts its own certificate
-		// when it connects to sips: contacts (clients on the same
-		// machine that reuse it), besides the system roots.
+	if s.cfg.TLSCert == "" || s.cfg.TLSCA != "" {
+		// The proxy (sips: contacts) and the MSRP relays (peer relays'
+		// client certificates, msrps next hops) trust the system roots
+		// and Config.TLSCA; in development mode also the server's own
+		// certificate (clients on the same machine that reuse it, the
+		// other relay of this server).
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
-		if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
-			pool.AddCert(leaf)
+		if s.cfg.TLSCert == "" {
+			if leaf, err := x509.ParseCertificate(c.Certificate[0]); err == nil {
+				pool.AddCert(leaf)
+			}
+		}
+		if s.cfg.TLSCA != "" {
+			b, err := os.ReadFile(s.cfg.TLSCA)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-ca: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", s.cfg.TLSCA)
+			}
 		}
 		conf.RootCAs = pool
 	}
+	s.tls = conf
 	return conf, nil
 }
 
