@@ -230,9 +230,6 @@ func New(cfg Config) (*UA, error) {
 		sipgo.WithUserAgentTransactionLayerOptions(
 			sip.WithTransactionLayerLogger(sl),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {}),
-			// A closed TCP/TLS connection fails its transactions at once
-			// instead of after timer B (32 s).
-			sip.WithTransactionLayerTerminateOnConnClose(),
 		),
 		sipgo.WithUserAgentTransportLayerOptions(tpOpts...),
 	)
