@@ -1,7 +1,7 @@
 // Command sidebyside runs the same load (package internal/loadgen) against
 // Kamailio's msrp relay and Parley's relay (bench/relayd), and Kamailio's
-// SIP proxy against "parley serve", all on loopback, and prints a table of
-// the figures with Parley/Kamailio ratios. bench/side-by-side.sh builds
+// SIP proxy against "parley serve" (MESSAGE and INVITE/BYE rates), all on
+// loopback, and prints a table of the figures with Parley/Kamailio ratios. bench/side-by-side.sh builds
 // the binaries and calls it; see BENCHMARKS.md for the figures and how
 // to read them.
 //
@@ -48,7 +48,7 @@ var (
 	duration  = flag.Duration("duration", 10*time.Second, "measured time per scenario (after a 2 s warm-up)")
 	idleN     = flag.Int("idle-sessions", 10000, "sessions held by the idle scenario")
 	pin       = flag.Bool("pin", runtime.NumCPU() >= 2, "pin the targets to CPU 1 and this program to CPU 0")
-	skipSIP   = flag.Bool("skip-sip", false, "skip the SIP MESSAGE comparison")
+	skipSIP   = flag.Bool("skip-sip", false, "skip the SIP comparisons (sip-message, sip-invite)")
 	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
 )
 
@@ -77,7 +77,27 @@ type row struct {
 	Scenario, Metric string
 	Better           string // "higher" or "lower"
 	Kamailio, Parley float64
-	Results          map[string]*loadgen.Result
+	// CPU is each target's CPU time per operation of its first class
+	// (message, call, churned session), from /proc over the measured
+	// period: comparable even when the load generator limits the rate.
+	CPU     map[string]time.Duration
+	Results map[string]*loadgen.Result
+}
+
+// record files one target's result in the row.
+func (r *row) record(kind string, res *loadgen.Result, v float64) {
+	if kind == "kamailio" {
+		r.Kamailio = v
+	} else {
+		r.Parley = v
+	}
+	if r.CPU == nil {
+		r.CPU = map[string]time.Duration{}
+	}
+	if len(res.Classes) > 0 {
+		r.CPU[kind] = res.CPUPerOp(res.Classes[0].Name)
+	}
+	r.Results[kind] = res
 }
 
 func run(ctx context.Context) error {
@@ -199,19 +219,21 @@ func run(ctx context.Context) error {
 			if sc.name == "small-2hop" {
 				fullRate[kind] = res.Class("msg").Rate
 			}
-			v := sc.pick(res)
-			if kind == "kamailio" {
-				rw.Kamailio = v
-			} else {
-				rw.Parley = v
-			}
-			rw.Results[kind] = res
+			rw.record(kind, res, sc.pick(res))
 			all = append(all, map[string]any{"scenario": sc.name, "target": kind, "rate_limit": cfg.Rate, "result": res})
 		}
 		rows = append(rows, rw)
 	}
-	if !*skipSIP && enabled("sip-message") {
-		rw := row{Scenario: "sip-message", Metric: "MESSAGE/s", Better: "higher", Results: map[string]*loadgen.Result{}}
+	// SIP: MESSAGE rate and whole-call (INVITE, 200, ACK, BYE, 200) rate
+	// through each proxy, 8 caller→callee pairs over UDP.
+	for _, sc := range []struct{ name, scenario, metric, class string }{
+		{"sip-message", loadgen.SIPMessage, "MESSAGE/s", "msg"},
+		{"sip-invite", loadgen.SIPInvite, "calls/s", "call"},
+	} {
+		if *skipSIP || !enabled(sc.name) {
+			continue
+		}
+		rw := row{Scenario: sc.name, Metric: sc.metric, Better: "higher", Results: map[string]*loadgen.Result{}}
 		pairs := 8
 		var su []loadgen.SIPUser
 		for i := 1; i <= 2*pairs; i++ {
@@ -222,23 +244,17 @@ func run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "== sip-message on %s (%s)\n", kind, t.addr)
-			res, err := loadgen.RunSIP(ctx, loadgen.SIPConfig{Server: t.addr, Users: su, Pairs: pairs,
-				Duration: dur, Warmup: warm, Progress: os.Stderr})
+			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
+			res, err := loadgen.RunSIP(ctx, loadgen.SIPConfig{Scenario: sc.scenario, Server: t.addr, Users: su, Pairs: pairs,
+				Duration: dur, Warmup: warm, Progress: os.Stderr, PIDs: []int{t.proc.pid()}})
 			t.stop()
 			if err != nil {
-				return fmt.Errorf("sip-message on %s: %w", kind, err)
+				return fmt.Errorf("%s on %s: %w", sc.name, kind, err)
 			}
 			res.Target = kind + " " + res.Target
 			res.WriteTable(os.Stderr)
-			v := res.Class("msg").Rate
-			if kind == "kamailio" {
-				rw.Kamailio = v
-			} else {
-				rw.Parley = v
-			}
-			rw.Results[kind] = res
-			all = append(all, map[string]any{"scenario": "sip-message", "target": kind, "result": res})
+			rw.record(kind, res, res.Class(sc.class).Rate)
+			all = append(all, map[string]any{"scenario": sc.name, "target": kind, "result": res})
 		}
 		rows = append(rows, rw)
 	}
@@ -266,13 +282,20 @@ func run(ctx context.Context) error {
 func printTable(w io.Writer, rows []row) {
 	fmt.Fprintf(w, "\nside by side (%s)\n", machine())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tmetric\tKamailio\tParley\tParley/Kamailio\tbetter\t")
+	fmt.Fprintln(tw, "scenario\tmetric\tKamailio\tParley\tParley/Kamailio\tbetter\tCPU/op Kamailio\tCPU/op Parley\t")
+	cpu := func(d time.Duration) string {
+		if d <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1fµs", float64(d)/1e3)
+	}
 	for _, r := range rows {
 		ratio := "-"
 		if r.Kamailio > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.Parley/r.Kamailio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\t%s\t\n", r.Scenario, r.Metric, r.Kamailio, r.Parley, ratio, r.Better)
+		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Metric, r.Kamailio, r.Parley, ratio, r.Better,
+			cpu(r.CPU["kamailio"]), cpu(r.CPU["parley"]))
 	}
 	tw.Flush()
 }

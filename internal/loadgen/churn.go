@@ -17,6 +17,7 @@ func (r *runner) runChurn(ctx context.Context) (*Result, error) {
 	msg := &classState{name: "msg"}
 	r.start = time.Now()
 	r.warmup = cfg.Warmup
+	meter := startCPU(cfg.PIDs, cfg.Warmup)
 	runCtx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer stop()
 	progCtx, stopProg := context.WithCancel(ctx)
@@ -91,10 +92,11 @@ func (r *runner) runChurn(ctx context.Context) (*Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(r.start) - r.warmup
+	cpu, cpuWall := meter.stop()
 	stopProg()
 	r.closeAll()
 	res := &Result{Scenario: cfg.Scenario, Target: cfg.Relay, Mode: cfg.Mode, Sessions: cfg.Sessions,
-		Window: cfg.ChurnMessages, ChunkSize: cfg.Size, Elapsed: elapsed, Errors: r.errs}
+		Window: cfg.ChurnMessages, ChunkSize: cfg.Size, Elapsed: elapsed, Errors: r.errs, TargetCPU: cpu, TargetCPUWall: cpuWall}
 	res.Classes = append(res.Classes,
 		newClass("session", sessions, 0, &lifeH, elapsed),
 		newClass("setup", sessions, 0, &setupH, elapsed),

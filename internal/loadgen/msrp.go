@@ -97,8 +97,10 @@ type MSRPConfig struct {
 	// it measures memory. Default 15 s (Parley's relay gives back idle
 	// read buffers after 10 s).
 	Settle time.Duration
-	// PIDs are the target's processes for Idle; their descendants are
-	// included (Kamailio forks workers).
+	// PIDs are the target's processes; their descendants are included
+	// (Kamailio forks workers). Idle reads their memory; the other
+	// scenarios, when PIDs are given, their CPU time over the measured
+	// period (Result.TargetCPU).
 	PIDs []int
 	// BeforeMeasure, if set, is called by Idle just before it reads the
 	// target's memory after Settle (the side-by-side runner uses it to ask

@@ -37,6 +37,22 @@ type Result struct {
 	Errors map[string]uint64 `json:"errors,omitempty"`
 	// Idle is set by the idle scenario.
 	Idle *IdleResult `json:"idle,omitempty"`
+	// TargetCPU is the CPU time (user + system) the target's processes
+	// used over TargetCPUWall, from the end of the warm-up to the end of
+	// sending; zero when no PIDs were given.
+	TargetCPU     time.Duration `json:"-"`
+	TargetCPUWall time.Duration `json:"-"`
+}
+
+// CPUPerOp returns the target's CPU time per operation of class: its CPU
+// rate divided by the class's rate (0 when either is unknown). It stays
+// comparable between targets when the load generator limits the rate.
+func (r *Result) CPUPerOp(class string) time.Duration {
+	c := r.Class(class)
+	if c == nil || c.Rate <= 0 || r.TargetCPUWall <= 0 {
+		return 0
+	}
+	return time.Duration(float64(r.TargetCPU) / r.TargetCPUWall.Seconds() / c.Rate)
 }
 
 // Class is the outcome of one kind of traffic.
@@ -96,10 +112,21 @@ func (r *IdleResult) MarshalJSON() ([]byte, error) {
 // MarshalJSON adds elapsed seconds.
 func (r *Result) MarshalJSON() ([]byte, error) {
 	type plain Result
+	var cpu map[string]float64
+	if r.TargetCPUWall > 0 {
+		cpu = map[string]float64{"cpu_s": r.TargetCPU.Seconds(), "wall_s": r.TargetCPUWall.Seconds(),
+			"cores": r.TargetCPU.Seconds() / r.TargetCPUWall.Seconds()}
+		for _, c := range r.Classes {
+			if d := r.CPUPerOp(c.Name); d > 0 {
+				cpu["us_per_"+c.Name] = float64(d/100) / 10
+			}
+		}
+	}
 	return json.Marshal(struct {
 		*plain
-		ElapsedS float64 `json:"elapsed_s"`
-	}{(*plain)(r), r.Elapsed.Seconds()})
+		ElapsedS  float64            `json:"elapsed_s"`
+		TargetCPU map[string]float64 `json:"target_cpu,omitempty"`
+	}{(*plain)(r), r.Elapsed.Seconds(), cpu})
 }
 
 // Class returns the class named name, or nil.
@@ -180,6 +207,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "idle: %d sessions on %d connections, pids %v, settle %s\n", i.Sessions, i.Connections, i.PIDs, i.Settle)
 		fmt.Fprintf(&b, "  RSS %d kB -> %d kB: %.0f B/session; PSS %d kB -> %d kB: %.0f B/session\n",
 			i.RSSBeforeKB, i.RSSAfterKB, i.PerSessionRSS, i.PSSBeforeKB, i.PSSAfterKB, i.PerSessionPSS)
+	}
+	if r.TargetCPUWall > 0 && len(r.Classes) > 0 {
+		c := r.Classes[0]
+		fmt.Fprintf(&b, "target CPU: %.2f s over %.2f s (%.2f cores), %s per %s\n", r.TargetCPU.Seconds(),
+			r.TargetCPUWall.Seconds(), r.TargetCPU.Seconds()/r.TargetCPUWall.Seconds(), fmtDur(r.CPUPerOp(c.Name)), c.Name)
 	}
 	if len(r.Errors) == 0 {
 		b.WriteString("errors: none\n")

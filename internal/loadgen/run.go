@@ -280,6 +280,7 @@ func (r *runner) runSteady(ctx context.Context) (*Result, error) {
 	}
 	r.start = time.Now()
 	r.warmup = cfg.Warmup
+	meter := startCPU(cfg.PIDs, cfg.Warmup)
 	sendCtx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer stop()
 	progCtx, stopProg := context.WithCancel(ctx)
@@ -294,6 +295,7 @@ func (r *runner) runSteady(ctx context.Context) (*Result, error) {
 	}
 	wg.Wait()
 	sendEnd := time.Since(r.start)
+	cpu, cpuWall := meter.stop()
 	r.drain(ctx)
 	stopProg()
 	r.closeAll()
@@ -302,7 +304,7 @@ func (r *runner) runSteady(ctx context.Context) (*Result, error) {
 		elapsed = sendEnd - r.warmup
 	}
 	res := &Result{Scenario: cfg.Scenario, Target: r.targetName(ln), Mode: cfg.Mode, Sessions: cfg.Sessions,
-		Window: cfg.Window, ChunkSize: cfg.Size, Elapsed: elapsed, Errors: r.errs}
+		Window: cfg.Window, ChunkSize: cfg.Size, Elapsed: elapsed, Errors: r.errs, TargetCPU: cpu, TargetCPUWall: cpuWall}
 	for _, c := range classes {
 		res.Classes = append(res.Classes, newClass(c.name, c.delivered.Load(), c.bytes.Load(), &c.hist, elapsed))
 	}

@@ -60,6 +60,9 @@ type SIPConfig struct {
 	Warmup        time.Duration
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	// PIDs, if set, are the server's processes (descendants included):
+	// their CPU time over the measured period goes in Result.TargetCPU.
+	PIDs []int
 }
 
 // sipRun is the state shared by the scenarios' workers.
@@ -248,6 +251,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 		hist, byeHist Histogram
 	)
 	r.start = time.Now()
+	meter := startCPU(cfg.PIDs, cfg.Warmup)
 	runCtx, stop := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration)
 	defer stop()
 	if cfg.Progress != nil {
@@ -290,6 +294,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	cpu, cpuWall := meter.stop()
 	elapsed := time.Duration(r.lastDone.Load()) - cfg.Warmup
 	// Receivers may see a MESSAGE (or the BYE) a little after the final
 	// response went out.
@@ -305,7 +310,7 @@ func RunSIP(ctx context.Context, cfg SIPConfig) (*Result, error) {
 		}
 	}
 	res := &Result{Scenario: cfg.Scenario, Target: cfg.Server, Mode: "sip-" + cfg.Scenario + "/" + cfg.Transport,
-		Sessions: cfg.Pairs, Window: 1, Elapsed: elapsed, Errors: r.errs}
+		Sessions: cfg.Pairs, Window: 1, Elapsed: elapsed, Errors: r.errs, TargetCPU: cpu, TargetCPUWall: cpuWall}
 	if invite {
 		res.Classes = append(res.Classes, newClass("call", r.ok.Load(), 0, &hist, elapsed),
 			newClass("bye", r.ok.Load(), 0, &byeHist, elapsed))
