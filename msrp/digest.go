@@ -98,17 +98,7 @@ type Challenge struct {
 // challenges without qop "auth" (ErrDigestQOP) and "-sess" or unknown
 // algorithms (ErrDigestAlgorithm). Realm and nonce are required.
 func ParseChallenge(value string) (*Challenge, error) {
-	scheme, rest, err := digestScheme(value)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.EqualFold(scheme, "Digest") {
-		if strings.EqualFold(scheme, "Basic") {
-			return nil, ErrDigestBasic
-		}
-		return nil, fmt.Errorf("%w: %q", ErrDigestScheme, scheme)
-	}
-	params, err := parseDigestParams(rest)
+	params, err := parseDigestHeader(value, true)
 	if err != nil {
 		return nil, err
 	}
@@ -340,17 +330,7 @@ func (a *Authorization) VerifyResponseAuth(info *AuthenticationInfo, password st
 // requires username, realm, nonce, uri and response, and, per RFC 4976
 // §9.1, qop, cnonce and nc.
 func ParseAuthorization(value string) (*Authorization, error) {
-	scheme, rest, err := digestScheme(value)
-	if err != nil {
-		return nil, err
-	}
-	if !strings.EqualFold(scheme, "Digest") {
-		if strings.EqualFold(scheme, "Basic") {
-			return nil, ErrDigestBasic
-		}
-		return nil, fmt.Errorf("%w: %q", ErrDigestScheme, scheme)
-	}
-	params, err := parseDigestParams(rest)
+	params, err := parseDigestHeader(value, true)
 	if err != nil {
 		return nil, err
 	}
@@ -467,10 +447,7 @@ type AuthenticationInfo struct {
 //
 //	nextnonce="40f2e879", rspauth="7327570c586207eca2afae94fc20903d", cnonce="0a4f113b", nc=00000001, qop="auth"
 func ParseAuthenticationInfo(value string) (*AuthenticationInfo, error) {
-	if len(value) > maxDigestHeaderLen {
-		return nil, fmt.Errorf("%w: value longer than %d bytes", ErrDigestSyntax, maxDigestHeaderLen)
-	}
-	params, err := parseDigestParams(value)
+	params, err := parseDigestHeader(value, false)
 	if err != nil {
 		return nil, err
 	}
@@ -526,32 +503,39 @@ func (info *AuthenticationInfo) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// digestScheme splits "Scheme rest" and applies the length limit.
-func digestScheme(value string) (scheme, rest string, err error) {
+// parseDigestHeader is the one scanner of the three digest headers. With
+// scheme it reads "Digest" followed by the parameters, as in
+// WWW-Authenticate and Authorization (a Basic scheme is refused with
+// ErrDigestBasic, any other with ErrDigestScheme); without, the bare
+// parameters of Authentication-Info. The parameters are a comma-separated
+// list of token "=" (token / quoted-string) pairs (RFC 2617 §1.2
+// auth-param), with linear white space tolerated around the separators.
+// Quoted-strings may use RFC 2616 quoted-pairs. Names may not repeat (RFC
+// 2617 §3.2.1 "each directive may appear only once"). The value is at most
+// maxDigestHeaderLen octets and holds at most maxDigestParams parameters.
+func parseDigestHeader(value string, scheme bool) ([]DigestParam, error) {
 	if len(value) > maxDigestHeaderLen {
-		return "", "", fmt.Errorf("%w: value longer than %d bytes", ErrDigestSyntax, maxDigestHeaderLen)
+		return nil, fmt.Errorf("%w: value longer than %d bytes", ErrDigestSyntax, maxDigestHeaderLen)
 	}
-	v := strings.TrimLeft(value, " \t")
-	i := 0
-	for i < len(v) && isDigestTokenChar(v[i]) {
-		i++
+	s := value
+	if scheme {
+		v := strings.TrimLeft(value, " \t")
+		i := digestTokenEnd(v, 0)
+		if i == 0 {
+			return nil, fmt.Errorf("%w: no authentication scheme", ErrDigestSyntax)
+		}
+		name, rest := v[:i], v[i:]
+		if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+			return nil, fmt.Errorf("%w: bad authentication scheme", ErrDigestSyntax)
+		}
+		if !strings.EqualFold(name, "Digest") {
+			if strings.EqualFold(name, "Basic") {
+				return nil, ErrDigestBasic
+			}
+			return nil, fmt.Errorf("%w: %q", ErrDigestScheme, name)
+		}
+		s = rest
 	}
-	if i == 0 {
-		return "", "", fmt.Errorf("%w: no authentication scheme", ErrDigestSyntax)
-	}
-	scheme, rest = v[:i], v[i:]
-	if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
-		return "", "", fmt.Errorf("%w: bad authentication scheme", ErrDigestSyntax)
-	}
-	return scheme, rest, nil
-}
-
-// parseDigestParams parses a comma-separated list of token "=" (token /
-// quoted-string) pairs (RFC 2617 §1.2 auth-param), tolerating linear white
-// space around the separators. Quoted-strings may use RFC 2616
-// quoted-pairs. Names may not repeat (RFC 2617 §3.2.1 "each directive may
-// appear only once").
-func parseDigestParams(s string) ([]DigestParam, error) {
 	var out []DigestParam
 	i := 0
 	skipWS := func() {
@@ -568,9 +552,7 @@ func parseDigestParams(s string) ([]DigestParam, error) {
 			return nil, fmt.Errorf("%w: more than %d parameters", ErrDigestSyntax, maxDigestParams)
 		}
 		start := i
-		for i < len(s) && isDigestTokenChar(s[i]) {
-			i++
-		}
+		i = digestTokenEnd(s, i)
 		if i == start {
 			return nil, fmt.Errorf("%w: expected a parameter name at offset %d", ErrDigestSyntax, i)
 		}
@@ -611,9 +593,7 @@ func parseDigestParams(s string) ([]DigestParam, error) {
 			val = b.String()
 		} else {
 			start := i
-			for i < len(s) && isDigestTokenChar(s[i]) {
-				i++
-			}
+			i = digestTokenEnd(s, i)
 			if i == start {
 				return nil, fmt.Errorf("%w: parameter %q has an empty value", ErrDigestSyntax, name)
 			}
@@ -640,6 +620,15 @@ func parseDigestParams(s string) ([]DigestParam, error) {
 	return out, nil
 }
 
+// digestTokenEnd returns the end of the RFC 2616 token starting at s[i]
+// (i itself when there is none).
+func digestTokenEnd(s string, i int) int {
+	for i < len(s) && isDigestTokenChar(s[i]) {
+		i++
+	}
+	return i
+}
+
 // isDigestTokenChar reports whether c is an RFC 2616 token character.
 func isDigestTokenChar(c byte) bool {
 	if c <= ' ' || c >= 0x7f {
@@ -649,12 +638,7 @@ func isDigestTokenChar(c byte) bool {
 }
 
 func isDigestToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isDigestTokenChar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
+	return s != "" && digestTokenEnd(s, 0) == len(s)
 }
 
 // validDigestQuoted reports whether s fits RFC 4976 §7's quoted-string
