@@ -347,8 +347,3 @@ func (s *Server) realmFor(domain string) string {
 func userOf(u sip.Uri) (user, domain string) {
 	return u.User, strings.ToLower(u.Host)
 }
-
-// credential looks up the HA1 of user@domain for realm and alg.
-func (s *Server) credential(ctx context.Context, domain, user, realm string, alg store.Algorithm) (store.Credential, error) {
-	return s.st.Credential(ctx, domain, user, realm, alg)
-}

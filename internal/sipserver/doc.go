@@ -80,6 +80,20 @@
 // up to Config.MaxAttempts. A retransmitted MESSAGE (same Call-ID and
 // CSeq) is stored once.
 //
+// # Caching
+//
+// The hot path of a MESSAGE (the sender's HA1, whether the recipient
+// exists, the recipient's bindings) is answered from a small in-memory
+// cache (issue #6: four SQLite reads per MESSAGE made the proxy slower
+// than Kamailio). Entries live Config.CacheTTL, 1 s by default. A
+// REGISTER or unREGISTER on this node drops the AOR's bindings from the
+// cache before it is answered, and announces the change to the other
+// nodes through store.Notify (PostgreSQL LISTEN/NOTIFY on channel
+// "parley_location"; a lost notification empties the cache). Account and
+// password changes (`parley user`, which runs in another process and
+// sends no notification) take up to CacheTTL to be seen. Expired bindings
+// are never used, however fresh the entry.
+//
 // # Shutdown
 //
 // Close answers new requests with 503, lets the requests and deliveries

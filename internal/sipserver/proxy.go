@@ -152,16 +152,15 @@ func (s *Server) routeLocal(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	user, dom := userOf(ruri)
 	aor := aorOf(ruri)
-	if _, err := s.st.Account(ctx, dom, user); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.metrics.NotFound.Add(1)
-			s.respond(tx, req, 404, "Not Found (no such user)")
-			return
-		}
+	if ok, err := s.accountExists(ctx, dom, user); err != nil {
 		s.respond(tx, req, 500, "Server Internal Error (account store)")
 		return
+	} else if !ok {
+		s.metrics.NotFound.Add(1)
+		s.respond(tx, req, 404, "Not Found (no such user)")
+		return
 	}
-	bs, err := s.st.Lookup(ctx, aor)
+	bs, err := s.lookup(ctx, aor)
 	if err != nil {
 		s.respond(tx, req, 500, "Server Internal Error (location store)")
 		return

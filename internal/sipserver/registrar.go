@@ -86,6 +86,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 				s.respond(tx, req, 500, "Server Internal Error (location store)")
 				return
 			}
+			s.bindingsChanged(ctx, aor)
 			s.metrics.Unregistrations.Add(uint64(n))
 			s.log.Info("unregistered all", "aor", aor, "bindings", n)
 			s.registerOK(ctx, tx, req, aor)
@@ -160,6 +161,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 				s.respond(tx, req, 500, "Server Internal Error (location store)")
 				return
 			} else if ok {
+				s.bindingsChanged(ctx, aor)
 				s.metrics.Unregistrations.Add(1)
 				s.log.Info("unregistered", "aor", aor, "contact", c.contact)
 			}
@@ -175,6 +177,7 @@ func (s *Server) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			s.respond(tx, req, 500, "Server Internal Error (location store)")
 			return
 		}
+		s.bindingsChanged(ctx, aor)
 		added = true
 		s.metrics.Registrations.Add(1)
 		s.log.Info("registered", "aor", aor, "contact", c.contact, "expires", c.expires, "source", req.Source())

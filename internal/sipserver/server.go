@@ -105,6 +105,13 @@ type Config struct {
 	// DefaultAuthFailureInterval; negative MaxAuthFailures disables.
 	MaxAuthFailures     int
 	AuthFailureInterval time.Duration
+	// CacheTTL is how long answers of the store for the hot path of a
+	// request (bindings, account existence, HA1s) are kept in memory;
+	// default DefaultCacheTTL (1 s), negative disables. Bindings changed
+	// by a REGISTER are forgotten at once on this node and, through
+	// store.Notify, on the other nodes; account and password changes
+	// made elsewhere take up to CacheTTL to be seen. Keep it short.
+	CacheTTL time.Duration
 	// UserAgent is the Server header; default "parley".
 	UserAgent string
 	// Logger; nil discards.
@@ -144,6 +151,7 @@ type Server struct {
 	// HA1s checked for users who do not exist.
 	throttle *throttle
 	dummy    map[store.Algorithm]store.Credential
+	cache    *cache // nil: off
 	// loopSalt makes our loop-detection hashes our own.
 	loopSalt [8]byte
 
@@ -217,6 +225,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.MaxAuthFailures = DefaultMaxAuthFailures
 	}
 	def(&cfg.AuthFailureInterval, DefaultAuthFailureInterval)
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
@@ -241,6 +252,7 @@ func New(cfg Config) (*Server, error) {
 		nc:        newNonces(cfg.NonceLifetime),
 		throttle:  newThrottle(cfg.MaxAuthFailures, cfg.AuthFailureInterval),
 		dummy:     newDummyHA1s(),
+		cache:     newCache(cfg.Store, cfg.CacheTTL),
 		listeners: map[string]hostPort{},
 		self:      map[string]bool{},
 		flushing:  map[string]bool{},
@@ -432,6 +444,18 @@ func (s *Server) Start(ctx context.Context) error {
 	ch, err := s.st.Listen(s.ctx, notifyChannel)
 	if err != nil {
 		return fmt.Errorf("sipserver: listen for queue notifications: %w", err)
+	}
+	if s.cache != nil {
+		loc, err := s.st.Listen(s.ctx, locationChannel)
+		if err != nil {
+			return fmt.Errorf("sipserver: listen for location changes: %w", err)
+		}
+		s.cache.forgetAll() // what was cached before listening may be stale
+		s.bg.Add(1)
+		go func() {
+			defer s.bg.Done()
+			s.locationLoop(loc)
+		}()
 	}
 	s.bg.Add(2)
 	go func() {
