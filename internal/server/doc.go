@@ -20,7 +20,9 @@
 //     registrations, authentication failures, sessions, messages
 //     delivered, stored, forwarded and failed, message bytes, queue
 //     depth, MSRP relay connections, sessions, bytes, forwards and
-//     timeouts, CPIM relay forwards).
+//     timeouts, the histogram parley_msrp_relay_forward_latency_seconds
+//     of the time forwarded requests spend inside the relay, CPIM relay
+//     forwards).
 //
 // The store is SQLite in the data directory by default (created on first
 // run, nothing to set up); postgres://… lets several nodes share
@@ -35,7 +37,6 @@
 //
 // # Not implemented
 //
-// MSRP relay latency histograms (package relay exposes counters only),
 // MSRP over WebSocket, the relay's session map in the store for relays
 // on several nodes (store.SessionStore is not used yet), history of
 // session-mode messages (the server relays MSRP byte streams and CPIM

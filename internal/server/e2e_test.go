@@ -328,6 +328,18 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("healthz: %d %s", code, body)
 		}
 		_, body := get("/metrics")
+		// The chat went through the relay: its forward latency histogram
+		// counted the SENDs.
+		if testing.Verbose() {
+			for _, l := range strings.Split(body, "\n") {
+				if strings.Contains(l, "forward_latency") {
+					t.Log(l)
+				}
+			}
+		}
+		if n := checkHistogram(t, body, "parley_msrp_relay_forward_latency_seconds"); n < 6 {
+			t.Errorf("relay forward latency _count %d after 6 relayed SENDs", n)
+		}
 		for _, want := range []string{"parley_registrations_total ", "parley_messages_stored_total 3", "parley_messages_forwarded_total 3", "parley_sessions_total 1", "parley_not_found_total 1", "parley_msrp_relay_forwarded_total ", "parley_message_forward_seconds_count 1"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("metrics lack %q:\n%s", want, body)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/parley-im/parley/msrp/relay"
@@ -84,6 +86,7 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		var rm relay.Metrics // the plain and the TLS relay together
 		for _, r := range rs {
 			m := r.Metrics()
+			rm.ForwardLatency = mergeHistograms(rm.ForwardLatency, m.ForwardLatency)
 			rm.ConnectionsOpen += m.ConnectionsOpen
 			rm.SessionsLive += m.SessionsLive
 			rm.AuthFailures += m.AuthFailures
@@ -99,10 +102,55 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		metric("parley_msrp_relay_bytes_out_total", "counter", "Octets written by the MSRP relay.", rm.BytesOut)
 		metric("parley_msrp_relay_forwarded_total", "counter", "MSRP requests forwarded.", rm.Forwarded)
 		metric("parley_msrp_relay_timeouts_total", "counter", "408s generated for silent next hops.", rm.Timeouts)
+		writeHistogram(w, "parley_msrp_relay_forward_latency_seconds",
+			"Time forwarded MSRP requests spent inside the relay, from the head parsed to the last byte handed to the next hop (each SEND chunk counts).",
+			rm.ForwardLatency)
 	}
 	if s.cpim != nil {
 		cs := s.cpim.Stats()
 		metric("parley_cpim_relay_forwarded_total", "counter", "CPIM session messages relayed.", cs.Forwarded)
 		metric("parley_cpim_relay_dropped_total", "counter", "CPIM session messages dropped.", cs.Dropped)
 	}
+}
+
+// mergeHistograms adds b to a. Histograms of the relay package share
+// their bounds; one with other bounds than a is skipped rather than
+// mixed in wrongly.
+func mergeHistograms(a, b relay.Histogram) relay.Histogram {
+	if len(b.Counts) == 0 {
+		return a
+	}
+	if len(a.Counts) == 0 {
+		return relay.Histogram{Bounds: b.Bounds, Counts: append([]uint64(nil), b.Counts...), Count: b.Count, Sum: b.Sum}
+	}
+	if !slices.Equal(a.Bounds, b.Bounds) || len(a.Counts) != len(b.Counts) {
+		return a
+	}
+	for i, n := range b.Counts {
+		a.Counts[i] += n
+	}
+	a.Count += b.Count
+	a.Sum += b.Sum
+	return a
+}
+
+// writeHistogram writes h as a Prometheus histogram in seconds:
+// cumulative _bucket{le} lines, le="+Inf", _sum and _count. h.Counts are
+// per bucket (len(h.Bounds)+1, the last one above every bound). _count is
+// the +Inf bucket, so the exposition is consistent even if h.Count was
+// read at another instant than the buckets.
+func writeHistogram(w io.Writer, name, help string, h relay.Histogram) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
+	var cum uint64
+	for i, b := range h.Bounds {
+		if i < len(h.Counts) {
+			cum += h.Counts[i]
+		}
+		fmt.Fprintf(w, "%s_bucket{le=\"%s\"} %d\n", name, strconv.FormatFloat(b.Seconds(), 'g', -1, 64), cum)
+	}
+	for i := len(h.Bounds); i < len(h.Counts); i++ {
+		cum += h.Counts[i]
+	}
+	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %s\n%s_count %d\n",
+		name, cum, name, strconv.FormatFloat(h.Sum.Seconds(), 'g', -1, 64), name, cum)
 }
