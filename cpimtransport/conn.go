@@ -215,11 +215,7 @@ func (c *conn) close(cause error) {
 		clear(c.sessions)
 		// Fewer candidates: a session that must send first may now have
 		// exactly one.
-		for _, s := range e.sessions {
-			if s.conn.Load() == nil {
-				e.guessLocked(s)
-			}
-		}
+		e.reguessLocked()
 		e.mu.Unlock()
 		c.mu.Lock()
 		q := c.queue
@@ -561,8 +557,12 @@ func (c *conn) match(m *cpim.Message, partial bool) (s *sess, msgID int64, ok bo
 			return nil, 0, false
 		}
 		e.bind(s, c, true)
-	} else {
+		e.reguessLocked()
+	} else if !s.confirmed {
 		s.confirmed = true
+		// c now carries a proven session: a reuse candidate (§2) for the
+		// peer's other sessions.
+		e.reguessLocked()
 	}
 	e.mu.Unlock()
 	return s, msgID, true

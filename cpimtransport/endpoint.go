@@ -745,6 +745,16 @@ func samePlace(a, b *messagesdp.Media) bool {
 		strings.EqualFold(strings.Trim(a.Address, "[]"), strings.Trim(b.Address, "[]"))
 }
 
+// reguessLocked runs guessLocked for every session without a connection
+// (e.mu held), after the candidates changed.
+func (e *Endpoint) reguessLocked() {
+	for _, s := range e.sessions {
+		if s.conn.Load() == nil {
+			e.guessLocked(s)
+		}
+	}
+}
+
 // guessLocked is for a passive session that must send first (e.mu held).
 // Its messages wait in the backlog until a connection is proven, unless
 // exactly one candidate connection exists and both it and the session's
