@@ -119,6 +119,7 @@ type Reader struct {
 
 	messages  int64
 	discarded int64
+	tail      []byte // the end of a long line
 }
 
 // NewReader returns a Reader reading from r. If r is a *bufio.Reader at
@@ -186,7 +187,20 @@ func (r *Reader) Next() (int64, error) {
 		return nil
 	}
 	for {
-		line, ln, long, err := r.readLine()
+		limit := int64(-1)
+		if r.opts.MaxGarbage > 0 {
+			limit = max(r.opts.MaxGarbage-garbage-int64(held(state, ctLen, clLen)), 0)
+		}
+		line, ln, long, err := r.readLine(limit)
+		if err == errGarbageLimit {
+			// The run is over the limit before the line even ended (F5).
+			h := int64(held(state, ctLen, clLen))
+			if garbageStart < 0 {
+				garbageStart = r.off - int64(ln) - h
+			}
+			r.discarded += int64(ln) + h
+			return 0, r.fail(fmt.Errorf("%w: more than %d octets at offset %d", ErrTooMuchGarbage, r.opts.MaxGarbage, garbageStart))
+		}
 		if err != nil {
 			if err == io.EOF && state == 0 {
 				// The stream ended between messages; trailing garbage is
@@ -310,29 +324,77 @@ func (r *Reader) fail(err error) error {
 
 // readLine returns the next line including its terminator and its length
 // n. long is true when the line exceeded MaxHeaderLine: its octets have then
-// been consumed and line holds only its last buffer-full (where the next
-// envelope may start, after a body with a wrong Content-Length).
-func (r *Reader) readLine() (line []byte, n int, long bool, err error) {
-	b, err := r.br.ReadSlice('\n')
-	r.off += int64(len(b))
-	n = len(b)
-	if err == nil && n <= r.opts.MaxHeaderLine {
-		return b, n, false, nil
+// been consumed and line holds only its last MaxHeaderLine octets (where
+// the next envelope may start, after a body with a wrong Content-Length).
+//
+// limit bounds the garbage a long line may add to the current run (-1: no
+// bound). The octets of a long line are garbage except for at most
+// MaxHeaderLine at its end, so once more than limit+MaxHeaderLine of them
+// have been consumed readLine stops with errGarbageLimit, whether or not a
+// line end ever comes (F5). The result does not depend on how the stream is
+// split into reads.
+func (r *Reader) readLine(limit int64) (line []byte, n int, long bool, err error) {
+	maxLine := min(r.opts.MaxHeaderLine, r.br.Size())
+	for {
+		buf, _ := r.br.Peek(r.br.Buffered())
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 && i < maxLine {
+			r.br.Discard(i + 1)
+			r.off += int64(i + 1)
+			return buf[:i+1], i + 1, false, nil
+		}
+		if len(buf) >= maxLine {
+			break // too long for an envelope header
+		}
+		if _, err := r.br.Peek(len(buf) + 1); err != nil {
+			buf, _ = r.br.Peek(r.br.Buffered())
+			if bytes.IndexByte(buf, '\n') >= 0 {
+				continue
+			}
+			r.br.Discard(len(buf))
+			r.off += int64(len(buf))
+			return buf, len(buf), false, err
+		}
 	}
-	if err != nil && err != bufio.ErrBufferFull {
-		return b, n, false, err
+	// Consume up to the end of the line, keeping only its tail.
+	r.tail = r.tail[:0]
+	for {
+		buf, _ := r.br.Peek(r.br.Buffered())
+		if len(buf) == 0 {
+			if _, err := r.br.Peek(1); err != nil {
+				return nil, n, false, err
+			}
+			continue
+		}
+		k, end := len(buf), false
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			k, end = i+1, true
+		}
+		r.tail = appendTail(r.tail, buf[:k], maxLine)
+		r.br.Discard(k)
+		r.off += int64(k)
+		n += k
+		if end {
+			return r.tail, n, true, nil
+		}
+		if limit >= 0 && int64(n-maxLine) > limit {
+			return nil, n, true, errGarbageLimit
+		}
 	}
-	// Too long for an envelope header: consume up to the end of the line
-	// without keeping it.
-	for err == bufio.ErrBufferFull {
-		b, err = r.br.ReadSlice('\n')
-		r.off += int64(len(b))
-		n += len(b)
+}
+
+// errGarbageLimit is readLine's signal that the garbage run is over
+// MaxGarbage; Next turns it into ErrTooMuchGarbage.
+var errGarbageLimit = errors.New("garbage limit")
+
+// appendTail appends b to t and keeps the last max octets.
+func appendTail(t, b []byte, max int) []byte {
+	if len(b) >= max {
+		return append(t[:0], b[len(b)-max:]...)
 	}
-	if err != nil {
-		return nil, n, false, err
+	if over := len(t) + len(b) - max; over > 0 {
+		t = t[:copy(t, t[over:])]
 	}
-	return b, n, true, nil
+	return append(t, b...)
 }
 
 // Read reads the content of the current message (the message/cpim object).

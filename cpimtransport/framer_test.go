@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 )
 
 // event is one result of Reader.ReadMessage, in a comparable form.
@@ -217,6 +218,59 @@ func TestWriter(t *testing.T) {
 }
 
 // splitReader returns the input in pieces whose sizes come from rng.
+// TestReaderGarbageWithoutLineEnds (F5): MaxGarbage holds for octets that
+// never end a line, delivered in small pieces on a stream that stays open:
+// Next gives up with ErrTooMuchGarbage instead of waiting for a line end.
+func TestReaderGarbageWithoutLineEnds(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		piece int
+	}{{"1000-octet writes", 1000}, {"one-octet writes", 1}, {"one write", 70 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pr.Close()
+			go func() {
+				data := bytes.Repeat([]byte("g"), 70<<10)
+				for len(data) > 0 {
+					n := min(tc.piece, len(data))
+					if _, err := pw.Write(data[:n]); err != nil {
+						return
+					}
+					data = data[n:]
+				}
+				// The stream stays open: no EOF to end the line.
+			}()
+			r := NewReader(pr, nil)
+			done := make(chan error, 1)
+			go func() {
+				_, err := r.Next()
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, ErrTooMuchGarbage) || Recoverable(err) {
+					t.Fatalf("Next = %v, want the fatal ErrTooMuchGarbage", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Next still waiting for a line end")
+			}
+			if d := r.Discarded(); d <= DefaultMaxGarbage || d > DefaultMaxGarbage+DefaultMaxHeaderLine+32<<10 {
+				t.Errorf("Discarded = %d, want just over %d", d, DefaultMaxGarbage)
+			}
+			if _, err := r.Next(); !errors.Is(err, ErrTooMuchGarbage) {
+				t.Errorf("second Next = %v, want the same error", err)
+			}
+		})
+	}
+	// Below the limit, a long run without line ends followed by an
+	// envelope is still one recoverable garbage report.
+	in := strings.Repeat("g", 40<<10) + frame("ok")
+	evs := readAll(NewReader(iotest.OneByteReader(strings.NewReader(in)), nil))
+	if got := fmt.Sprint(evs); got != fmt.Sprintf(`[garbage(%d) msg("ok") eof]`, 40<<10) {
+		t.Errorf("events %s", got)
+	}
+}
+
 type splitReader struct {
 	b   []byte
 	rng *rand.Rand

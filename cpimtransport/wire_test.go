@@ -2,6 +2,7 @@ package cpimtransport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -136,6 +137,29 @@ func TestWireFatal(t *testing.T) {
 	}
 	if p.sess.Err() == nil {
 		t.Error("Err is nil after a transport failure")
+	}
+}
+
+// TestWireGarbageWithoutLineEnds (F5): garbage that never ends a line is
+// counted too; past MaxGarbage the connection is closed and the session
+// proven on it ends, while the peer keeps the connection open.
+func TestWireGarbageWithoutLineEnds(t *testing.T) {
+	p := newRawPeer(t)
+	p.write(t, frame(p.good(1, "hello")))
+	recv(t, p.sess)
+	chunk := strings.Repeat("g", 1000)
+	for range 70 {
+		if _, err := p.nc.Write([]byte(chunk)); err != nil {
+			break // closed by the endpoint: expected
+		}
+	}
+	select {
+	case <-p.sess.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session survived 70 KiB of garbage without a line end")
+	}
+	if !errors.Is(p.sess.Err(), ErrTooMuchGarbage) {
+		t.Errorf("Err = %v, want ErrTooMuchGarbage", p.sess.Err())
 	}
 }
 
