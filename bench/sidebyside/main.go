@@ -41,7 +41,7 @@ import (
 )
 
 var (
-	smoke     = flag.Bool("smoke", false, "run each scenario for about 2 s with small sizes (CI: checks the runner still works)")
+	smoke     = flag.Bool("smoke", false, "run each scenario for about 1 s with small sizes (CI: checks the runner still works)")
 	binDir    = flag.String("bin", "", "directory holding the relayd and parley binaries (built by side-by-side.sh)")
 	outJSON   = flag.String("json", "", "also write every result to this JSON file")
 	only      = flag.String("only", "", "comma-separated scenario names to run (default all)")
@@ -49,6 +49,7 @@ var (
 	idleN     = flag.Int("idle-sessions", 10000, "sessions held by the idle scenario")
 	pin       = flag.Bool("pin", runtime.NumCPU() >= 2, "pin the targets to CPU 1 and this program to CPU 0")
 	skipSIP   = flag.Bool("skip-sip", false, "skip the SIP comparisons (sip-message, sip-invite)")
+	largeSize = flag.Int64("large-size", 1<<30, "message size of the e2e-large run (Parley alone; --smoke: 64 MiB)")
 	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
 )
 
@@ -118,7 +119,7 @@ func run(ctx context.Context) error {
 	dur, warm := *duration, 2*time.Second
 	idle, settle := *idleN, 15*time.Second
 	if *smoke {
-		dur, warm, idle, settle = 2*time.Second, 200*time.Millisecond, 200, time.Second
+		dur, warm, idle, settle = time.Second, 200*time.Millisecond, 200, time.Second
 	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(*only, ",") {
@@ -259,6 +260,18 @@ func run(ctx context.Context) error {
 		rows = append(rows, rw)
 	}
 	printTable(os.Stdout, rows)
+	if enabled(loadgen.Large) {
+		size := *largeSize
+		if *smoke {
+			size = 64 << 20
+		}
+		res, raw, err := runLarge(ctx, size)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stdout, "\nParley alone, endpoint to endpoint, one %d-octet message (no Kamailio counterpart):\n%s", size, res)
+		all = append(all, map[string]any{"scenario": loadgen.Large, "target": "parley", "result": raw})
+	}
 	if *outJSON != "" {
 		b, err := json.MarshalIndent(map[string]any{"machine": machine(), "pinned": *pin, "smoke": *smoke,
 			"duration_s": dur.Seconds(), "warmup_s": warm.Seconds(), "runs": all}, "", "  ")
@@ -490,4 +503,31 @@ func startSIP(ctx context.Context, kind string, users []loadgen.SIPUser) (*targe
 	}
 	time.Sleep(300 * time.Millisecond)
 	return &target{name: kind, proc: p, addr: addr, dir: dir}, nil
+}
+
+// runLarge runs "parley bench --scenario e2e-large" in a process of its
+// own, so that the peak RSS it reports is the transfer's alone. It is not
+// pinned: raw TCP and MSRP are measured under the same conditions, both
+// ends in that process.
+func runLarge(ctx context.Context, size int64) (*loadgen.LargeResult, json.RawMessage, error) {
+	fmt.Fprintf(os.Stderr, "== %s, %d octets\n", loadgen.Large, size)
+	cmd := exec.CommandContext(ctx, filepath.Join(*binDir, "parley"), "bench", "--scenario", loadgen.Large,
+		"--size", strconv.FormatInt(size, 10), "--json")
+	cmd.Stderr = os.Stderr
+	if *pin {
+		// Undo this process's pinning for the child.
+		cmd = exec.CommandContext(ctx, "taskset", append([]string{"-c", "0-" + strconv.Itoa(runtime.NumCPU()-1)}, cmd.Args...)...)
+		cmd.Stderr = os.Stderr
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", loadgen.Large, err)
+	}
+	var res struct {
+		Large *loadgen.LargeResult `json:"large"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil || res.Large == nil {
+		return nil, nil, fmt.Errorf("%s: no result (%v) in %s", loadgen.Large, err, out)
+	}
+	return res.Large, out, nil
 }

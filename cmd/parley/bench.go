@@ -37,7 +37,10 @@ const benchExamples = `  parley serve &   # MSRP relay on 127.0.0.1:2855, SIP on
       MESSAGE rate through a registrar/proxy (pairs of registered UAs).
   parley bench --scenario sip-invite --sip-server 127.0.0.1:5060 \
       --sip-user u1:p1,u2:p2 --pairs 1
-      calls/s: INVITE (MSRP offer), 200, ACK, BYE, 200 toward an auto-answering callee.`
+      calls/s: INVITE (MSRP offer), 200, ACK, BYE, 200 toward an auto-answering callee.
+  parley bench --scenario e2e-large --check
+      one 1 GiB message between two MSRP endpoints beside raw loopback TCP, and peak RSS;
+      exit status 1 if under half the raw TCP throughput or over 64 MiB.`
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "bench", "[flags]",
@@ -47,13 +50,13 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			"session keeps at most --window outstanding. Runs stop after --count messages or\n"+
 			"--duration. A progress line goes to stderr every second; the report to stdout,\n"+
 			"as a table or, with --json, as JSON. Only loopback targets unless --allow-remote.", benchExamples)
-	scenario := fs.String("scenario", "small", "small, bulk, mixed, churn, idle, sip-message or sip-invite")
+	scenario := fs.String("scenario", "small", "small, bulk, mixed, churn, idle, sip-message, sip-invite or e2e-large")
 	path := fs.String("path", loadgen.TwoHop, "MSRP path: two-hop (both sides AUTH), one-hop (only the receiver AUTHs)\nor direct (no relay: the tool's own ceiling)")
 	relayAddr := fs.String("relay", envOr(e, "PARLEY_BENCH_RELAY", "127.0.0.1:2855"), "MSRP relay host:port (env PARLEY_BENCH_RELAY)")
 	users := fs.String("user", envOr(e, "PARLEY_BENCH_USERS", "alice:alice-secret,bob:bob-secret"), "relay accounts user:password, comma-separated; senders take the even entries,\nreceivers the odd ones (env PARLEY_BENCH_USERS)")
 	sessions := fs.Int("sessions", 0, "sending sessions (churn: workers; idle: sessions held)\n(default 100 small, 4 bulk/mixed, 8 churn, 1000 idle)")
 	window := fs.Int("window", 0, "messages outstanding per session, end to end (default 8, bulk/mixed 16)")
-	size := fs.Int("size", 0, "body octets per message, one chunk (default 100; bulk/mixed 8192)")
+	size := fs.Int("size", 0, "body octets per message, one chunk (default 100; bulk/mixed 8192;\ne2e-large: the one message, default 1 GiB)")
 	count := fs.Uint64("count", 0, "stop after this many messages (0: no bound)")
 	duration := fs.Duration("duration", 10*time.Second, "stop sending after this long")
 	warmup := fs.Duration("warmup", 0, "discard what is received during this first period")
@@ -72,6 +75,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	sipTransport := fs.String("sip-transport", "udp", "sip-*: udp or tcp")
 	sipUsers := fs.String("sip-user", "", "sip-*: accounts user:password, comma-separated, two per pair\n(caller, then callee)")
 	pairs := fs.Int("pairs", 8, "sip-*: concurrent sender→receiver pairs, one request or call at a time each")
+	check := fs.Bool("check", false, "e2e-large: exit status 1 when a target is missed")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	allowRemote := fs.Bool("allow-remote", false, "allow a target that is not a loopback address")
@@ -88,7 +92,12 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	if *quiet {
 		progress = nil
 	}
-	if sipScen, isSIP := strings.CutPrefix(*scenario, "sip-"); isSIP {
+	if *scenario == loadgen.Large {
+		res, err = loadgen.RunLarge(ctx, loadgen.LargeConfig{Size: int64(*size), Progress: progress})
+		if err != nil {
+			return err
+		}
+	} else if sipScen, isSIP := strings.CutPrefix(*scenario, "sip-"); isSIP {
 		if err := checkLoopback(*sipServer, *allowRemote); err != nil {
 			return usage(fmt.Errorf("--sip-server: %w", err))
 		}
@@ -147,6 +156,10 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	if l := res.Large; *check && l != nil && (!l.RatioMet || !l.RSSMet) {
+		return fmt.Errorf("bench: e2e-large missed a target: %.2f× raw TCP (want ≥ %.2f×), peak RSS %.1f MiB (want ≤ %.0f MiB)",
+			l.Ratio, l.MinRatio, float64(l.PeakRSS)/(1<<20), float64(l.MaxRSS)/(1<<20))
 	}
 	return nil
 }

@@ -150,3 +150,36 @@ func TestBenchSIPInvite(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchLarge runs a short e2e-large (8 MiB) and checks the JSON report
+// carries both throughputs, the ratio and the peak RSS.
+func TestBenchLarge(t *testing.T) {
+	e, out, errb := testEnv(nil, nil)
+	if err := run(ctxT(t, time.Minute), e, []string{"bench", "--scenario", "e2e-large", "--size", "8388608", "--json"}); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errb.String())
+	}
+	var res struct {
+		Scenario string
+		Large    struct {
+			Size     int64
+			Raw      []float64 `json:"raw_tcp_mb_per_sec"`
+			MSRP     float64   `json:"msrp_mb_per_sec"`
+			Ratio    float64
+			PeakRSS  int64 `json:"peak_rss"`
+			RatioMet bool  `json:"ratio_met"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("%v in %s", err, out.String())
+	}
+	l := res.Large
+	if res.Scenario != "e2e-large" || l.Size != 8<<20 || len(l.Raw) != 2 || l.Raw[0] <= 0 || l.MSRP <= 0 || l.Ratio <= 0 || l.PeakRSS <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if l.RatioMet != (l.Ratio >= 0.5) {
+		t.Errorf("ratio %v but met=%v", l.Ratio, l.RatioMet)
+	}
+	if !strings.Contains(errb.String(), "raw loopback TCP") {
+		t.Errorf("no progress lines on stderr: %q", errb.String())
+	}
+}

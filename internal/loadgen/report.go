@@ -37,6 +37,8 @@ type Result struct {
 	Errors map[string]uint64 `json:"errors,omitempty"`
 	// Idle is set by the idle scenario.
 	Idle *IdleResult `json:"idle,omitempty"`
+	// Large is set by the e2e-large scenario (RunLarge).
+	Large *LargeResult `json:"large,omitempty"`
 	// TargetCPU is the CPU time (user + system) the target's processes
 	// used over TargetCPUWall, from the end of the warm-up to the end of
 	// sending; zero when no PIDs were given.
@@ -208,6 +210,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(&b, "  RSS %d kB -> %d kB: %.0f B/session; PSS %d kB -> %d kB: %.0f B/session\n",
 			i.RSSBeforeKB, i.RSSAfterKB, i.PerSessionRSS, i.PSSBeforeKB, i.PSSAfterKB, i.PerSessionPSS)
 	}
+	if r.Large != nil {
+		b.WriteString(r.Large.String())
+	}
 	if r.TargetCPUWall > 0 && len(r.Classes) > 0 {
 		c := r.Classes[0]
 		fmt.Fprintf(&b, "target CPU: %.2f s over %.2f s (%.2f cores), %s per %s\n", r.TargetCPU.Seconds(),
@@ -224,4 +229,22 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// String is the two-line summary of the figures and verdicts.
+func (l *LargeResult) String() string {
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	reset := "reset before the transfer"
+	if !l.PeakReset {
+		reset = "since the process started"
+	}
+	return fmt.Sprintf("raw loopback TCP: %.1f MB/s before, %.1f MB/s after; MSRP %.1f MB/s = %.2f× the faster (target ≥ %.2f×: %s)\n"+
+		"peak RSS (VmHWM, %s): %.1f MiB (target ≤ %.0f MiB: %s)\n",
+		l.RawMBps[0], l.RawMBps[1], l.MSRPMBps, l.Ratio, l.MinRatio, verdict(l.RatioMet),
+		reset, float64(l.PeakRSS)/(1<<20), float64(l.MaxRSS)/(1<<20), verdict(l.RSSMet))
 }
