@@ -40,6 +40,11 @@
 //   - §7: Relay, a session relay that shares connections between sessions
 //     and demultiplexes only by From/To, and RewriteMedia/RewriteOffer/
 //     Install, the SDP rewriting a SIP proxy applies to insert it.
+//   - A passive side (and the relay toward an endpoint that connects to it)
+//     binds a session to an accepted connection only on proof: a message
+//     naming the session's a=uri pair, or a client certificate matching
+//     a=fingerprint. One that must send first may use the only candidate
+//     connection from the peer's address (Config.AddressBindDelay).
 //   - cpim/tls: TLS 1.2 or later, SNI and host name verification, or the
 //     peer's SHA-256 a=fingerprint (RFC 4572) for self-signed peers, as for
 //     msrps.

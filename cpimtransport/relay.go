@@ -35,6 +35,13 @@ type RelayConfig struct {
 	// MaxQueued bounds the messages held for a leg whose endpoint has not
 	// connected yet; 0 means 256. Beyond it messages are dropped (counted).
 	MaxQueued int
+	// AddressBindDelay concerns an endpoint that connects to the relay
+	// (the relay is passive toward it) and has not sent yet: messages for
+	// it go out on the only candidate connection from its c-line address
+	// (docs/seed-choices.md §10) once that connection and the Install are
+	// AddressBindDelay old. 0 means DefaultAddressBindDelay; negative
+	// means never: messages wait until the endpoint has sent one.
+	AddressBindDelay time.Duration
 	// Logger; nil discards the log.
 	Logger *slog.Logger
 }
@@ -75,6 +82,8 @@ type Relay struct {
 	dialed    map[connKey]*rconn
 	routes    map[routeKey]*relayLeg // (From, To) → destination leg
 	legs      map[string]*relayLeg   // by the URI of the leg's endpoint
+	offers    map[string]int64       // connSeq at RewriteOffer, by the offer's a=uri
+	connSeq   int64
 
 	forwarded, unmatched, dropped, garbage atomic.Int64
 }
@@ -89,7 +98,19 @@ type relayLeg struct {
 	conn   *rconn            // nil until connected or learned
 	queue  [][]byte
 	rs     *RelaySession
+
+	// For a passive leg (the endpoint connects to the relay): proven is
+	// set once conn is known to be the endpoint's (the relay dialed it, a
+	// message from the endpoint's a=uri came on it, or its certificate
+	// matches a=fingerprint); otherwise conn is a guess (guessLocked).
+	proven    bool
+	since     int64     // connections accepted after this may be new for the leg
+	installed time.Time // when Install ran
+	timer     *time.Timer
 }
+
+// maxOffers bounds the RewriteOffer records waiting for their Install.
+const maxOffers = 4096
 
 // RelaySession is one session installed in a Relay.
 type RelaySession struct {
@@ -107,12 +128,16 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 		dialed:    map[connKey]*rconn{},
 		routes:    map[routeKey]*relayLeg{},
 		legs:      map[string]*relayLeg{},
+		offers:    map[string]int64{},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	if r.cfg.MaxQueued <= 0 {
 		r.cfg.MaxQueued = 256
+	}
+	if r.cfg.AddressBindDelay == 0 {
+		r.cfg.AddressBindDelay = DefaultAddressBindDelay
 	}
 	if r.cfg.Dial == nil {
 		var d net.Dialer
@@ -234,7 +259,7 @@ func (r *Relay) accept(nc net.Conn) {
 			nc = tc
 		}
 	}
-	r.newConn(nc, connKey{})
+	r.newConn(nc, connKey{}, true)
 }
 
 // Close closes the listeners and every connection and waits for the
@@ -316,7 +341,22 @@ func (r *Relay) RewriteOffer(offer *messagesdp.Media, proto string) (*messagesdp
 	if proto != "" && messagesdp.IsSecure(proto) && r.tlsSrv == nil {
 		return nil, errors.New("cpimtransport: relay has no TLS configuration")
 	}
-	return RewriteMedia(offer, host, port, proto, r.fp)
+	m, err := RewriteMedia(offer, host, port, proto, r.fp)
+	if err != nil {
+		return nil, err
+	}
+	// The answerer receives the rewritten offer now: a connection of its
+	// accepted from here on may be the one it opens for this session.
+	r.mu.Lock()
+	if len(r.offers) >= maxOffers {
+		for k := range r.offers {
+			delete(r.offers, k) // an Install that never came; any will do
+			break
+		}
+	}
+	r.offers[offer.URI] = r.connSeq
+	r.mu.Unlock()
+	return m, nil
 }
 
 // Install installs a session from the original offer (as the offerer sent
@@ -345,12 +385,19 @@ func (r *Relay) Install(ctx context.Context, offer, answer *messagesdp.Media) (*
 	rs := &RelaySession{r: r}
 	// Toward the offerer the relay stands in for the answerer, and
 	// toward the answerer for the offerer.
-	rs.legs[0] = &relayLeg{uri: offer.URI, media: offer.Clone(), active: messagesdp.IsActive(answer, offer, false), rs: rs}
-	rs.legs[1] = &relayLeg{uri: answer.URI, media: answer.Clone(), active: messagesdp.IsActive(offer, answer, true), rs: rs}
+	now := time.Now()
+	rs.legs[0] = &relayLeg{uri: offer.URI, media: offer.Clone(), active: messagesdp.IsActive(answer, offer, false), rs: rs, installed: now}
+	rs.legs[1] = &relayLeg{uri: answer.URI, media: answer.Clone(), active: messagesdp.IsActive(offer, answer, true), rs: rs, installed: now}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil, nil, ErrEndpointClosed
+	}
+	rs.legs[0].since = r.connSeq
+	rs.legs[1].since = r.connSeq
+	if seq, ok := r.offers[offer.URI]; ok {
+		rs.legs[1].since = seq
+		delete(r.offers, offer.URI)
 	}
 	for _, l := range rs.legs {
 		if _, dup := r.legs[l.uri]; dup {
@@ -374,9 +421,18 @@ func (r *Relay) Install(ctx context.Context, offer, answer *messagesdp.Media) (*
 			return nil, nil, err
 		}
 		r.mu.Lock()
-		r.attach(l, c)
+		r.attach(l, c, true)
 		r.mu.Unlock()
 	}
+	// Toward an endpoint that connects to the relay, its connection may
+	// be there already (proven by its certificate, or the only candidate).
+	r.mu.Lock()
+	for _, l := range rs.legs {
+		if !l.active {
+			r.guessLocked(l)
+		}
+	}
+	r.mu.Unlock()
 	return rewritten, rs, nil
 }
 
@@ -391,19 +447,123 @@ func (rs *RelaySession) Close() {
 			delete(r.legs, l.uri)
 		}
 		l.queue = nil
+		if l.timer != nil {
+			l.timer.Stop()
+		}
+		r.detach(l)
 	}
 	delete(r.routes, routeKey{rs.legs[0].uri, rs.legs[1].uri})
 	delete(r.routes, routeKey{rs.legs[1].uri, rs.legs[0].uri})
 }
 
 // attach makes c the leg's connection and queues what waited for it
-// (r.mu held, so that nothing newer overtakes it).
-func (r *Relay) attach(l *relayLeg, c *rconn) {
-	l.conn = c
+// (r.mu held, so that nothing newer overtakes it). proven is false for a
+// guess (guessLocked).
+func (r *Relay) attach(l *relayLeg, c *rconn, proven bool) {
+	if l.conn != c {
+		r.detach(l)
+		l.conn = c
+		c.legs[l] = struct{}{}
+	}
+	l.proven = proven
 	q := l.queue
 	l.queue = nil
 	for _, b := range q {
 		c.push(b)
+	}
+}
+
+// detach forgets the leg's connection (r.mu held).
+func (r *Relay) detach(l *relayLeg) {
+	if l.conn != nil {
+		delete(l.conn.legs, l)
+	}
+	l.conn, l.proven = nil, false
+}
+
+// candidate reports whether c could be the connection of l's endpoint by
+// its address alone (r.mu held), as Endpoint.candidate decides for a
+// passive session: an accepted connection with the leg's TLS-ness (and
+// certificate) from the endpoint's c-line address that was accepted since
+// the rewritten SDP went out and carries no proven leg, or carries proven
+// legs only, all of endpoints at the same c-line address and port (the
+// endpoint reusing its connection to the relay, §2, §7).
+func (r *Relay) candidate(l *relayLeg, c *rconn) bool {
+	if !c.inbound || c.isClosed() || messagesdp.IsSecure(l.media.Proto) != isTLS(c.nc) ||
+		!sameHost(c.nc.RemoteAddr(), l.media.Address) {
+		return false
+	}
+	if l.media.Fingerprint != "" && !matchFingerprint(l.media.Fingerprint, c.peer) {
+		return false
+	}
+	proven := 0
+	for o := range c.legs {
+		if o == l || !o.proven {
+			continue
+		}
+		if !samePlace(o.media, l.media) {
+			return false
+		}
+		proven++
+	}
+	return proven > 0 || c.seq > l.since
+}
+
+// guessLocked finds the connection of a passive leg that has none (r.mu
+// held). A certificate matching the endpoint's a=fingerprint proves it.
+// Otherwise, as for an Endpoint's passive session (docs/seed-choices.md
+// §4, §10), exactly one candidate connection, AddressBindDelay old and
+// accepted or reused no earlier than AddressBindDelay before now or the
+// Install, is taken as a guess: what waited for the leg goes out on it. A
+// second candidate takes the guess back (newConn), and the endpoint's
+// first message proves its connection (route).
+func (r *Relay) guessLocked(l *relayLeg) {
+	if r.closed || l.active || l.conn != nil || r.legs[l.uri] != l {
+		return
+	}
+	var only *rconn
+	n := 0
+	for c := range r.conns {
+		if !r.candidate(l, c) {
+			continue
+		}
+		if l.media.Fingerprint != "" {
+			r.attach(l, c, true)
+			return
+		}
+		only = c
+		n++
+	}
+	if n != 1 || r.cfg.AddressBindDelay < 0 {
+		return // none yet, or ambiguous: wait for the endpoint's message
+	}
+	since := only.accepted
+	if l.installed.After(since) {
+		since = l.installed
+	}
+	if wait := time.Until(since.Add(r.cfg.AddressBindDelay)); wait > 0 {
+		if l.timer == nil {
+			l.timer = time.AfterFunc(wait, func() {
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.guessLocked(l)
+			})
+		} else {
+			l.timer.Reset(wait)
+		}
+		return
+	}
+	r.log.Info("cpim relay: sending on the only connection from the endpoint's address", "uri", l.uri, "remote", only.nc.RemoteAddr())
+	r.attach(l, only, false)
+}
+
+// reguessLocked runs guessLocked for every passive leg without a
+// connection (r.mu held), after the candidates changed.
+func (r *Relay) reguessLocked() {
+	for _, l := range r.legs {
+		if !l.active && l.conn == nil {
+			r.guessLocked(l)
+		}
 	}
 }
 
@@ -434,7 +594,7 @@ func (r *Relay) connTo(ctx context.Context, m *messagesdp.Media) (*rconn, error)
 		}
 		nc = tc
 	}
-	c := r.newConn(nc, key)
+	c := r.newConn(nc, key, false)
 	if c == nil {
 		return nil, ErrEndpointClosed
 	}
@@ -451,17 +611,23 @@ func (r *Relay) connTo(ctx context.Context, m *messagesdp.Media) (*rconn, error)
 
 // rconn is one relay connection, shared by any number of sessions.
 type rconn struct {
-	r    *Relay
-	nc   net.Conn
-	peer *x509.Certificate // TLS client certificate, if any
-	key  connKey
-	out  chan []byte
-	done chan struct{}
-	once sync.Once
+	r        *Relay
+	nc       net.Conn
+	peer     *x509.Certificate // TLS client certificate, if any
+	key      connKey
+	inbound  bool
+	seq      int64
+	accepted time.Time
+	out      chan []byte
+	done     chan struct{}
+	once     sync.Once
+
+	legs map[*relayLeg]struct{} // the legs on it; guarded by Relay.mu
 }
 
-func (r *Relay) newConn(nc net.Conn, key connKey) *rconn {
-	c := &rconn{r: r, nc: nc, key: key, out: make(chan []byte, 256), done: make(chan struct{})}
+func (r *Relay) newConn(nc net.Conn, key connKey, inbound bool) *rconn {
+	c := &rconn{r: r, nc: nc, key: key, inbound: inbound, accepted: time.Now(),
+		out: make(chan []byte, 256), done: make(chan struct{}), legs: map[*relayLeg]struct{}{}}
 	if tc, ok := nc.(*tls.Conn); ok {
 		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
 			c.peer = pc[0]
@@ -473,6 +639,8 @@ func (r *Relay) newConn(nc net.Conn, key connKey) *rconn {
 		nc.Close()
 		return nil
 	}
+	r.connSeq++
+	c.seq = r.connSeq
 	r.conns[c] = struct{}{}
 	r.wg.Add(2)
 	go func() {
@@ -483,6 +651,20 @@ func (r *Relay) newConn(nc net.Conn, key connKey) *rconn {
 		defer r.wg.Done()
 		c.readLoop()
 	}()
+	if inbound {
+		// A new candidate: it may prove a leg by its certificate, make a
+		// guess ambiguous, or be the only candidate of a waiting leg.
+		for _, l := range r.legs {
+			switch {
+			case l.active:
+			case l.conn == nil:
+				r.guessLocked(l)
+			case !l.proven && l.media.Fingerprint == "" && r.candidate(l, c):
+				r.log.Info("cpim relay: second connection from the endpoint's address, waiting for its message", "uri", l.uri, "remote", nc.RemoteAddr())
+				r.detach(l)
+			}
+		}
+	}
 	return c
 }
 
@@ -505,11 +687,11 @@ func (c *rconn) close(err error) {
 		if r.dialed[c.key] == c {
 			delete(r.dialed, c.key)
 		}
-		for _, l := range r.legs {
-			if l.conn == c {
-				l.conn = nil
-			}
+		for l := range c.legs {
+			l.conn, l.proven = nil, false
 		}
+		clear(c.legs)
+		r.reguessLocked()
 		r.mu.Unlock()
 		if err != nil && !isEOF(err) {
 			r.log.Info("cpim relay connection closed", "remote", c.nc.RemoteAddr(), "err", err)
@@ -623,7 +805,11 @@ func (c *rconn) route(frame, content []byte) {
 			r.log.Info("cpim relay: sender's connection does not match its media", "from", from.URI)
 			return
 		}
-		r.attach(src, c)
+		r.attach(src, c, true)
+		r.reguessLocked()
+	} else if src != nil && !src.active && !src.proven {
+		src.proven = true
+		r.reguessLocked()
 	}
 	out := dst.conn
 	if out == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -13,6 +15,9 @@ import (
 
 func newRelay(t *testing.T, cfg RelayConfig) *Relay {
 	t.Helper()
+	if cfg.AddressBindDelay == 0 {
+		cfg.AddressBindDelay = 50 * time.Millisecond
+	}
 	r, err := NewRelay(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +77,10 @@ func TestRelayThreeSessions(t *testing.T) {
 		sa, sb, _ := relayed(t, r, from, c2)
 		ps = append(ps, pair{sa, sb})
 	}
-	// The offerers speak first: the relay holds their messages until the
-	// answerers, which connect to the relay, are heard from.
+	// The offerers speak first. The answerer c2 connects to the relay
+	// once, for all three sessions: the relay takes that connection, the
+	// only one from c2's address, for the first session, and holds the
+	// others' messages until c2 is heard from on them.
 	for i, p := range ps {
 		send(t, p.off, fmt.Sprint("hello from offerer ", i))
 	}
@@ -120,6 +127,76 @@ func TestRelayThreeSessions(t *testing.T) {
 		p.off.Close()
 		p.ans.Close()
 	}
+}
+
+// TestRelayCallerFirst: the caller speaks first and the callee, which
+// connected to the relay (it answered active), has sent nothing: the relay
+// delivers on the callee's connection, the only one from its address,
+// without waiting for the callee's first message; a second connection from
+// that address makes the relay wait for it again.
+func TestRelayCallerFirst(t *testing.T) {
+	r := newRelay(t, RelayConfig{})
+	fast := Config{AddressBindDelay: 50 * time.Millisecond}
+	c1, c2 := newLoopback(t, fast), newLoopback(t, fast)
+	sa, sb, _ := relayed(t, r, c1, c2)
+	if !messagesdp.IsActive(sb.Local(), sb.Remote(), false) {
+		t.Fatal("the answerer is not the active side: not the case under test")
+	}
+	send(t, sa, "caller first")
+	if m := recv(t, sb); string(m.Body) != "caller first" {
+		t.Fatalf("callee got %q", m.Body)
+	}
+	send(t, sb, "callee answers")
+	if m := recv(t, sa); string(m.Body) != "callee answers" {
+		t.Fatalf("caller got %q", m.Body)
+	}
+
+	// Another session, and a stranger from the callee's address connects
+	// alongside the callee before either sends: nothing goes to the
+	// stranger, and the caller's message waits for the callee's.
+	c3, c4 := newLoopback(t, fast), newLoopback(t, fast)
+	ctx := context.Background()
+	off, err := c3.Offer(ctx, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := viaSDP(t, off.Media())
+	o2, err := r.RewriteOffer(o, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := dialT(t, net.JoinHostPort(o2.Address, strconv.Itoa(o2.Port)))
+	ans, err := c4.Answer(ctx, viaSDP(t, o2), session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, _, err := r.Install(ctx, o, viaSDP(t, ans.Media()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, err := off.Open(ctx, viaSDP(t, a2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s4, err := ans.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, s3, "for the callee only")
+	silent(t, "stranger", stranger, 300*time.Millisecond)
+	select {
+	case m := <-s4.(*sess).in:
+		t.Fatalf("delivered on a guess among two connections: %q", m.Body)
+	default:
+	}
+	send(t, s4, "here I am")
+	if m := recv(t, s3); string(m.Body) != "here I am" {
+		t.Fatalf("caller got %q", m.Body)
+	}
+	if m := recv(t, s4); string(m.Body) != "for the callee only" {
+		t.Fatalf("callee got %q", m.Body)
+	}
+	silent(t, "stranger", stranger, 50*time.Millisecond)
 }
 
 func TestRelayUnmatched(t *testing.T) {

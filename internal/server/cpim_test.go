@@ -62,12 +62,11 @@ func TestCPIMSessionThroughRelay(t *testing.T) {
 		t.Errorf("caller's remote media %s %s:%d, want the relay %s", r.Proto, r.Address, r.Port, s.Addrs().CPIMRelay)
 	}
 	defer func() { t.Logf("relay stats %+v", s.cpim.Stats()) }()
-	// The callee speaks first: cpimtransport's relay learns the
-	// connection of a leg it did not dial (the answerer connected to
-	// it) from the first message on it, and holds messages for that leg
-	// until then.
-	exchange(t, bc, ac, "through the cpim relay")
-	exchange(t, ac, bc, "and back")
+	// The caller speaks first, before the callee has sent anything on
+	// the connection it opened to the relay (it answered active): the
+	// relay delivers on it without waiting to hear from the callee.
+	exchange(t, ac, bc, "through the cpim relay")
+	exchange(t, bc, ac, "and back")
 	if st := s.cpim.Stats(); st.Forwarded < 2 {
 		t.Errorf("relay forwarded %d messages, want 2", st.Forwarded)
 	}
