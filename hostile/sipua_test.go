@@ -323,6 +323,24 @@ func inDialog(invite []byte, method string, n int, toTag, branch string) []byte 
 // it up with BYE.
 func goodCall(t *testing.T, h *hostileUA, name string) {
 	t.Helper()
+	openCall(t, h, name).hangup(t)
+}
+
+// liveCall is a call from a raw SIP connection and a raw MSRP peer to the
+// UA.
+type liveCall struct {
+	h    *hostileUA
+	sc   *sipConn
+	req  uaReq // the INVITE
+	tag  string
+	cseq int
+	c    *sipua.Call
+	p    *peer
+	to   msrp.URI // the UA's session URI
+}
+
+func openCall(t *testing.T, h *hostileUA, name string) *liveCall {
+	t.Helper()
 	_, c0 := h.counts()
 	p := dialPeer(t, h.msrpAddr)
 	sc := dialSIP(t, h.addr)
@@ -335,19 +353,17 @@ func goodCall(t *testing.T, h *hostileUA, name string) {
 	}
 	_, tag, _ := strings.Cut(res.hdr.Get("To"), ";tag=")
 	tag, _, _ = strings.Cut(tag, ";")
-	ack := req
-	ack.method, ack.toTag, ack.ctype, ack.body, ack.branch = "ACK", tag, "", "", "z9hG4bK-ua-ack-"+req.name
-	sc.nc.Write([]byte(ack.String()))
-	var to msrp.URI
+	lc := &liveCall{h: h, sc: sc, req: req, tag: tag, cseq: 1, p: p}
+	lc.send("ACK", 1, "z9hG4bK-ua-ack-"+req.name, "", "")
 	for _, l := range strings.Split(string(res.body), "\r\n") {
 		if v, ok := strings.CutPrefix(l, "a=path:"); ok {
 			f := strings.Fields(v)
-			if to, err = msrp.ParseURI(f[len(f)-1]); err != nil {
+			if lc.to, err = msrp.ParseURI(f[len(f)-1]); err != nil {
 				t.Fatalf("answer a=path: %v", err)
 			}
 		}
 	}
-	bind := &msrp.Frame{Method: msrp.MethodSEND, ToPath: []msrp.URI{to}, FromPath: []msrp.URI{p.self}, MessageID: msrp.NewMessageID()}
+	bind := &msrp.Frame{Method: msrp.MethodSEND, ToPath: []msrp.URI{lc.to}, FromPath: []msrp.URI{p.self}, MessageID: msrp.NewMessageID()}
 	p.writeFrame(bind, nil)
 	if r, err := p.response(bind.TID, reactionTimeout); err != nil || r.StatusCode != 200 {
 		t.Fatalf("binding SEND (%s): %v %v", name, r, err)
@@ -363,19 +379,95 @@ func goodCall(t *testing.T, h *hostileUA, name string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	h.mu.Lock()
-	c := h.calls[len(h.calls)-1]
+	lc.c = h.calls[len(h.calls)-1]
 	h.mu.Unlock()
-	bye := req
-	bye.method, bye.toTag, bye.ctype, bye.body, bye.cseq, bye.branch = "BYE", tag, "", "", 2, "z9hG4bK-ua-bye-"+req.name
-	sc.nc.Write([]byte(bye.String()))
-	if r, err := sc.response(reactionTimeout); err != nil || r.code != 200 {
-		t.Errorf("BYE (%s): %d %v", name, r.code, err)
+	return lc
+}
+
+// send sends an in-dialog request of the call.
+func (lc *liveCall) send(method string, cseq int, branch, ctype, body string) {
+	r := lc.req
+	r.method, r.toTag, r.ctype, r.body, r.cseq, r.branch = method, lc.tag, ctype, body, cseq, branch
+	lc.sc.nc.Write([]byte(r.String()))
+}
+
+func (lc *liveCall) hangup(t *testing.T) {
+	t.Helper()
+	lc.cseq++
+	lc.send("BYE", lc.cseq, fmt.Sprintf("z9hG4bK-ua-bye-%s-%d", lc.req.name, lc.cseq), "", "")
+	if r, err := lc.sc.response(reactionTimeout); err != nil || r.code != 200 {
+		t.Errorf("BYE (%s): %d %v", lc.req.name, r.code, err)
 	}
 	select {
-	case <-c.Done():
+	case <-lc.c.Done():
 	case <-time.After(reactionTimeout):
-		t.Fatalf("call (%s) not ended by our BYE", name)
+		t.Fatalf("call (%s) not ended by our BYE", lc.req.name)
 	}
-	p.close()
-	sc.nc.Close()
+	lc.p.close()
+	lc.sc.nc.Close()
+}
+
+// chat checks that the call's session still carries a message from the
+// raw peer to the UA's application.
+func (lc *liveCall) chat(t *testing.T, text string) {
+	t.Helper()
+	f := &msrp.Frame{Method: msrp.MethodSEND, ToPath: []msrp.URI{lc.to}, FromPath: []msrp.URI{lc.p.self},
+		MessageID: msrp.NewMessageID(), ContentType: "text/plain"}
+	lc.p.writeFrame(f, []byte(text))
+	if r, err := lc.p.response(f.TID, reactionTimeout); err != nil || r.StatusCode != 200 {
+		t.Fatalf("SEND in the call: %v %v", r, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), reactionTimeout)
+	defer cancel()
+	in, err := lc.c.Session().Receive(ctx)
+	if err != nil || string(in.Body) != text {
+		t.Fatalf("the UA's session received %v %v, want %q", in, err, text)
+	}
+}
+
+// TestSIPUAHostileReinvite sends re-INVITEs with bad SDP offers in an
+// established call (RFC 3261 §14.2): each must be refused with the code
+// listed, ACKed, and leave the call and its session as they were (RFC
+// 3264 §8: a refused offer changes nothing).
+func TestSIPUAHostileReinvite(t *testing.T) {
+	h := startHostileUA(t)
+	lc := openCall(t, h, "reinvite")
+	g0 := runtime.NumGoroutine()
+	for _, c := range []struct {
+		name, ctype, body string
+		want              int
+		finding           string
+	}{
+		{"not-sdp", "application/sdp", "this is not SDP\r\n", 500, "F14"},
+		{"no-origin", "application/sdp", sdpOffer("o=", "", "a=path:", "a=path:"+lc.p.self.String()), 500, "F14"},
+		{"no-path", "application/sdp", sdpOffer("o=", "o=mallory 1 2 IN IP4 127.0.0.1", "a=path:", ""), 488, ""},
+		{"port-zero", "application/sdp", sdpOffer("o=", "o=mallory 1 2 IN IP4 127.0.0.1", "m=", "m=message 0 TCP/MSRP *", "a=path:", "a=path:"+lc.p.self.String()), 488, ""},
+		{"wrong-proto", "application/sdp", sdpOffer("o=", "o=mallory 1 2 IN IP4 127.0.0.1", "m=", "m=message 9 RTP/AVP 0"), 488, ""},
+		{"no-offer", "", "", 488, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			lc.cseq++
+			branch := fmt.Sprintf("z9hG4bK-ua-reinv-%d", lc.cseq)
+			lc.send("INVITE", lc.cseq, branch, c.ctype, c.body)
+			res, err := lc.sc.response(reactionTimeout)
+			if err != nil || res.code != c.want {
+				t.Errorf("want %d (finding %q), got %d %v", c.want, c.finding, res.code, err)
+			}
+			if err == nil && res.code >= 300 {
+				lc.send("ACK", lc.cseq, branch, "", "")
+			} else if err == nil {
+				lc.send("ACK", lc.cseq, branch+"-ack", "", "")
+			}
+			select {
+			case <-lc.c.Done():
+				t.Fatal("the refused re-INVITE ended the call")
+			default:
+			}
+			lc.chat(t, "still here after "+c.name)
+		})
+	}
+	if n := settleGoroutines(g0 + 2); n > g0+2 {
+		t.Errorf("goroutines: %d before the re-INVITEs, %d after", g0, n)
+	}
+	lc.hangup(t)
 }
