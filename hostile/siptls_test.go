@@ -208,3 +208,58 @@ func isProtocolVersionRefusal(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "remote error" && strings.Contains(oe.Err.Error(), "protocol version not supported")
 }
+
+// TestSIPServerTLSConnCap: the per-IP connection cap (SIPMaxConnsPerIP)
+// holds on the TLS listener too, counted before any handshake: a peer
+// cannot hold more than the cap in half-open handshakes, and a slot comes
+// back when a connection closes.
+func TestSIPServerTLSConnCap(t *testing.T) {
+	const maxConns = 4
+	s := startServerWith(t, func(c *server.Config) {
+		c.SIP = append(c.SIP, server.Listen{Transport: "tls", Addr: "127.0.0.1:0"})
+		c.SIPMaxConnsPerIP = maxConns
+	})
+	addr := sipAddr(s, "tls")
+	// maxConns connections that never start their handshake.
+	var held []net.Conn
+	for range maxConns {
+		nc, err := net.DialTimeout("tcp", addr, reactionTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		held = append(held, nc)
+	}
+	// One more: closed by the server at once (the cap), handshake or not.
+	conf := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+	if nc, err := tls.DialWithDialer(&net.Dialer{Timeout: reactionTimeout}, "tcp", addr, conf); err == nil {
+		if !closedWithin(nc, reactionTimeout) {
+			t.Fatalf("connection %d from one IP kept with SIPMaxConnsPerIP %d", maxConns+1, maxConns)
+		}
+		nc.Close()
+	}
+	for _, nc := range held {
+		if closedWithin(nc, 100*time.Millisecond) {
+			t.Fatal("a connection within the cap was closed")
+		}
+	}
+	// A slot comes back once one closes.
+	held[0].Close()
+	deadline := time.Now().Add(reactionTimeout)
+	for {
+		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: reactionTimeout}, "tcp", addr, conf)
+		if err == nil {
+			sc := &sipConn{nc: nc, br: bufio.NewReader(nc)}
+			sc.nc.Write(viaTLS([]byte(sipProbe("tlscap"))))
+			code, err := sc.final(reactionTimeout)
+			nc.Close()
+			if err == nil && code == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no slot came back after a capped connection closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
