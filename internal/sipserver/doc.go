@@ -78,7 +78,13 @@
 // Date header of its acceptance. A 2xx marks it delivered; a 4xx other
 // than 408/480 marks it failed; other failures are counted and retried
 // up to Config.MaxAttempts. A retransmitted MESSAGE (same Call-ID and
-// CSeq) is stored once.
+// CSeq) is stored once. Before each delivery attempt the node claims the
+// message in the store (store.MessageStore.Claim: one conditional UPDATE,
+// with a lease of the attempt's length plus 30 s), so that when the
+// user has devices on several nodes, which all flush the queue, each
+// message is delivered by one node only; a node finding the next
+// message claimed by another stops, leaving the queue and its order to
+// that node.
 //
 // # Caching
 //
@@ -120,7 +126,5 @@
 // 2xx from a second device is ACKed and BYEd by the proxy), PRACK,
 // authentication of requests from other domains (RFC 4474), the
 // "q" ordering of parallel forks, and history of session-mode messages
-// (the proxy never sees MSRP or CPIM session content). Two nodes can
-// deliver the same stored message twice if both flush one user's queue
-// at the same moment.
+// (the proxy never sees MSRP or CPIM session content).
 package sipserver

@@ -2,6 +2,7 @@ package sipserver
 
 import (
 	"context"
+	"errors"
 	"mime"
 	"strconv"
 	"strings"
@@ -228,9 +229,44 @@ func (s *Server) deliverPending(aor string) {
 	}
 }
 
-// deliverStored sends one stored message to the first device taking it
-// and records the outcome; it reports whether the queue may go on.
+// claimLease is how long a claim on a stored message lasts beyond the
+// delivery attempts it covers.
+const claimLease = 30 * time.Second
+
+// claimNode names this node in delivery claims: its Node, or an id of
+// this process before any listener is served.
+func (s *Server) claimNode() string {
+	if n := s.Node(); n != "" {
+		return n
+	}
+	return "local:" + s.instance
+}
+
+// deliverStored claims one stored message in the store, so that another
+// node holding a binding of the same user does not deliver it too, sends
+// it to the first device taking it and records the outcome; it reports
+// whether the queue may go on.
 func (s *Server) deliverStored(m store.StoredMessage, bs []store.Binding) bool {
+	lease := s.cfg.DeliveryTimeout*time.Duration(len(bs)) + claimLease
+	cctx, ccancel := context.WithTimeout(s.ctx, 10*time.Second)
+	cm, err := s.st.Claim(cctx, m.ID, s.claimNode(), lease)
+	ccancel()
+	switch {
+	case err == nil:
+		m = cm
+	case errors.Is(err, store.ErrNotFound):
+		return true // delivered or given up meanwhile (by another node)
+	case errors.Is(err, store.ErrClaimed):
+		// Another node is delivering this user's queue; it keeps the
+		// order, this node stops here.
+		s.log.Debug("stored message claimed by another node", "id", m.ID, "err", err)
+		return false
+	default:
+		if s.ctx.Err() == nil {
+			s.log.Warn("claim stored message", "id", m.ID, "err", err)
+		}
+		return false
+	}
 	var lastErr string
 	for _, b := range bs {
 		t, ok := s.targetOf(b)

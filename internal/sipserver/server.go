@@ -154,6 +154,9 @@ type Server struct {
 	cache    *cache // nil: off
 	// loopSalt makes our loop-detection hashes our own.
 	loopSalt [8]byte
+	// instance is a random id of this Server (delivery claims before a
+	// listener gives it a Node).
+	instance string
 
 	sua *sipgo.UserAgent
 	srv *sipgo.Server
@@ -261,6 +264,7 @@ func New(cfg Config) (*Server, error) {
 		dialogs:   map[string]time.Time{},
 	}
 	rand.Read(s.loopSalt[:])
+	s.instance = randHex(8)
 	s.log = cfg.Logger
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

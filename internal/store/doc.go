@@ -54,7 +54,11 @@
 //     never a lie; retransmitted MESSAGEs (same sender, recipient and client
 //     message id) are stored once. Pending order is arrival order (a server
 //     sequence that is never reused); the CPIM DateTime (RFC 3862 §5.8) is
-//     kept for display but not trusted for ordering.
+//     kept for display but not trusted for ordering. Claim takes a pending
+//     message for one node's delivery attempt with one conditional UPDATE
+//     … RETURNING (pending, and unclaimed, its lease expired, or already
+//     this node's), so that nodes sharing a PostgreSQL database never
+//     deliver it at once; the Mark and RecordAttempt calls end the claim.
 //   - RFC 7616 §3.4.2 and RFC 8760: HA1 = H(user:realm:password) stored per
 //     realm and algorithm (MD5, SHA-256, SHA-512-256; "-sess" variants are
 //     derived from the same HA1). Credential.Verify checks a response with

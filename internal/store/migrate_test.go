@@ -17,7 +17,7 @@ func TestMigrationList(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", be, err)
 		}
-		if len(list) != 3 || list[1].name != "messages_history" || !strings.Contains(list[1].sql, map[string]string{
+		if len(list) != 4 || list[1].name != "messages_history" || list[3].name != "message_claim" || !strings.Contains(list[1].sql, map[string]string{
 			"sqlite": "AUTOINCREMENT", "postgres": "IDENTITY"}[be]) {
 			t.Errorf("%s: unexpected list %+v", be, list)
 		}

@@ -611,7 +611,8 @@ func (s *sqlStore) Enqueue(ctx context.Context, m Message) (int64, bool, error) 
 	return id, created, nil
 }
 
-const messageCols = `id, rcpt, sender, client_id, content_type, body, datetime, received, state, attempts, last_error, updated`
+const messageCols = `id, rcpt, sender, client_id, content_type, body, datetime, received, state, attempts, last_error, updated,
+	claimed_by, claimed_until`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -619,11 +620,14 @@ func scanMessage(r scanner) (StoredMessage, error) {
 	var m StoredMessage
 	var cid sql.NullString
 	var dt sql.NullInt64
-	var rcv, upd int64
+	var rcv, upd, until int64
 	var state int
 	if err := r.Scan(&m.ID, &m.Rcpt, &m.Sender, &cid, &m.ContentType, &m.Body, &dt, &rcv, &state,
-		&m.Attempts, &m.LastError, &upd); err != nil {
+		&m.Attempts, &m.LastError, &upd, &m.ClaimedBy, &until); err != nil {
 		return m, err
+	}
+	if until != 0 {
+		m.ClaimedUntil = fromMicros(until)
 	}
 	m.ClientID = cid.String
 	if dt.Valid {
@@ -731,21 +735,57 @@ func (s *sqlStore) update(ctx context.Context, op string, id int64, q string, ar
 	return wrap(op, err)
 }
 
+// Claim is one conditional UPDATE … RETURNING: of two nodes claiming at
+// once, the database lets exactly one match the WHERE (SQLite: a single
+// writer; PostgreSQL: the second UPDATE waits for the first's row lock and
+// re-evaluates the WHERE on the updated row, READ COMMITTED).
+func (s *sqlStore) Claim(ctx context.Context, id int64, node string, lease time.Duration) (StoredMessage, error) {
+	if err := checkText(node); err != nil {
+		return StoredMessage{}, err
+	}
+	if node == "" || lease <= 0 {
+		return StoredMessage{}, fmt.Errorf("%w: Claim needs a node and a positive lease", ErrInvalid)
+	}
+	now := s.now()
+	var m StoredMessage
+	err := s.retry(ctx, func() error {
+		var err error
+		m, err = scanMessage(s.wq.queryRow(ctx, `UPDATE message SET claimed_by = $2, claimed_until = $3
+			WHERE id = $1 AND state = 0 AND (claimed_until <= $4 OR claimed_by = $2)
+			RETURNING `+messageCols, id, node, micros(now.Add(lease)), micros(now)))
+		return err
+	}, notExecuted)
+	if err == nil {
+		return m, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return StoredMessage{}, wrap("claim", err)
+	}
+	cur, err := s.Message(ctx, id)
+	if err != nil {
+		return StoredMessage{}, err
+	}
+	if cur.State != Pending {
+		return StoredMessage{}, fmt.Errorf("%w: message %d is %s", ErrNotFound, id, cur.State)
+	}
+	return StoredMessage{}, fmt.Errorf("%w: message %d by %s until %s", ErrClaimed, id, cur.ClaimedBy, cur.ClaimedUntil.UTC().Format(time.RFC3339))
+}
+
 func (s *sqlStore) MarkDelivered(ctx context.Context, id int64) error {
 	return s.update(ctx, "mark delivered", id,
-		`UPDATE message SET state = 1, updated = $2 WHERE id = $1 AND state <> 1`, id, micros(s.now()))
+		`UPDATE message SET state = 1, updated = $2, claimed_until = 0 WHERE id = $1 AND state <> 1`, id, micros(s.now()))
 }
 
 func (s *sqlStore) MarkFailed(ctx context.Context, id int64, reason string) error {
 	// A delivered message stays delivered.
 	return s.update(ctx, "mark failed", id,
-		`UPDATE message SET state = 2, last_error = $2, updated = $3 WHERE id = $1 AND state = 0`,
+		`UPDATE message SET state = 2, last_error = $2, updated = $3, claimed_until = 0 WHERE id = $1 AND state = 0`,
 		id, cleanText(reason), micros(s.now()))
 }
 
 func (s *sqlStore) RecordAttempt(ctx context.Context, id int64, reason string) error {
 	return s.update(ctx, "record attempt", id,
-		`UPDATE message SET attempts = attempts + 1, last_error = $2, updated = $3 WHERE id = $1`,
+		`UPDATE message SET attempts = attempts + 1, last_error = $2, updated = $3, claimed_until = 0 WHERE id = $1`,
 		id, cleanText(reason), micros(s.now()))
 }
 

@@ -47,6 +47,9 @@ var (
 	ErrSchemaTooNew = errors.New("store: database schema is newer than this program")
 	// ErrClosed: the Store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrClaimed: Claim for a pending message that another node holds
+	// under an unexpired claim.
+	ErrClaimed = errors.New("store: message claimed by another node")
 )
 
 // Account is a user of one domain. The password itself is never stored: only
@@ -201,6 +204,10 @@ type StoredMessage struct {
 	LastError string
 	// Updated is the time of the last state change.
 	Updated time.Time
+	// ClaimedBy and ClaimedUntil are the last delivery claim (Claim);
+	// ClaimedUntil is zero when the message is not claimed.
+	ClaimedBy    string
+	ClaimedUntil time.Time
 }
 
 // MessageStore is the store-and-forward queue of pager mode: the server
@@ -219,6 +226,15 @@ type MessageStore interface {
 	PendingRecipients(ctx context.Context, limit int) ([]string, error)
 	// Message returns one message in any state.
 	Message(ctx context.Context, id int64) (StoredMessage, error)
+	// Claim takes a pending message for delivery by node until lease has
+	// passed, atomically (one conditional UPDATE), so that nodes sharing
+	// the database never deliver it at the same time: it succeeds when the
+	// message is pending and unclaimed, its claim has expired, or node
+	// already holds it, and returns the message as claimed. ErrClaimed if
+	// another node holds an unexpired claim; ErrNotFound if the message is
+	// unknown or no longer pending. MarkDelivered, MarkFailed and
+	// RecordAttempt end the claim.
+	Claim(ctx context.Context, id int64, node string, lease time.Duration) (StoredMessage, error)
 	// MarkDelivered records delivery. Marking a delivered message again is a
 	// no-op; ErrNotFound for an unknown id.
 	MarkDelivered(ctx context.Context, id int64) error

@@ -80,6 +80,8 @@ func Run(t *testing.T, newDSN NewDSN) {
 		{"MessagesIdempotent", testMessagesIdempotent},
 		{"MessagesState", testMessagesState},
 		{"MessagesPurge", testMessagesPurge},
+		{"MessagesClaim", testMessagesClaim},
+		{"MessagesClaimRace", testMessagesClaimRace},
 		{"History", testHistory},
 		{"HistoryIdempotent", testHistoryIdempotent},
 		{"Sessions", testSessions},
@@ -658,6 +660,125 @@ func testMessagesState(e *env) {
 	}
 	if store.Failed.String() != "failed" || store.DeliveryState(9).String() != "DeliveryState(9)" {
 		t.Errorf("DeliveryState.String")
+	}
+}
+
+func testMessagesClaim(e *env) {
+	t, ctx := e.t, e.ctx
+	s := e.open()
+	const rcpt, sender = "sip:bob@example.com", "sip:alice@example.com"
+	id, _, err := s.Enqueue(ctx, msg(rcpt, sender, "1", "claimed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Claim(ctx, id, "node-a", 30*time.Second)
+	if err != nil || m.ID != id || string(m.Body) != "claimed" || m.ClaimedBy != "node-a" ||
+		!m.ClaimedUntil.Equal(e.clock.Now().Add(30*time.Second)) || m.State != store.Pending {
+		t.Fatalf("Claim = %+v, %v", m, err)
+	}
+	// Another node cannot take it while the claim lasts; the holder can
+	// renew it.
+	if _, err := s.Claim(ctx, id, "node-b", 30*time.Second); !errors.Is(err, store.ErrClaimed) {
+		t.Fatalf("Claim by another node = %v, want ErrClaimed", err)
+	}
+	if _, err := s.Claim(ctx, id, "node-a", 30*time.Second); err != nil {
+		t.Fatalf("renewing one's own claim: %v", err)
+	}
+	// A claimed message is still pending (its order in the queue holds).
+	if p, _ := s.Pending(ctx, rcpt, 0); len(p) != 1 || p[0].ClaimedBy != "node-a" {
+		t.Fatalf("Pending while claimed = %+v", p)
+	}
+	// The lease runs out: another node may take it.
+	e.clock.Advance(31 * time.Second)
+	if m, err := s.Claim(ctx, id, "node-b", 30*time.Second); err != nil || m.ClaimedBy != "node-b" {
+		t.Fatalf("Claim after the lease = %+v, %v", m, err)
+	}
+	// RecordAttempt ends the claim: the next attempt may be anyone's.
+	if err := s.RecordAttempt(ctx, id, "408"); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Claim(ctx, id, "node-a", 30*time.Second); err != nil || m.Attempts != 1 {
+		t.Fatalf("Claim after RecordAttempt = %+v, %v", m, err)
+	}
+	// Delivered or failed messages cannot be claimed.
+	if err := s.MarkDelivered(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Message(ctx, id); !m.ClaimedUntil.IsZero() {
+		t.Errorf("delivered message still claimed until %v", m.ClaimedUntil)
+	}
+	if _, err := s.Claim(ctx, id, "node-b", 30*time.Second); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Claim of a delivered message = %v, want ErrNotFound", err)
+	}
+	id2, _, _ := s.Enqueue(ctx, msg(rcpt, sender, "2", "x"))
+	if err := s.MarkFailed(ctx, id2, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, id2, "node-a", time.Second); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Claim of a failed message = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Claim(ctx, 1<<40, "node-a", time.Second); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Claim of an unknown message = %v, want ErrNotFound", err)
+	}
+	for _, c := range []struct {
+		node  string
+		lease time.Duration
+	}{{"", time.Second}, {"node-a", 0}, {"a\x00", time.Second}} {
+		if _, err := s.Claim(ctx, id2, c.node, c.lease); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Claim(%q, %v) = %v, want ErrInvalid", c.node, c.lease, err)
+		}
+	}
+}
+
+// testMessagesClaimRace: two handles (two nodes) claim the same messages
+// at once, many times: each message is claimed by exactly one of them.
+func testMessagesClaimRace(e *env) {
+	t, ctx := e.t, e.ctx
+	handles := []store.Store{e.open(), e.open()}
+	const n, claimers = 30, 6
+	ids := make([]int64, n)
+	for i := range ids {
+		id, _, err := handles[0].Enqueue(ctx, msg("sip:bob@example.com", "sip:alice@example.com", fmt.Sprint(i), "x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+	}
+	won := make([][]int64, claimers)
+	var wg sync.WaitGroup
+	errs := make(chan error, claimers)
+	for c := range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, id := range ids {
+				_, err := handles[c%2].Claim(ctx, id, fmt.Sprintf("node-%d", c), time.Minute)
+				switch {
+				case err == nil:
+					won[c] = append(won[c], id)
+				case errors.Is(err, store.ErrClaimed):
+				default:
+					errs <- fmt.Errorf("claimer %d, message %d: %w", c, id, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	count := map[int64]int{}
+	for _, list := range won {
+		for _, id := range list {
+			count[id]++
+		}
+	}
+	for _, id := range ids {
+		if count[id] != 1 {
+			t.Errorf("message %d claimed %d times, want once", id, count[id])
+		}
 	}
 }
 
