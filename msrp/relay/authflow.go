@@ -123,6 +123,10 @@ func (c *conn) handleAuth(f *msrp.Frame) bool {
 	s.metrics.authOK.Add(1)
 	c.authFailures = 0
 	c.succeeded()
+	// The client usually goes quiet now (until a session starts): let go
+	// of the buffers at once rather than after IdleRelease. A bodiless
+	// frame leaves the Reader at a frame boundary.
+	c.releaseSoon = !f.HasBody()
 	return true
 }
 

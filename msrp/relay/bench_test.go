@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -181,12 +182,22 @@ func authenticate(rt *connRT, s *Server, user string, self msrp.URI) (msrp.URI, 
 // the whole process, the raw client sockets included) per idle
 // authenticated session, one connection each, after the relay has given
 // back the read buffers of quiet connections.
+//
+// RELAY_IDLE_SESSIONS sets the number of sessions (default 1000; both
+// ends are in this process, so 10,000 needs 20,000 descriptors).
+// cmd/parley bench --scenario idle against bench/relayd measures the
+// relay's process alone.
 func BenchmarkIdleSessions(b *testing.B) {
-	const n = 1000
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("RELAY_IDLE_SESSIONS")); err == nil && v > 0 {
+		n = v - v%4
+	}
 	s, _ := startRelay(b, Config{MaxConnsPerAddr: -1, IdleRelease: 50 * time.Millisecond})
-	var perSession float64
+	var perSession, heapPer, stackPer float64
 	for b.Loop() {
 		before := memInUse()
+		var ms0 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
 		conns := make([]net.Conn, 0, n)
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -217,8 +228,12 @@ func BenchmarkIdleSessions(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		after := memInUse()
-		perSession = float64(int64(after)-int64(before)) / n
-		if m := s.Metrics(); m.SessionsLive < n {
+		var ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms1)
+		perSession = float64(int64(after)-int64(before)) / float64(n)
+		heapPer = float64(int64(ms1.HeapInuse)-int64(ms0.HeapInuse)) / float64(n)
+		stackPer = float64(int64(ms1.StackInuse)-int64(ms0.StackInuse)) / float64(n)
+		if m := s.Metrics(); m.SessionsLive < int64(n) {
 			b.Fatalf("sessions %d", m.SessionsLive)
 		}
 		for _, c := range conns {
@@ -229,6 +244,8 @@ func BenchmarkIdleSessions(b *testing.B) {
 		}
 	}
 	b.ReportMetric(perSession, "bytes/session")
+	b.ReportMetric(heapPer, "heap-bytes/session")
+	b.ReportMetric(stackPer, "stack-bytes/session")
 }
 
 func memInUse() uint64 {

@@ -46,12 +46,15 @@ type conn struct {
 	deadline     time.Time // current read deadline
 	armedReads   uint64
 	// Forward latency: when the current frame's head was parsed
-	// (monoNow), and the head times of frames forwarded but still in a
-	// destination's write buffer, observed when flushDirty writes them.
-	headAt   int64
-	latPend  [32]int64
-	nLatPend int
-	obs      observation // Config.OnMessage
+	// (monoNow); fl is allocated on the first forwarded request (an idle
+	// connection does not carry it).
+	headAt int64
+	fl     *fwdLat
+	obs    *observation // Config.OnMessage, allocated on first use
+	// releaseSoon: give back the read and write buffers as soon as the
+	// Reader is between frames with nothing buffered (set after a
+	// successful AUTH: a client usually goes quiet then).
+	releaseSoon bool
 
 	// Write side.
 	wmu       sync.Mutex
@@ -171,6 +174,14 @@ func (s *source) Read(p []byte) (int, error) {
 		s.npend = 0
 		return 1, nil
 	}
+	if c.releaseSoon && len(p) == s.full && c.state.Load() == stateBetween {
+		c.releaseSoon = false
+		if c.wmu.TryLock() {
+			c.releaseBuf()
+			c.wmu.Unlock()
+		}
+		return 0, errIdle
+	}
 	return c.readRaw(p, len(p) == s.full)
 }
 
@@ -228,11 +239,10 @@ func (c *conn) succeeded() {
 
 // serve is the reader goroutine.
 func (c *conn) serve() {
-	defer c.s.wg.Done()
-	defer c.finish()
 	if t, ok := c.nc.(*tls.Conn); ok {
 		_ = c.nc.SetDeadline(time.Now().Add(c.s.cfg.ProbationTimeout))
 		if err := t.Handshake(); err != nil {
+			c.end()
 			return
 		}
 		_ = c.nc.SetWriteDeadline(time.Time{})
@@ -253,13 +263,37 @@ func (c *conn) serve() {
 	} else {
 		c.setDeadline(time.Now().Add(c.s.cfg.ProbationTimeout))
 	}
+	c.run()
+}
+
+// run is the read loop; it ends the connection when the loop ends, unless
+// the loop handed the connection over to a fresh goroutine.
+func (c *conn) run() {
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			c.end()
+		}
+	}()
+	handedOver = c.loop()
+}
+
+func (c *conn) end() {
+	c.finish()
+	c.s.wg.Done()
+}
+
+// loop reads and handles frames. It returns true when it has started a
+// new goroutine to go on (see errIdle), false when the connection must
+// end.
+func (c *conn) loop() bool {
 	for {
 		if c.rd == nil {
 			// Wait for input without a read buffer (an idle connection
 			// costs its goroutine and a few hundred bytes).
 			c.state.Store(stateBetween)
 			if _, err := c.readRaw(c.src.pend[:], false); err != nil {
-				return
+				return false
 			}
 			c.src.npend, c.src.full = 1, 0
 			c.rd = msrp.NewReader(&c.src, c.s.lim)
@@ -273,21 +307,26 @@ func (c *conn) serve() {
 			if errors.As(err, &se) && f != nil {
 				c.stats.framesIn.Add(1)
 				if f.IsRequest() && !c.fail(f, se.Code, se.Comment) {
-					return
+					return false
 				}
 				continue
 			}
 			if errors.Is(err, errIdle) {
 				c.rd = nil
 				c.hasReader.Store(false)
-				continue
+				// Wait on a new goroutine: this one's stack grew while it
+				// handled frames (AUTH digests, TLS records) and the
+				// runtime shrinks it only at a GC, which an idle process
+				// seldom runs; a fresh one waits in a small stack.
+				go c.run()
+				return true
 			}
-			return
+			return false
 		}
 		c.stats.framesIn.Add(1)
 		c.headAt = monoNow()
 		if !c.handle(f) {
-			return
+			return false
 		}
 	}
 }
@@ -360,47 +399,101 @@ func (c *conn) flushDirty() {
 		c.dirty[i] = nil
 	}
 	c.dirty = c.dirty[:0]
-	if c.nLatPend > 0 {
+	if fl := c.fl; fl != nil && fl.n > 0 {
 		now := monoNow()
-		for _, t := range c.latPend[:c.nLatPend] {
-			c.stats.lat.observe(time.Duration(now - t))
+		for _, t := range fl.pend[:fl.n] {
+			fl.hist.observe(time.Duration(now - t))
 		}
-		c.nLatPend = 0
+		fl.n = 0
 	}
+}
+
+// fwdLat is a reader's forward-latency state: the head times of frames
+// forwarded but still in a destination's write buffer, observed when
+// flushDirty writes them, and the connection's histogram.
+type fwdLat struct {
+	pend [32]int64
+	n    int
+	hist latencyHist
 }
 
 // forwarded records the latency of a request just written to dest
 // (flushed: dest's buffer is empty, under dest.wmu) or left in dest's
-// buffer for flushDirty.
-func (c *conn) forwarded(flushed bool) {
-	if flushed {
-		c.stats.lat.observe(time.Duration(monoNow() - c.headAt))
-		return
+// buffer for flushDirty. It reports whether the pending list is full.
+func (c *conn) forwarded(flushed bool) bool {
+	fl := c.fl
+	if fl == nil {
+		fl = new(fwdLat)
+		c.fl = fl
+		c.stats.lat.Store(&fl.hist)
 	}
-	c.latPend[c.nLatPend] = c.headAt
-	c.nLatPend++
+	if flushed {
+		fl.hist.observe(time.Duration(monoNow() - c.headAt))
+		return false
+	}
+	fl.pend[fl.n] = c.headAt
+	fl.n++
+	return fl.n == len(fl.pend)
 }
 
-// Write buffers: 64 KiB, flushed at flushAt so that a frame head rarely
-// makes one grow. They are taken from the pool on first use and given
-// back by the sweeper once the connection's buffer is empty, so a busy
-// connection keeps its buffer and an idle one holds none.
+// Write buffers: a connection starts with a small one (enough for AUTH
+// responses and a few frame heads) and moves to a 64 KiB one, flushed at
+// flushAt so that a frame head rarely makes it grow, once it has more to
+// hold. Both come from pools on first use and are given back by the
+// sweeper once the connection's buffer is empty (or right after a
+// successful AUTH), so a busy connection keeps its buffer and an idle one
+// holds none.
 const (
-	wbufSize = 64 << 10
-	flushAt  = 48 << 10
+	wbufSmall    = 4 << 10
+	wbufHeadroom = 1 << 10 // below this much room a small buffer is upgraded
+	wbufSize     = 64 << 10
+	flushAt      = 48 << 10
 	// midBodyFlush: buffered octets of a chunk being cut through that are
 	// flushed when the reader needs more input.
 	midBodyFlush = 16 << 10
 )
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, wbufSize); return &b }}
+var (
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, 0, wbufSize); return &b }}
+	smallPool = sync.Pool{New: func() any { b := make([]byte, 0, wbufSmall); return &b }}
+)
 
-// grow makes room in the write buffer (under wmu).
+// wb returns the write buffer with room for a frame head (under wmu).
 func (c *conn) wb() []byte {
 	if c.wbuf == nil {
-		c.wbuf = (*bufPool.Get().(*[]byte))[:0]
+		c.wbuf = (*smallPool.Get().(*[]byte))[:0]
+	} else if cap(c.wbuf)-len(c.wbuf) < wbufHeadroom && cap(c.wbuf) < wbufSize {
+		c.upgradeBuf()
 	}
 	return c.wbuf
+}
+
+// wbFor returns the write buffer with room for n more octets, if a
+// 64 KiB buffer has it (under wmu).
+func (c *conn) wbFor(n int) []byte {
+	b := c.wb()
+	if cap(b)-len(b) < n && cap(b) < wbufSize {
+		c.upgradeBuf()
+	}
+	return c.wbuf
+}
+
+// upgradeBuf moves the buffered octets to a 64 KiB buffer (under wmu).
+func (c *conn) upgradeBuf() {
+	big := append((*bufPool.Get().(*[]byte))[:0], c.wbuf...)
+	putBuf(c.wbuf)
+	c.wbuf = big
+}
+
+// putBuf gives a write buffer back to the pool of its size class.
+func putBuf(b []byte) {
+	b = b[:0]
+	switch n := cap(b); {
+	case n == wbufSmall:
+		smallPool.Put(&b)
+	case n >= wbufSize && n <= 4*wbufSize:
+		bufPool.Put(&b)
+	}
 }
 
 // flushLocked writes the buffer out (under wmu).
@@ -438,10 +531,7 @@ func (c *conn) armWrite() {
 // releaseBuf gives an empty write buffer back to the pool (under wmu).
 func (c *conn) releaseBuf() {
 	if c.wbuf != nil && len(c.wbuf) == 0 {
-		if cap(c.wbuf) <= 4*wbufSize {
-			b := c.wbuf
-			bufPool.Put(&b)
-		}
+		putBuf(c.wbuf)
 		c.wbuf = nil
 	}
 }

@@ -218,13 +218,13 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int, fromG, toG *grant) bo
 	if fatal || len(dest.wbuf) >= flushAt {
 		dest.flushLocked()
 	}
-	c.forwarded(len(dest.wbuf) == 0)
+	full := c.forwarded(len(dest.wbuf) == 0)
 	dest.wmu.Unlock()
 	c.markDirty(dest)
-	if c.nLatPend == len(c.latPend) {
+	if full {
 		c.flushDirty()
 	}
-	if c.obs.on {
+	if c.obs != nil && c.obs.on {
 		c.endObserve(f)
 	}
 	dest.stats.framesOut.Add(1)
@@ -315,7 +315,7 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, tc *txnConf, more *[]*txn) 
 			}
 			return 0, true
 		}
-		if c.obs.on {
+		if c.obs != nil && c.obs.on {
 			c.observeBody(seg)
 		}
 		for len(seg) > 0 {
@@ -385,7 +385,7 @@ func (c *conn) emit(dest *conn, p []byte) {
 		dest.writeDirect(p)
 		return
 	}
-	dest.wbuf = append(dest.wb(), p...)
+	dest.wbuf = append(dest.wbFor(len(p)), p...)
 	if len(dest.wbuf) >= flushAt {
 		dest.flushLocked()
 	}

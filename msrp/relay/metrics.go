@@ -43,7 +43,7 @@ type counters struct {
 // by Metrics and folded into the Server's totals when a connection ends.
 type connStats struct {
 	framesIn, framesOut, bytesIn, bytesOut, forwarded atomic.Uint64
-	lat                                               latencyHist
+	lat                                               atomic.Pointer[latencyHist] // set on the first forwarded request
 }
 
 func (cs *connStats) addTo(m *counters) {
@@ -52,7 +52,9 @@ func (cs *connStats) addTo(m *counters) {
 	m.bytesIn.Add(cs.bytesIn.Load())
 	m.bytesOut.Add(cs.bytesOut.Load())
 	m.forwarded.Add(cs.forwarded.Load())
-	cs.lat.addTo(&m.lat)
+	if h := cs.lat.Load(); h != nil {
+		h.addTo(&m.lat)
+	}
 }
 
 // Metrics returns the current counters.

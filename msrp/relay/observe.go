@@ -54,7 +54,10 @@ func (c *conn) startObserve(f *msrp.Frame, from, to *grant) {
 	if s.cfg.OnMessage == nil || f.HasByteRange && f.ByteRange.Start != 1 {
 		return
 	}
-	o := &c.obs
+	if c.obs == nil {
+		c.obs = new(observation)
+	}
+	o := c.obs
 	*o = observation{on: true, toPath: f.ToPath, fromPath: f.FromPath, at: s.cfg.Now(), total: msrp.Unknown}
 	if f.HasByteRange {
 		o.total = f.ByteRange.Total
@@ -84,7 +87,7 @@ func (c *conn) startObserve(f *msrp.Frame, from, to *grant) {
 
 // observeBody counts and copies body octets of the observed SEND.
 func (c *conn) observeBody(p []byte) {
-	o := &c.obs
+	o := c.obs
 	o.n += int64(len(p))
 	if o.over {
 		return
@@ -99,8 +102,8 @@ func (c *conn) observeBody(p []byte) {
 // endObserve calls OnMessage for the observed SEND f, whose Flag is now
 // the one received (a body cut short has FlagAbort).
 func (c *conn) endObserve(f *msrp.Frame) {
-	o := &c.obs
-	if !o.on {
+	o := c.obs
+	if o == nil || !o.on {
 		return
 	}
 	ev := MessageEvent{FromUser: o.from, ToUser: o.to, ToPath: o.toPath, FromPath: o.fromPath,
@@ -125,8 +128,11 @@ func (c *conn) endObserve(f *msrp.Frame) {
 
 // dropObserve forgets the observed SEND (not forwarded after all).
 func (c *conn) dropObserve() {
+	if c.obs == nil {
+		return
+	}
 	buf := c.obs.buf
-	c.obs = observation{}
+	*c.obs = observation{}
 	putObsBuf(buf)
 }
 

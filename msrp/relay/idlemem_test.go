@@ -1,0 +1,80 @@
+package relay
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/msrp"
+)
+
+// TestReleaseAfterAuth: a connection lets go of its read and write
+// buffers as soon as its AUTH has succeeded, without waiting for the
+// sweeper (disabled here), and goes on working.
+func TestReleaseAfterAuth(t *testing.T) {
+	s, _ := startRelay(t, Config{IdleRelease: -1})
+	a, b, ra, rb := pairRaw(t, s)
+	conns := func() []*conn {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		var out []*conn
+		for c := range s.conns {
+			out = append(out, c)
+		}
+		return out
+	}
+	held := func() (readers, wbufs int) {
+		for _, c := range conns() {
+			if c.hasReader.Load() {
+				readers++
+			}
+			c.wmu.Lock()
+			if c.wbuf != nil {
+				wbufs++
+			}
+			c.wmu.Unlock()
+		}
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r, w := held(); r != 0 || w != 0; r, w = held() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after AUTH: %d readers, %d write buffers held", r, w)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Traffic takes a Reader and a write buffer again; the next hop's
+	// buffer grows past the small one for a large chunk.
+	body := make([]byte, 20000)
+	for i := range body {
+		body[i] = 'a' + byte(i%26)
+	}
+	a.write(send([]msrp.URI{ra, rb, b.self}, a.self, "after-auth", string(body)), body)
+	if _, got := b.read(); string(got) != string(body) {
+		t.Fatalf("%d octets", len(got))
+	}
+	if f, _ := a.read(); f.StatusCode != 200 {
+		t.Fatal(f.StatusCode)
+	}
+}
+
+// TestWriteBufferClasses: a connection's write buffer starts small and is
+// upgraded to a 64 KiB one, keeping what it holds, when it needs room.
+func TestWriteBufferClasses(t *testing.T) {
+	var c conn
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	b := c.wb()
+	if cap(b) != wbufSmall {
+		t.Fatalf("first buffer %d", cap(b))
+	}
+	c.wbuf = append(b, "head"...)
+	b = c.wbFor(wbufSmall)
+	if cap(b) < wbufSize || string(b) != "head" {
+		t.Fatalf("upgraded buffer cap %d %q", cap(b), b)
+	}
+	c.wbuf = c.wbuf[:0]
+	c.releaseBuf()
+	if c.wbuf != nil {
+		t.Fatal("not released")
+	}
+}
