@@ -9,10 +9,13 @@
 // The settings mirror bench/kamailio/msrp-relay.cfg: digest MD5 (and
 // SHA-256) with qop=auth, Expires 60–3600 s, plain TCP (loopback), no
 // per-address or per-connection limits that Kamailio's config lacks.
+// With --tls-cert and --tls-key it serves msrps instead (TLS from the
+// first byte; Kamailio's benchmark config has no TLS counterpart).
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,6 +49,8 @@ func run() error {
 	host := flag.String("host", "127.0.0.1", "host in the relay's URIs")
 	pprof := flag.String("pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060)")
 	algs := flag.String("algorithms", "MD5", "digest algorithms challenged, comma-separated (Kamailio's config challenges MD5 only)")
+	certFile := flag.String("tls-cert", "", "serve msrps (TLS, RFC 4976 §9.2) with this PEM certificate (needs --tls-key)")
+	keyFile := flag.String("tls-key", "", "PEM private key of --tls-cert")
 	var us users
 	flag.Var(&us, "user", "account user:password (repeatable); default alice, bob, carol with <name>-secret")
 	flag.Parse()
@@ -68,7 +73,17 @@ func run() error {
 		ln.Close()
 		return fmt.Errorf("refusing to listen on %s: this benchmark relay is for loopback only", ip)
 	}
+	var tc *tls.Config
+	if *certFile != "" || *keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		tc = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	s, err := relay.New(relay.Config{
+		TLS:  tc,
 		Host: *host, Realm: "parley.test", Authenticator: auth,
 		Algorithms:         strings.Split(*algs, ","),
 		AllowInsecure:      true,

@@ -17,7 +17,10 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -78,6 +81,8 @@ type row struct {
 	Scenario, Metric string
 	Better           string // "higher" or "lower"
 	Kamailio, Parley float64
+	// ParleyOnly rows have no Kamailio counterpart (msrps).
+	ParleyOnly bool
 	// CPU is each target's CPU time per operation of its first class
 	// (message, call, churned session), from /proc over the measured
 	// period: comparable even when the load generator limits the rate.
@@ -137,6 +142,18 @@ func run(ctx context.Context) error {
 		cfg                  loadgen.MSRPConfig
 		pick                 func(*loadgen.Result) float64
 	}
+	// msrps: Parley's relay only (Kamailio's benchmark config has no TLS
+	// listener), with a self-signed certificate the load tool trusts.
+	certDir, err := os.MkdirTemp("", "sidebyside-tls")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(certDir)
+	clientTLS, err := writeCert(certDir)
+	if err != nil {
+		return err
+	}
+	tlsOn := func(c *loadgen.MSRPConfig) { c.TLS = clientTLS }
 	msgRate := func(r *loadgen.Result) float64 { return r.Class("msg").Rate }
 	mbps := func(r *loadgen.Result) float64 { return r.Class("msg").MBPerSec }
 	p99 := func(class string) func(*loadgen.Result) float64 {
@@ -173,6 +190,12 @@ func run(ctx context.Context) error {
 		{"idle-freed", "B/session (PSS)", "lower", with(func(c *loadgen.MSRPConfig) {
 			c.Scenario, c.Mode, c.Sessions, c.Settle = loadgen.Idle, loadgen.TwoHop, idle, settle
 		}), func(r *loadgen.Result) float64 { return r.Idle.PerSessionPSS }},
+		// The small and bulk two-hop loads over msrps (Parley only).
+		{"small-2hop-tls", "msgs/s", "higher", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Small, loadgen.TwoHop; tlsOn(c) }), msgRate},
+		{"bulk-8k-2hop-tls", "MB/s", "higher", with(func(c *loadgen.MSRPConfig) {
+			c.Scenario, c.Mode, c.Size = loadgen.Bulk, loadgen.TwoHop, 8192
+			tlsOn(c)
+		}), mbps},
 	}
 	if *smoke {
 		for i := range scens {
@@ -187,8 +210,13 @@ func run(ctx context.Context) error {
 			continue
 		}
 		rw := row{Scenario: sc.name, Metric: sc.metric, Better: sc.better, Results: map[string]*loadgen.Result{}}
-		for _, kind := range []string{"kamailio", "parley"} {
-			t, err := startMSRP(ctx, kind)
+		kinds := []string{"kamailio", "parley"}
+		cert := ""
+		if sc.cfg.TLS != nil {
+			kinds, cert, rw.ParleyOnly = []string{"parley"}, certDir, true
+		}
+		for _, kind := range kinds {
+			t, err := startMSRP(ctx, kind, cert)
 			if err != nil {
 				return err
 			}
@@ -303,11 +331,14 @@ func printTable(w io.Writer, rows []row) {
 		return fmt.Sprintf("%.1fµs", float64(d)/1e3)
 	}
 	for _, r := range rows {
-		ratio := "-"
+		ratio, k := "-", "-"
+		if !r.ParleyOnly {
+			k = fmt.Sprintf("%.4g", r.Kamailio)
+		}
 		if r.Kamailio > 0 {
 			ratio = fmt.Sprintf("%.2f×", r.Parley/r.Kamailio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.4g\t%.4g\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Metric, r.Kamailio, r.Parley, ratio, r.Better,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4g\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Metric, k, r.Parley, ratio, r.Better,
 			cpu(r.CPU["kamailio"]), cpu(r.CPU["parley"]))
 	}
 	tw.Flush()
@@ -425,7 +456,32 @@ func waitTCP(ctx context.Context, p *proc, addr, log string) error {
 	}
 }
 
-func startMSRP(ctx context.Context, kind string) (*target, error) {
+// writeCert makes a self-signed certificate for 127.0.0.1, writes it and
+// its key as cert.pem and key.pem in dir (for relayd --tls-cert/--tls-key)
+// and returns a client configuration that trusts it.
+func writeCert(dir string) (*tls.Config, error) {
+	cert, err := msrp.SelfSignedCertificate("127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+		return nil, err
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert.Leaf)
+	return &tls.Config{RootCAs: roots}, nil
+}
+
+// startMSRP starts a relay of kind; Parley's serves msrps with the
+// certificate in certDir when certDir is set.
+func startMSRP(ctx context.Context, kind, certDir string) (*target, error) {
 	dir, err := os.MkdirTemp("", "sidebyside-"+kind)
 	if err != nil {
 		return nil, err
@@ -448,7 +504,11 @@ func startMSRP(ctx context.Context, kind string) (*target, error) {
 			return nil, err
 		}
 	default:
-		p, err = startProc(dir, filepath.Join(*binDir, "relayd"), "--listen", addr)
+		args := []string{"--listen", addr}
+		if certDir != "" {
+			args = append(args, "--tls-cert", filepath.Join(certDir, "cert.pem"), "--tls-key", filepath.Join(certDir, "key.pem"))
+		}
+		p, err = startProc(dir, filepath.Join(*binDir, "relayd"), args...)
 		if err != nil {
 			return nil, err
 		}

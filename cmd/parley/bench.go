@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +33,8 @@ const benchExamples = `  parley serve &   # MSRP relay on 127.0.0.1:2855, SIP on
       sessions opened, used and closed: sessions/s and setup latency.
   parley bench --scenario idle --sessions 10000 --pid $(pgrep -f 'parley serve')
       10,000 idle relay sessions; memory per session from /proc.
+  parley bench --scenario bulk --relay 127.0.0.1:2856 --tls --tls-ca relay-cert.pem
+      the same over msrps (TLS) to a relay serving TLS.
   parley bench --scenario small --path direct
       no relay: the load generator's own ceiling.
   parley bench --scenario sip-message --sip-server 127.0.0.1:5060 \
@@ -75,6 +80,8 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	sipTransport := fs.String("sip-transport", "udp", "sip-*: udp or tcp")
 	sipUsers := fs.String("sip-user", "", "sip-*: accounts user:password, comma-separated, two per pair\n(caller, then callee)")
 	pairs := fs.Int("pairs", 8, "sip-*: concurrent sender→receiver pairs, one request or call at a time each")
+	useTLS := fs.Bool("tls", false, "msrps: TLS to the relay (RFC 4976 §9.2)")
+	tlsCA := fs.String("tls-ca", "", "with --tls: PEM file of the certificate(s) to trust for the relay\n(default the system roots)")
 	check := fs.Bool("check", false, "e2e-large: exit status 1 when a target is missed")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
@@ -124,6 +131,19 @@ func runBench(ctx context.Context, e *env, args []string) error {
 			Rate: *rate, ChatSessions: *chatSessions, ChatRate: *chatRate, ChatSize: *chatSize,
 			ChurnMessages: *churnMsgs, SessionsPerConn: *perConn, Settle: *settle, Expires: *expires,
 			Progress: progress}
+		if *useTLS {
+			cfg.TLS = &tls.Config{}
+			if *tlsCA != "" {
+				pemb, err := os.ReadFile(*tlsCA)
+				if err != nil {
+					return usage(fmt.Errorf("--tls-ca: %w", err))
+				}
+				cfg.TLS.RootCAs = x509.NewCertPool()
+				if !cfg.TLS.RootCAs.AppendCertsFromPEM(pemb) {
+					return usage(fmt.Errorf("--tls-ca %s: no PEM certificate", *tlsCA))
+				}
+			}
+		}
 		if *path != loadgen.Direct {
 			if err := checkLoopback(*relayAddr, *allowRemote); err != nil {
 				return usage(fmt.Errorf("--relay: %w", err))

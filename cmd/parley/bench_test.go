@@ -53,6 +53,8 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"user", []string{"bench", "--user", "alice"}, "user:password"},
 		{"pid", []string{"bench", "--scenario", "idle", "--pid", "x"}, "process id"},
 		{"args", []string{"bench", "extra"}, "no arguments"},
+		{"tls ca", []string{"bench", "--tls", "--tls-ca", "/nonexistent/ca.pem"}, "--tls-ca"},
+		{"tls direct", []string{"bench", "--tls", "--path", "direct"}, "direct path is plain TCP"},
 		{"sip scenario", []string{"bench", "--scenario", "sip-subscribe", "--sip-user", "a:b,c:d", "--pairs", "1"}, "unknown SIP scenario"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,8 @@ type wconn struct {
 func newWconn(nc net.Conn) *wconn {
 	c := &wconn{nc: nc, r: msrp.NewReader(nc, msrp.Limits{}), kick: make(chan struct{}, 1), stop: make(chan struct{})}
 	if ta, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-		c.local = msrp.URI{Host: ta.IP.String(), Port: ta.Port, Transport: "tcp"}
+		_, secure := nc.(*tls.Conn)
+		c.local = msrp.URI{Secure: secure, Host: ta.IP.String(), Port: ta.Port, Transport: "tcp"}
 	}
 	return c
 }

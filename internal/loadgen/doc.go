@@ -48,8 +48,20 @@
 // by it. Class "call" has calls/s and setup latency, "bye" the BYE round
 // trip; failures are filed by method and status ("INVITE status 404").
 //
-// Not implemented: TLS (msrps) to the target, multi-chunk messages from
-// the generator (relays may still re-chunk; B reassembles by the final
+// MSRPConfig.TLS makes the connections to the relay msrps (TLS from the
+// first byte, msrps URIs). PIDs, when given, add the target's CPU time per
+// operation (Result.CPUPerOp, from /proc), which stays comparable when
+// the generator rather than the target limits the rate.
+//
+// # Endpoint to endpoint
+//
+// RunLarge (scenario e2e-large) sends one large message (default 1 GiB)
+// between two msrp.Endpoints in this process, streamed from a reader into
+// a discarding Sink, beside raw loopback TCP measured before and after in
+// the same run, and reports both MB/s, their ratio and the peak RSS
+// (VmHWM, reset before the transfer).
+//
+// Not implemented: multi-chunk messages from the generator (relays may still re-chunk; B reassembles by the final
 // chunk), success REPORTs as the completion signal (B's receipt is used, as
 // both sides live in this process).
 package loadgen

@@ -2,9 +2,13 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,11 +18,16 @@ import (
 
 // startRelay serves Parley's relay on a loopback port for the tests.
 func startRelay(t *testing.T) *relay.Server {
+	return startRelayTLS(t, nil)
+}
+
+// startRelayTLS serves the relay over TLS (msrps) when tc is set.
+func startRelayTLS(t *testing.T, tc *tls.Config) *relay.Server {
 	t.Helper()
 	auth := relay.NewMemoryAuthenticator()
 	auth.Add("alice", "alice-secret")
 	auth.Add("bob", "bob-secret")
-	cfg := relay.Config{Host: "127.0.0.1", Authenticator: auth, MaxConnsPerAddr: -1, MaxSessionsPerConn: 1000}
+	cfg := relay.Config{Host: "127.0.0.1", Authenticator: auth, MaxConnsPerAddr: -1, MaxSessionsPerConn: 1000, TLS: tc}
 	if os.Getenv("LG_DEBUG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -161,6 +170,54 @@ func TestMixedChurnIdle(t *testing.T) {
 		}
 		if res.Idle.RSSAfterKB <= 0 {
 			t.Errorf("no RSS read: %+v", res.Idle)
+		}
+	})
+}
+
+// TestTLS runs small and bulk loads over msrps to a TLS relay, whose
+// certificate the client verifies, and checks the relay handed out msrps
+// Use-Paths; a client that does not trust the certificate fails setup.
+func TestTLS(t *testing.T) {
+	cert, err := msrp.SelfSignedCertificate("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startRelayTLS(t, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if !s.URI().Secure {
+		t.Fatalf("relay URI %s is not msrps", s.URI())
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert.Leaf)
+	client := &tls.Config{RootCAs: roots}
+	for _, tc := range []struct {
+		name, scenario, mode string
+		size                 int
+		count                uint64
+	}{
+		{"small two-hop", Small, TwoHop, 100, 500},
+		{"bulk one-hop", Bulk, OneHop, 8192, 100},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := RunMSRP(context.Background(), MSRPConfig{Scenario: tc.scenario, Mode: tc.mode, Relay: s.URI().HostPort(),
+				Users: creds, Sessions: 2, Window: 4, Size: tc.size, Count: tc.count, Duration: time.Minute, TLS: client})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := res.Class("msg"); c == nil || c.Count != tc.count || c.Bytes != tc.count*uint64(tc.size) || len(res.Errors) != 0 {
+				t.Errorf("classes %+v, errors %v", res.Classes, res.Errors)
+			}
+		})
+	}
+	t.Run("untrusted", func(t *testing.T) {
+		_, err := RunMSRP(context.Background(), MSRPConfig{Scenario: Small, Mode: TwoHop, Relay: s.URI().HostPort(),
+			Users: creds, Sessions: 1, Count: 1, TLS: &tls.Config{}})
+		if err == nil || !strings.Contains(err.Error(), "TLS handshake") {
+			t.Fatalf("err = %v, want a TLS handshake failure", err)
+		}
+	})
+	t.Run("direct", func(t *testing.T) {
+		if _, err := RunMSRP(context.Background(), MSRPConfig{Scenario: Small, Mode: Direct, TLS: client}); !errors.Is(err, ErrConfig) {
+			t.Fatalf("err = %v, want ErrConfig", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +113,12 @@ type MSRPConfig struct {
 	ProgressEvery time.Duration
 	// Dial opens connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, makes every connection to the relay msrps (RFC 4975
+	// §6, RFC 4976 §9.2): TLS from the first byte, with this client
+	// configuration (RootCAs to verify the relay; ServerName defaults to
+	// the relay's host), and msrps URIs for the relay and the clients.
+	// Not with Direct.
+	TLS *tls.Config
 }
 
 // ErrConfig is wrapped by every error about a configuration that cannot
@@ -182,6 +189,9 @@ func (c *MSRPConfig) defaults() error {
 		if c.Scenario == Churn || c.Scenario == Idle {
 			return fmt.Errorf("%w: scenario %s measures a relay; it has no direct mode", ErrConfig, c.Scenario)
 		}
+		if c.TLS != nil {
+			return fmt.Errorf("%w: TLS is for connections to a relay; the direct path is plain TCP", ErrConfig)
+		}
 	default:
 		return fmt.Errorf("%w: unknown MSRP path %q (two-hop, one-hop, direct)", ErrConfig, c.Mode)
 	}
@@ -217,6 +227,7 @@ type runner struct {
 	start  time.Time
 	warmup time.Duration
 	relay  msrp.URI
+	tls    *tls.Config // client TLS to the relay, nil for plain TCP
 
 	errMu sync.Mutex
 	errs  map[string]uint64

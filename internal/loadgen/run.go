@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -30,7 +31,13 @@ func RunMSRP(ctx context.Context, cfg MSRPConfig) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: relay port: %w", ErrConfig, err)
 		}
-		r.relay = msrp.URI{Host: host, Port: pn, Transport: "tcp"}
+		r.relay = msrp.URI{Secure: cfg.TLS != nil, Host: host, Port: pn, Transport: "tcp"}
+		if cfg.TLS != nil {
+			r.tls = cfg.TLS.Clone()
+			if r.tls.ServerName == "" {
+				r.tls.ServerName = host
+			}
+		}
 	}
 	defer r.closeAll()
 	switch cfg.Scenario {
@@ -73,6 +80,14 @@ func (r *runner) dial(ctx context.Context, addr string) (*wconn, error) {
 	nc, err := r.cfg.Dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
+	}
+	if r.tls != nil {
+		tc := tls.Client(nc, r.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		nc = tc
 	}
 	c := newWconn(nc)
 	r.track(c)
