@@ -3,7 +3,6 @@ package cpimtransport
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -80,11 +79,7 @@ func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn
 		sessions: map[*sess]struct{}{},
 		wake:     make(chan struct{}, 1),
 	}
-	if tc, ok := nc.(*tls.Conn); ok {
-		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
-			c.peer = pc[0]
-		}
-	}
+	c.peer = peerCert(nc)
 	c.ctx, c.cancel = context.WithCancelCause(e.ctx)
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -129,14 +124,7 @@ func (e *Endpoint) newConn(nc net.Conn, secure, inbound bool, key connKey) *conn
 	return c
 }
 
-func (c *conn) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *conn) isClosed() bool { return isDone(c.done) }
 
 // acceptable reports whether s may use c: same TLS-ness, and the peer
 // certificate matches the session's a=fingerprint when it has one.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -114,28 +113,22 @@ type stats struct {
 // negotiates sessions through SDP, owns the TCP and TLS connections that
 // carry them and every goroutine it starts.
 type Endpoint struct {
-	cfg  Config
-	log  *slog.Logger
-	ctx  context.Context
-	stop context.CancelCauseFunc
-	wg   sync.WaitGroup
+	// base has Listen and Serve, and mu, which guards the fields below
+	// and every session's binding (sess.conn, sess.remote, conn.sessions).
+	// Lock order: Endpoint.mu, then sess.mu, then conn.mu.
+	base
+
+	cfg Config
+	log *slog.Logger
 
 	fingerprint string // of our certificate, for a=fingerprint
 	clientCert  *tls.Certificate
 
-	// mu guards the fields below and every session's binding (sess.conn,
-	// sess.remote, conn.sessions). Lock order: Endpoint.mu, then sess.mu,
-	// then conn.mu.
-	mu        sync.Mutex
-	closed    bool
-	listeners map[net.Listener]struct{}
-	host      string
-	port      int
-	sessions  map[string]*sess // by local URI
-	conns     map[*conn]struct{}
-	dialed    map[connKey]*conn
-	dialing   map[connKey]*dialCall
-	connSeq   int64
+	sessions map[string]*sess // by local URI
+	conns    map[*conn]struct{}
+	dialed   map[connKey]*conn
+	dialing  map[connKey]*dialCall
+	connSeq  int64
 
 	st stats
 }
@@ -158,15 +151,16 @@ type dialCall struct {
 // connections (needed to be passive), and Close to release everything.
 func NewEndpoint(cfg Config) (*Endpoint, error) {
 	e := &Endpoint{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		listeners: map[net.Listener]struct{}{},
-		sessions:  map[string]*sess{},
-		conns:     map[*conn]struct{}{},
-		dialed:    map[connKey]*conn{},
-		dialing:   map[connKey]*dialCall{},
-		host:      cfg.Host,
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: map[string]*sess{},
+		conns:    map[*conn]struct{}{},
+		dialed:   map[connKey]*conn{},
+		dialing:  map[connKey]*dialCall{},
 	}
+	e.listeners = map[net.Listener]struct{}{}
+	e.host = cfg.Host
+	e.handle = e.accept
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -227,131 +221,21 @@ func (e *Endpoint) Stats() Stats {
 	}
 }
 
-// Listen listens on a TCP address (e.g. "127.0.0.1:0") and serves it in a
-// goroutine owned by the Endpoint. It returns the listener, whose address
-// gives the port that offers advertise.
-func (e *Endpoint) Listen(network, address string) (net.Listener, error) {
-	l, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if err := e.addListener(l); err != nil {
-		l.Close()
-		return nil, err
-	}
-	go func() {
-		defer e.wg.Done()
-		e.serve(l)
-	}()
-	return l, nil
-}
-
-// Serve accepts connections on l until l fails or the Endpoint is closed,
-// and returns ErrEndpointClosed after Close. The Endpoint owns l and closes
-// it. The first listener's port is the one offers advertise. When TLS is
-// configured, l serves both cpim/tcp and cpim/tls: a connection whose first
-// octet is a TLS handshake record is served as TLS.
-func (e *Endpoint) Serve(l net.Listener) error {
-	if err := e.addListener(l); err != nil {
-		l.Close()
-		return err
-	}
-	defer e.wg.Done()
-	return e.serve(l)
-}
-
-func (e *Endpoint) addListener(l net.Listener) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return ErrEndpointClosed
-	}
-	e.listeners[l] = struct{}{}
-	e.wg.Add(1) // for the serve loop; counted under e.mu, see Close
-	if e.port == 0 {
-		if ta, ok := l.Addr().(*net.TCPAddr); ok {
-			e.port = ta.Port
-			if e.host == "" && !ta.IP.IsUnspecified() {
-				e.host = ta.IP.String()
-			}
-		} else if h, p, err := net.SplitHostPort(l.Addr().String()); err == nil {
-			fmt.Sscan(p, &e.port)
-			if e.host == "" {
-				e.host = h
-			}
-		}
-	}
-	return nil
-}
-
-func (e *Endpoint) serve(l net.Listener) error {
-	var delay time.Duration
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if e.ctx.Err() != nil {
-				return ErrEndpointClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-e.ctx.Done():
-					return ErrEndpointClosed
-				}
-			}
-			e.mu.Lock()
-			delete(e.listeners, l)
-			e.mu.Unlock()
-			l.Close()
-			return err
-		}
-		delay = 0
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			e.accept(nc)
-		}()
-	}
-}
-
 // accept sets up an incoming connection: TLS detection and handshake, then
 // the connection's loops.
 func (e *Endpoint) accept(nc net.Conn) {
-	secure := false
+	var tlsConfig func() *tls.Config
 	if e.cfg.TLS != nil {
-		pc := &peekConn{Conn: nc}
-		nc.SetReadDeadline(time.Now().Add(e.cfg.SniffTimeout))
-		var b [1]byte
-		n, err := nc.Read(b[:])
-		nc.SetReadDeadline(time.Time{})
-		var ne net.Error
-		switch {
-		case n == 1:
-			pc.peeked = b[:1]
-		case errors.As(err, &ne) && ne.Timeout():
-		default:
-			nc.Close()
-			return
-		}
-		nc = pc
-		if n == 1 && b[0] == 0x16 { // TLS handshake record
-			cfg := e.serverTLS()
-			tc := tls.Server(nc, cfg)
-			ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-			err := tc.HandshakeContext(ctx)
-			cancel()
-			if err != nil {
-				e.log.Info("cpim/tls handshake failed", "remote", nc.RemoteAddr(), "err", err)
-				nc.Close()
-				return
-			}
-			nc, secure = tc, true
-		}
+		tlsConfig = e.serverTLS
 	}
-	e.newConn(nc, secure, true, connKey{})
+	remote := nc.RemoteAddr()
+	nc, secure, ok, err := sniffTLS(e.ctx, nc, e.cfg.SniffTimeout, tlsConfig)
+	if err != nil {
+		e.log.Info("cpim/tls handshake failed", "remote", remote, "err", err)
+	}
+	if ok {
+		e.newConn(nc, secure, true, connKey{})
+	}
 }
 
 func (e *Endpoint) serverTLS() *tls.Config {
@@ -823,21 +707,6 @@ func (e *Endpoint) release(s *sess) *conn {
 		return c
 	}
 	return nil
-}
-
-// peekConn gives back the octet read while detecting TLS.
-type peekConn struct {
-	net.Conn
-	peeked []byte
-}
-
-func (p *peekConn) Read(b []byte) (int, error) {
-	if len(p.peeked) > 0 {
-		n := copy(b, p.peeked)
-		p.peeked = p.peeked[n:]
-		return n, nil
-	}
-	return p.Conn.Read(b)
 }
 
 // logDiscard logs and counts a message discarded under §6.2.

@@ -65,25 +65,19 @@ type RelayStats struct {
 // the CPIM From and To headers, never by port (§7). Messages are forwarded
 // byte for byte (RFC 3862 §6: intermediaries change nothing).
 type Relay struct {
+	base // Listen and Serve; its mu guards the fields below
+
 	cfg    RelayConfig
 	log    *slog.Logger
-	ctx    context.Context
-	stop   context.CancelCauseFunc
-	wg     sync.WaitGroup
 	tlsSrv *tls.Config
 	fp     string
 
-	mu        sync.Mutex
-	closed    bool
-	host      string
-	port      int
-	listeners map[net.Listener]struct{}
-	conns     map[*rconn]struct{}
-	dialed    map[connKey]*rconn
-	routes    map[routeKey]*relayLeg // (From, To) → destination leg
-	legs      map[string]*relayLeg   // by the URI of the leg's endpoint
-	offers    map[string]int64       // connSeq at RewriteOffer, by the offer's a=uri
-	connSeq   int64
+	conns   map[*rconn]struct{}
+	dialed  map[connKey]*rconn
+	routes  map[routeKey]*relayLeg // (From, To) → destination leg
+	legs    map[string]*relayLeg   // by the URI of the leg's endpoint
+	offers  map[string]int64       // connSeq at RewriteOffer, by the offer's a=uri
+	connSeq int64
 
 	forwarded, unmatched, dropped, garbage atomic.Int64
 }
@@ -122,14 +116,16 @@ type RelaySession struct {
 // Install for each session.
 func NewRelay(cfg RelayConfig) (*Relay, error) {
 	r := &Relay{
-		cfg: cfg, log: cfg.Logger, host: cfg.Host,
-		listeners: map[net.Listener]struct{}{},
-		conns:     map[*rconn]struct{}{},
-		dialed:    map[connKey]*rconn{},
-		routes:    map[routeKey]*relayLeg{},
-		legs:      map[string]*relayLeg{},
-		offers:    map[string]int64{},
+		cfg: cfg, log: cfg.Logger,
+		conns:  map[*rconn]struct{}{},
+		dialed: map[connKey]*rconn{},
+		routes: map[routeKey]*relayLeg{},
+		legs:   map[string]*relayLeg{},
+		offers: map[string]int64{},
 	}
+	r.listeners = map[net.Listener]struct{}{}
+	r.host = cfg.Host
+	r.handle = r.accept
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -164,102 +160,16 @@ func (r *Relay) Stats() RelayStats {
 		Dropped: r.dropped.Load(), Garbage: r.garbage.Load()}
 }
 
-// Listen listens on a TCP address and serves it in a goroutine owned by
-// the relay.
-func (r *Relay) Listen(network, address string) (net.Listener, error) {
-	l, err := net.Listen(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if err := r.addListener(l); err != nil {
-		l.Close()
-		return nil, err
-	}
-	go func() {
-		defer r.wg.Done()
-		r.serve(l)
-	}()
-	return l, nil
-}
-
-// Serve accepts connections on l until the relay is closed. A connection
-// whose first octet starts a TLS handshake is served as cpim/tls.
-func (r *Relay) Serve(l net.Listener) error {
-	if err := r.addListener(l); err != nil {
-		l.Close()
-		return err
-	}
-	defer r.wg.Done()
-	return r.serve(l)
-}
-
-func (r *Relay) addListener(l net.Listener) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return ErrEndpointClosed
-	}
-	r.listeners[l] = struct{}{}
-	r.wg.Add(1)
-	if r.port == 0 {
-		if h, p, err := net.SplitHostPort(l.Addr().String()); err == nil {
-			r.port, _ = strconv.Atoi(p)
-			if ip := net.ParseIP(h); r.host == "" && (ip == nil || !ip.IsUnspecified()) {
-				r.host = h
-			}
-		}
-	}
-	return nil
-}
-
-func (r *Relay) serve(l net.Listener) error {
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			if r.ctx.Err() != nil {
-				return ErrEndpointClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.accept(nc)
-		}()
-	}
-}
-
+// accept sets up an incoming connection: TLS detection (a TLS handshake
+// record first is served as cpim/tls) and the connection's loops.
 func (r *Relay) accept(nc net.Conn) {
+	var tlsConfig func() *tls.Config
 	if r.tlsSrv != nil {
-		pc := &peekConn{Conn: nc}
-		nc.SetReadDeadline(time.Now().Add(2 * time.Second))
-		var b [1]byte
-		n, err := nc.Read(b[:])
-		nc.SetReadDeadline(time.Time{})
-		var ne net.Error
-		if n == 0 && !(errors.As(err, &ne) && ne.Timeout()) {
-			nc.Close()
-			return
-		}
-		pc.peeked = b[:n]
-		nc = pc
-		if n == 1 && b[0] == 0x16 {
-			tc := tls.Server(nc, r.tlsSrv)
-			ctx, cancel := context.WithTimeout(r.ctx, 10*time.Second)
-			err := tc.HandshakeContext(ctx)
-			cancel()
-			if err != nil {
-				nc.Close()
-				return
-			}
-			nc = tc
-		}
+		tlsConfig = func() *tls.Config { return r.tlsSrv }
 	}
-	r.newConn(nc, connKey{}, true)
+	if nc, _, ok, _ := sniffTLS(r.ctx, nc, 2*time.Second, tlsConfig); ok {
+		r.newConn(nc, connKey{}, true)
+	}
 }
 
 // Close closes the listeners and every connection and waits for the
@@ -626,13 +536,8 @@ type rconn struct {
 }
 
 func (r *Relay) newConn(nc net.Conn, key connKey, inbound bool) *rconn {
-	c := &rconn{r: r, nc: nc, key: key, inbound: inbound, accepted: time.Now(),
+	c := &rconn{r: r, nc: nc, key: key, inbound: inbound, accepted: time.Now(), peer: peerCert(nc),
 		out: make(chan []byte, 256), done: make(chan struct{}), legs: map[*relayLeg]struct{}{}}
-	if tc, ok := nc.(*tls.Conn); ok {
-		if pc := tc.ConnectionState().PeerCertificates; len(pc) > 0 {
-			c.peer = pc[0]
-		}
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -668,14 +573,7 @@ func (r *Relay) newConn(nc net.Conn, key connKey, inbound bool) *rconn {
 	return c
 }
 
-func (c *rconn) isClosed() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
+func (c *rconn) isClosed() bool { return isDone(c.done) }
 
 func (c *rconn) close(err error) {
 	c.once.Do(func() {

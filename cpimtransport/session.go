@@ -238,14 +238,7 @@ func (s *sess) Remote() *messagesdp.Media {
 
 func (s *sess) Done() <-chan struct{} { return s.done }
 
-func (s *sess) ended() bool {
-	select {
-	case <-s.done:
-		return true
-	default:
-		return false
-	}
-}
+func (s *sess) ended() bool { return isDone(s.done) }
 
 func (s *sess) Err() error {
 	s.mu.Lock()
