@@ -261,15 +261,16 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int, fromG, toG *grant) bo
 }
 
 // appendSendResponse appends the transaction response to SEND f
-// (RFC 4975 §7.2: To-Path the previous hop, From-Path the first To-Path
-// URI, Message-ID and Byte-Range echoed) without building a Frame.
+// (RFC 4975 §7.2: To-Path the previous hop, which is the first From-Path
+// URI; From-Path the first To-Path URI; Message-ID and Byte-Range echoed)
+// without building a Frame.
 func appendSendResponse(b []byte, f *msrp.Frame, code int) []byte {
 	b = append(b, "MSRP "...)
 	b = append(b, f.TID...)
 	b = append(b, ' ', byte('0'+code/100), byte('0'+code/10%10), byte('0'+code%10), ' ')
 	b = append(b, msrp.StatusText(code)...)
 	b = append(b, "\r\nTo-Path: "...)
-	b = f.FromPath[len(f.FromPath)-1].AppendTo(b)
+	b = f.FromPath[0].AppendTo(b)
 	b = append(b, "\r\nFrom-Path: "...)
 	b = f.ToPath[0].AppendTo(b)
 	if f.MessageID != "" {
