@@ -92,7 +92,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	host := fs.String("host", envOr(e, "PARLEY_HOST", ""), "address clients reach this server at, written in Via, Record-Route and the relay's\nUse-Path (env PARLEY_HOST; required when listening on 0.0.0.0 or ::)")
 	node := fs.String("node", envOr(e, "PARLEY_NODE", ""), "this node's SIP URI for other nodes sharing a PostgreSQL store\n(env PARLEY_NODE; default the first TCP listener)")
 	secret := fs.String("cluster-secret", envOr(e, "PARLEY_CLUSTER_SECRET", ""), "secret shared by the nodes of a cluster (env PARLEY_CLUSTER_SECRET;\ndefault derived from the PostgreSQL DSN)")
-	history := fs.Bool("history", envOr(e, "PARLEY_HISTORY", "true") == "true", "record pager messages in the users' history (env PARLEY_HISTORY=true|false)")
+	history := fs.Bool("history", envOr(e, "PARLEY_HISTORY", "true") == "true", "record pager messages, and session messages through the MSRP relay, in the users'\nhistory (env PARLEY_HISTORY=true|false)")
 	optOut := fs.String("history-opt-out", envOr(e, "PARLEY_HISTORY_OPT_OUT", ""), "AORs whose messages are never recorded, comma-separated (env PARLEY_HISTORY_OPT_OUT)")
 	digestAlgs := fs.String("digest", envOr(e, "PARLEY_DIGEST", "SHA-256,MD5"), "digest algorithms challenged, preferred first (env PARLEY_DIGEST); put MD5 first\nfor clients that only read the first challenge (sipp, old phones)")
 	minExp := fs.Duration("min-expires", 60*time.Second, "shortest registration accepted (423 below)")

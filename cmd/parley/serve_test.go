@@ -7,6 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/messagesdp"
+	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/session"
+	"github.com/parley-im/parley/sipua"
 )
 
 // TestServeSendHistory runs `parley serve` in-process on port-0
@@ -171,5 +176,145 @@ func TestServeConfigFile(t *testing.T) {
 	os.WriteFile(bad, []byte("colour = \"blue\"\n"), 0o600)
 	if err := run(t.Context(), e, []string{"serve", "--config", bad}); exitCode(err) != 2 || !strings.Contains(err.Error(), "unknown setting") {
 		t.Errorf("unknown key: %v", err)
+	}
+}
+
+// relayedEP routes an MSRP endpoint's sessions through an RFC 4976 relay.
+type relayedEP struct {
+	*msrp.Endpoint
+	so msrp.SessionOptions
+}
+
+func (r relayedEP) Offer(ctx context.Context, o session.Options) (session.Offer, error) {
+	return r.Endpoint.Offer(msrp.WithSessionOptions(ctx, r.so), o)
+}
+
+func (r relayedEP) Answer(ctx context.Context, m *messagesdp.Media, o session.Options) (session.Answer, error) {
+	return r.Endpoint.Answer(msrp.WithSessionOptions(ctx, r.so), m, o)
+}
+
+// TestServeSessionHistory: two UAs chat in session mode through the MSRP
+// relay of `parley serve`; `parley history` then shows the session
+// messages of both users (text and --json, mode "session").
+func TestServeSessionHistory(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"PARLEY_DATA_DIR": dir}
+	for _, u := range []string{"alice", "bob"} {
+		e, _, errb := testEnv(nil, vars)
+		if err := run(t.Context(), e, []string{"user", "add", u, "--password", u + "-pw"}); err != nil {
+			t.Fatalf("user add %s: %v %s", u, err, errb.String())
+		}
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	e, out, errb := testEnv(nil, vars)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, e, []string{"serve", "--sip", "tcp:127.0.0.1:0", "--http", "off", "--msrp-relay", "127.0.0.1:0", "--msrps-relay", "off", "--log-level", "warn"})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v\n%s", err, errb.String())
+		}
+	}()
+	addr := waitFor(t, out, regexp.MustCompile(`SIP tcp\s+(\S+)`), 20*time.Second)
+	relayAddr := waitFor(t, out, regexp.MustCompile(`MSRP relay\s+msrp://(\S+);tcp`), 5*time.Second)
+
+	cctx := ctxT(t, 30*time.Second)
+	ua := func(user string, answer chan *sipua.Call) *sipua.UA {
+		t.Helper()
+		ep, err := msrp.NewEndpoint(msrp.Config{Host: "127.0.0.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ep.Close() })
+		ru, err := msrp.ParseURI("msrp://" + relayAddr + ";tcp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := ep.Dial(cctx, ru)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(rc.Release)
+		self := msrp.URI{Host: "127.0.0.1", Port: 9, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+		ra, err := msrp.Authenticate(cctx, rc, ru, msrp.Credentials{Username: user, Password: user + "-pw"}, msrp.AuthOptions{From: self})
+		if err != nil {
+			t.Fatalf("%s: relay AUTH: %v", user, err)
+		}
+		srv := "sip:" + addr + ";transport=tcp"
+		cfg := sipua.Config{
+			AOR: "sip:" + user + "@localhost", Password: user + "-pw", Registrar: srv, OutboundProxy: srv,
+			Listen:    []sipua.Listen{{Transport: "tcp", Addr: "127.0.0.1:0"}},
+			Endpoints: []session.Endpoint{relayedEP{ep, msrp.SessionOptions{Relay: &msrp.Relay{Conn: rc, UsePath: ra.UsePath}}}},
+		}
+		if answer != nil {
+			cfg.AutoAnswer = true
+			cfg.OnCall = func(c *sipua.Call) { answer <- c }
+		}
+		u, err := sipua.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { u.Close() })
+		if err := u.Start(cctx); err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		return u
+	}
+	calls := make(chan *sipua.Call, 1)
+	alice := ua("alice", nil)
+	ua("bob", calls)
+	ac, err := alice.Invite(cctx, "sip:bob@localhost", sipua.InviteOptions{})
+	if err != nil {
+		t.Fatalf("INVITE: %v", err)
+	}
+	bc := <-calls
+	say := func(from, to *sipua.Call, text string) {
+		t.Helper()
+		d, err := from.Session().Send(cctx, &session.Outgoing{ContentType: "text/plain", Body: []byte(text)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := to.Session().Receive(cctx); err != nil || string(m.Body) != text {
+			t.Fatalf("Receive: %v %v", m, err)
+		}
+		if _, err := d.Wait(cctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say(ac, bc, "hello bob, in a session")
+	say(bc, ac, "hi alice, session reply")
+	if err := ac.Hangup(cctx); err != nil {
+		t.Fatal(err)
+	}
+
+	history := func(args ...string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			he, hout, herr := testEnv(nil, vars)
+			if err := run(t.Context(), he, append([]string{"history"}, args...)); err != nil {
+				t.Fatalf("history: %v %s", err, herr.String())
+			}
+			if strings.Count(hout.String(), "session") >= 2 || time.Now().After(deadline) {
+				return hout.String()
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for _, c := range []struct{ owner, peer, out, in string }{
+		{"alice", "bob", "-> sip:bob@localhost hello bob, in a session", "<- sip:bob@localhost hi alice, session reply"},
+		{"bob", "alice", "-> sip:alice@localhost hi alice, session reply", "<- sip:alice@localhost hello bob, in a session"},
+	} {
+		text := history(c.owner, "--peer", c.peer)
+		if !strings.Contains(text, c.out) || !strings.Contains(text, c.in) {
+			t.Errorf("parley history %s:\n%s\nwant lines ending %q and %q", c.owner, text, c.out, c.in)
+		}
+		js := history(c.owner, "--json")
+		if n := strings.Count(js, `"mode":"session"`); n != 2 {
+			t.Errorf("parley history %s --json: %d session entries, want 2:\n%s", c.owner, n, js)
+		}
 	}
 }

@@ -11,11 +11,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/msrp"
 )
 
@@ -75,6 +77,24 @@ func TestClusterRelays(t *testing.T) {
 	na, nb := a.msrps.Metrics().Forwarded-fa, b.msrps.Metrics().Forwarded-fb
 	if na < 6 || nb < 6 {
 		t.Errorf("relay A forwarded %d, relay B %d requests; want ≥ 6 each (relay to relay)", na, nb)
+	}
+	// Session history across the nodes: each node records its own
+	// client's copies, the peer learned through the store's session map
+	// (text/plain, no CPIM: the endpoint owners the other node saw).
+	var aliceWant, bobWant []histLine
+	for i := range 3 {
+		c := string(rune('a' + i))
+		aliceWant = append(aliceWant, histLine{aorT("bob"), store.Outgoing, "alice says " + c}, histLine{aorT("bob"), store.Incoming, "bob says " + c})
+		bobWant = append(bobWant, histLine{aorT("alice"), store.Incoming, "alice says " + c}, histLine{aorT("alice"), store.Outgoing, "bob says " + c})
+	}
+	if got := sessionHistoryOf(t, a.Store(), aorT("alice"), 6); !slices.Equal(got, aliceWant) {
+		t.Errorf("alice's session history:\n got %v\nwant %v", got, aliceWant)
+	}
+	if got := sessionHistoryOf(t, b.Store(), aorT("bob"), 6); !slices.Equal(got, bobWant) {
+		t.Errorf("bob's session history:\n got %v\nwant %v", got, bobWant)
+	}
+	if ha, hb := a.HistoryStats(), b.HistoryStats(); ha.Recorded != 6 || hb.Recorded != 6 {
+		t.Errorf("history recorded %d on node A and %d on node B, want 6 each (%+v %+v)", ha.Recorded, hb.Recorded, ha, hb)
 	}
 	// The relay-to-relay connection: one dialed by each relay to the
 	// other (RFC 4976 §6.4.2, no reuse of accepted connections), besides

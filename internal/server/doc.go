@@ -32,14 +32,21 @@
 // localhost, 127.0.0.1, ::1, the domains and Config.Host), with a warning
 // in the log.
 //
+// With Config.History, the session messages the MSRP relays forward are
+// recorded too (store.SessionMode), in their local parties' history: see
+// history.go for how the parties are identified (the relays' AUTH users,
+// CPIM From/To, endpoint owners shared between nodes through the store)
+// and the bounded queue that keeps the relays from ever waiting for the
+// store; its counters are in /metrics (parley_session_history_*).
+//
 // Shutdown drains: the listeners close, requests and deliveries in
 // progress finish until the context ends, then everything is closed.
 //
 // # Not implemented
 //
 // MSRP over WebSocket, the relay's session map in the store for relays
-// on several nodes (store.SessionStore is not used yet), history of
-// session-mode messages (the server relays MSRP byte streams and CPIM
-// session messages without keeping them), and reloading the
+// on several nodes (store.SessionStore only carries the endpoint owners
+// of the session history), history of chunked or large session messages
+// and of CPIM transport (cpimtransport) sessions, and reloading the
 // configuration without a restart.
 package server

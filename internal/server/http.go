@@ -106,6 +106,14 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 			"Time forwarded MSRP requests spent inside the relay, from the head parsed to the last byte handed to the next hop (each SEND chunk counts).",
 			rm.ForwardLatency)
 	}
+	if s.hist != nil {
+		hs := s.hist.Stats()
+		metric("parley_session_history_recorded_total", "counter", "Session-message history entries written.", hs.Recorded)
+		metric("parley_session_history_dropped_total", "counter", "Session messages not recorded because the history queue was full.", hs.Dropped)
+		metric("parley_session_history_unresolved_total", "counter", "Session messages not recorded because the peer stayed unknown.", hs.Unresolved)
+		metric("parley_session_history_skipped_total", "counter", "Relayed SENDs not recorded: chunked, over the size bound or empty.", hs.Skipped)
+		metric("parley_session_history_failed_total", "counter", "Session-message history entries the store refused.", hs.Failed)
+	}
 	if s.cpim != nil {
 		cs := s.cpim.Stats()
 		metric("parley_cpim_relay_forwarded_total", "counter", "CPIM session messages relayed.", cs.Forwarded)

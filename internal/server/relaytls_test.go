@@ -31,6 +31,11 @@ func devTrust(t *testing.T, dir string) *x509.CertPool {
 	return pool
 }
 
+// msrpTLSConfig is an endpoint configuration that trusts pool for msrps.
+func msrpTLSConfig(pool *x509.CertPool) msrp.Config {
+	return msrp.Config{TLS: &tls.Config{RootCAs: pool}}
+}
+
 // chat registers user a and user b (auto-answering) at the server's TCP
 // address with the given MSRP endpoints, opens a session from a to b and
 // exchanges n messages each way. It returns a's call (hung up) for its

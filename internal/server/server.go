@@ -99,8 +99,10 @@ type Config struct {
 	// secret defaults to one derived from the DSN, which every node
 	// shares.
 	Node, ClusterSecret string
-	// History records pager messages; HistoryOptOut lists AORs that are
-	// not recorded.
+	// History records pager messages, and the session messages the MSRP
+	// relays forward (see history.go: whole one-chunk messages, with the
+	// peer from the relay's clients, CPIM From/To or the endpoint owners
+	// learned); HistoryOptOut lists AORs that are not recorded.
 	History       bool
 	HistoryOptOut []string
 	// Algorithms are the digest algorithms challenged, preferred first;
@@ -136,6 +138,7 @@ type Server struct {
 	msrp  *relay.Server // plain TCP relay (MSRPRelay)
 	msrps *relay.Server // TLS relay (MSRPRelayTLS)
 	tls   *tls.Config   // loaded once, for tls: listeners and msrps
+	hist  *sessionHistory
 	cpim  *cpimtransport.Relay
 	http  *http.Server
 	addrs Addrs
@@ -260,6 +263,9 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 	}
 
+	if cfg.History && (relayTLS || cfg.MSRPRelay != "" && cfg.MSRPRelay != "off") {
+		s.hist = newSessionHistory(s.st, cfg.Domains[0], func(aor string) bool { return opt[aor] }, s.log.With("component", "history"))
+	}
 	if cfg.MSRPRelay != "" && cfg.MSRPRelay != "off" {
 		if s.msrp, s.addrs.MSRPRelay, err = s.startRelay(cfg.MSRPRelay, nil); err != nil {
 			return nil, err
@@ -317,6 +323,9 @@ func (s *Server) startRelay(addr string, tc *tls.Config) (*relay.Server, string,
 		Authenticator: storeAuth{st: s.st, domain: s.cfg.Domains[0]},
 		Logger:        s.log.With("component", "msrp-relay", "tls", tc != nil),
 	}
+	if s.hist != nil {
+		rc.OnMessage = s.hist.observe
+	}
 	if tc != nil {
 		// RFC 4976 §9.2: the relay's certificate names its host.
 		if leaf, err := x509.ParseCertificate(tc.Certificates[0].Certificate[0]); err == nil {
@@ -368,6 +377,15 @@ func (s *Server) Store() store.Store { return s.st }
 // SIP returns the registrar/proxy.
 func (s *Server) SIP() *sipserver.Server { return s.sip }
 
+// HistoryStats returns the session-message history counters (zero
+// without History or relays).
+func (s *Server) HistoryStats() HistoryStats {
+	if s.hist == nil {
+		return HistoryStats{}
+	}
+	return s.hist.Stats()
+}
+
 // Domains returns the domains served.
 func (s *Server) Domains() []string { return s.cfg.Domains }
 
@@ -397,6 +415,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := r.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			errs = append(errs, err)
 		}
+	}
+	if s.hist != nil {
+		s.hist.close(ctx) // after the relays: nothing more comes in
 	}
 	if s.cpim != nil {
 		s.cpim.Close()

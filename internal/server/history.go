@@ -1,0 +1,366 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-im/parley/cpim"
+	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/msrp/relay"
+)
+
+// Session-message history (Config.History): the MSRP relays report every
+// SEND they forward (relay.Config.OnMessage, on their read paths); the
+// history keeps the ones that are a whole message in one chunk with a
+// body (relay.Config.ObserveMaxBody bounds them), as store.SessionMode
+// entries of their local sender's and recipient's history.
+//
+// Who the parties are: the relay knows the AUTH user owning the relay URL
+// a SEND came in through (its sender, when the sender is a client of this
+// relay) and the one owning the URL it goes to (its recipient, when that
+// is a client of this relay). The other party is taken, in order, from
+// the CPIM From or To header of a message/cpim body (RFC 3862 §4.1-4.2),
+// from the relay's own knowledge when both are its clients, or from the
+// owner learned for the peer's MSRP endpoint URI (the last URI of the
+// From-Path or To-Path, which does not change from hop to hop): every
+// message tells which user owns its sender's and recipient's endpoint
+// URIs on this side, and those are kept in memory and in the store's
+// session map (store.SessionStore, keys "history-ep:…"), so a node
+// learns the owner of an endpoint on another node's relay. A message
+// whose peer is not known yet waits up to historyResolveWait for it, then
+// is counted as unresolved and not recorded (a history entry needs a
+// peer). A sender not served by this relay (FromUser "") has only the
+// recipient's copy recorded here, and the other way round; messages
+// passing through with neither party local are not recorded.
+//
+// The relay's read path never waits: events go through a bounded queue
+// (historyQueue) to one writer goroutine, and an event that finds the
+// queue full is dropped and counted.
+
+const (
+	historyQueue        = 4096
+	historyResolveWait  = 3 * time.Second
+	historyPending      = 1024 // events waiting for their peer
+	historyEndpoints    = 1 << 16
+	historyEndpointTTL  = 2 * time.Hour
+	historyKeyPrefix    = "history-ep:"
+	historyStoreTimeout = 5 * time.Second
+)
+
+// HistoryStats are the counters of session-message history.
+type HistoryStats struct {
+	Recorded   uint64 // history entries written
+	Dropped    uint64 // events lost because the queue was full
+	Unresolved uint64 // messages not recorded: the peer stayed unknown
+	Skipped    uint64 // SENDs without a whole body (chunked, too large, empty)
+	Failed     uint64 // entries the store refused
+}
+
+type historyEvent struct {
+	from, to     string // AORs of the relay's AUTH users, "" if not ours
+	fromEP, toEP string // endpoint URI keys
+	msgID, ctype string
+	body         []byte
+	t            time.Time
+	deadline     time.Time
+	resolved     [2]bool // outgoing (sender's) and incoming copies done
+}
+
+type sessionHistory struct {
+	st     store.Store
+	domain string
+	optOut func(string) bool
+	log    *slog.Logger
+
+	q      chan *historyEvent
+	closed atomic.Bool
+	stop   chan struct{}
+	done   chan struct{}
+
+	recorded, dropped, unresolved, skipped, failed atomic.Uint64
+
+	// Writer-goroutine state.
+	owners  map[string]string // endpoint key → AOR
+	pending []*historyEvent
+
+	stopOnce sync.Once
+}
+
+func newSessionHistory(st store.Store, domain string, optOut func(string) bool, log *slog.Logger) *sessionHistory {
+	h := &sessionHistory{
+		st: st, domain: domain, optOut: optOut, log: log,
+		q:      make(chan *historyEvent, historyQueue),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		owners: make(map[string]string),
+	}
+	go h.run()
+	return h
+}
+
+// Stats returns the counters.
+func (h *sessionHistory) Stats() HistoryStats {
+	return HistoryStats{Recorded: h.recorded.Load(), Dropped: h.dropped.Load(), Unresolved: h.unresolved.Load(),
+		Skipped: h.skipped.Load(), Failed: h.failed.Load()}
+}
+
+func (h *sessionHistory) aor(user string) string {
+	if user == "" {
+		return ""
+	}
+	return "sip:" + user + "@" + h.domain
+}
+
+// epKey names an MSRP URI as RFC 4975 §6.1 compares them: scheme, host
+// (case-insensitive), port, session-id (case-sensitive), transport.
+func epKey(p []msrp.URI) string {
+	if len(p) == 0 {
+		return ""
+	}
+	u := p[len(p)-1]
+	if u.SessionID == "" {
+		return ""
+	}
+	scheme := "msrp://"
+	if u.Secure {
+		scheme = "msrps://"
+	}
+	return scheme + strings.ToLower(u.Host) + ":" + strconv.Itoa(u.Port) + "/" + u.SessionID + ";" + strings.ToLower(u.Transport)
+}
+
+// observe is relay.Config.OnMessage: it copies what it keeps and never
+// blocks.
+func (h *sessionHistory) observe(ev relay.MessageEvent) {
+	if h.closed.Load() || ev.FromUser == "" && ev.ToUser == "" {
+		return
+	}
+	if len(ev.Body) == 0 {
+		h.skipped.Add(1)
+		return
+	}
+	e := &historyEvent{from: h.aor(ev.FromUser), to: h.aor(ev.ToUser), fromEP: epKey(ev.FromPath), toEP: epKey(ev.ToPath),
+		msgID: ev.MessageID, ctype: ev.ContentType, body: append([]byte(nil), ev.Body...), t: ev.Time}
+	if e.t.IsZero() {
+		e.t = time.Now()
+	}
+	e.deadline = time.Now().Add(historyResolveWait)
+	select {
+	case h.q <- e:
+	default:
+		h.dropped.Add(1)
+	}
+}
+
+// close stops taking events, writes what is queued (until ctx ends) and
+// stops the writer.
+func (h *sessionHistory) close(ctx context.Context) {
+	h.closed.Store(true)
+	h.stopOnce.Do(func() { close(h.stop) })
+	select {
+	case <-h.done:
+	case <-ctx.Done():
+	}
+}
+
+func (h *sessionHistory) run() {
+	defer close(h.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastExpire := time.Now()
+	for {
+		select {
+		case e := <-h.q:
+			h.handle(ctx, e)
+		case <-tick.C:
+			h.retry(ctx, false, true)
+			if time.Since(lastExpire) > time.Minute {
+				lastExpire = time.Now()
+				h.st.ExpireSessions(ctx, time.Now())
+			}
+		case <-h.stop:
+		drain:
+			for {
+				select {
+				case e := <-h.q:
+					h.handle(ctx, e)
+				default:
+					break drain
+				}
+			}
+			h.retry(ctx, true, true)
+			return
+		}
+	}
+}
+
+// handle learns the endpoint owners e tells of, then records it.
+func (h *sessionHistory) handle(ctx context.Context, e *historyEvent) {
+	h.learn(ctx, e.fromEP, e.from)
+	h.learn(ctx, e.toEP, e.to)
+	if !h.record(ctx, e, true) {
+		if len(h.pending) >= historyPending {
+			h.unresolved.Add(1)
+			return
+		}
+		h.pending = append(h.pending, e)
+	}
+	// What e taught may resolve earlier messages.
+	if len(h.pending) > 0 && (e.from != "" || e.to != "") {
+		h.retry(ctx, false, false)
+	}
+}
+
+// retry records the pending events whose peers are now known; those past
+// their deadline (or all, when final) are given up. lookStore asks the
+// store for endpoint owners not known in memory.
+func (h *sessionHistory) retry(ctx context.Context, final, lookStore bool) {
+	now := time.Now()
+	kept := h.pending[:0]
+	for _, e := range h.pending {
+		expired := final || now.After(e.deadline)
+		if !h.record(ctx, e, lookStore || expired) {
+			if expired {
+				h.unresolved.Add(1)
+				continue
+			}
+			kept = append(kept, e)
+		}
+	}
+	clear(h.pending[len(kept):])
+	h.pending = kept
+}
+
+func (h *sessionHistory) learn(ctx context.Context, ep, aor string) {
+	if ep == "" || aor == "" {
+		return
+	}
+	if _, ok := h.owners[ep]; ok {
+		return // the first owner seen wins (a From-Path is the sender's word)
+	}
+	if len(h.owners) >= historyEndpoints {
+		clear(h.owners)
+	}
+	h.owners[ep] = aor
+	// Other nodes' relays learn it through the store.
+	ctx, cancel := context.WithTimeout(ctx, historyStoreTimeout)
+	defer cancel()
+	if err := h.st.PutSession(ctx, historyKeyPrefix+ep, aor, time.Now().Add(historyEndpointTTL)); err != nil {
+		h.log.Debug("history: endpoint owner not shared", "err", err)
+	}
+}
+
+func (h *sessionHistory) owner(ctx context.Context, ep string, lookStore bool) string {
+	if ep == "" {
+		return ""
+	}
+	if a := h.owners[ep]; a != "" {
+		return a
+	}
+	if !lookStore {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, historyStoreTimeout)
+	defer cancel()
+	a, err := h.st.SessionNode(ctx, historyKeyPrefix+ep)
+	if err != nil {
+		return ""
+	}
+	h.owners[ep] = a
+	return a
+}
+
+// record writes the copies of e whose peer is known; it reports whether
+// none is left waiting for its peer.
+func (h *sessionHistory) record(ctx context.Context, e *historyEvent, lookStore bool) bool {
+	ctype, body := e.ctype, e.body
+	var cpimFrom, cpimTo string
+	if strings.EqualFold(baseType(ctype), "message/cpim") {
+		if m, err := cpim.Parse(body); err == nil {
+			if a, err := m.From(); err == nil {
+				cpimFrom = aorOfURI(a.URI)
+			}
+			if as, err := m.To(); err == nil && len(as) > 0 {
+				cpimTo = aorOfURI(as[0].URI)
+			}
+			if ct := m.ContentType(); ct != "" {
+				ctype, body = ct, m.Body()
+			}
+		}
+	}
+	done := true
+	copyOf := func(i int, owner string, dir store.Direction, peer func() string) {
+		if e.resolved[i] || owner == "" {
+			e.resolved[i] = true
+			return
+		}
+		if h.optOut != nil && h.optOut(owner) {
+			e.resolved[i] = true
+			return
+		}
+		p := peer()
+		if p == "" {
+			done = false
+			return
+		}
+		e.resolved[i] = true
+		ctx, cancel := context.WithTimeout(ctx, historyStoreTimeout)
+		defer cancel()
+		_, err := h.st.AppendHistory(ctx, store.HistoryEntry{Owner: owner, Peer: p, Direction: dir, Mode: store.SessionMode,
+			MessageID: e.msgID, ContentType: ctype, Body: body, Time: e.t})
+		if err != nil {
+			h.failed.Add(1)
+			h.log.Warn("session history", "owner", owner, "err", err)
+			return
+		}
+		h.recorded.Add(1)
+	}
+	// The peer: the relay's own client (authenticated), else what the
+	// CPIM header says, else the learned owner of the peer's endpoint.
+	copyOf(0, e.from, store.Outgoing, func() string { return first(e.to, cpimTo, h.owner(ctx, e.toEP, lookStore)) })
+	copyOf(1, e.to, store.Incoming, func() string { return first(e.from, cpimFrom, h.owner(ctx, e.fromEP, lookStore)) })
+	return done
+}
+
+func first(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// aorOfURI turns a CPIM address URI (sip:, sips:, im: or pres:,
+// RFC 3862 §4.1) into the AOR form of the store, sip:user@domain.
+func aorOfURI(u string) string {
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok {
+		return ""
+	}
+	switch strings.ToLower(scheme) {
+	case "sip", "sips", "im", "pres":
+	default:
+		return ""
+	}
+	if i := strings.IndexAny(rest, ";?>"); i >= 0 {
+		rest = rest[:i]
+	}
+	user, host, ok := strings.Cut(rest, "@")
+	if !ok || user == "" || host == "" {
+		return ""
+	}
+	return "sip:" + user + "@" + strings.ToLower(host)
+}
+
+func baseType(ct string) string {
+	t, _, _ := strings.Cut(ct, ";")
+	return strings.TrimSpace(t)
+}
