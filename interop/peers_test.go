@@ -17,31 +17,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// needTool returns the path of an external program. When it is missing the
-// test is skipped with install instructions, or fails when CI=true (CI must
-// never pass by skipping a peer).
-func needTool(t testing.TB, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	// Debian installs kamailio in /usr/sbin, which is not in a normal
-	// user's PATH.
-	for _, dir := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
-		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return filepath.Join(dir, name)
-		}
-	}
-	msg := fmt.Sprintf("%s not found in PATH: install it with `sudo DEBIAN_FRONTEND=noninteractive apt-get install -y %s` (or run .ci/interop.sh)", name, debianPackage)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true: %s", msg)
-	}
-	t.Skip(msg)
-	return ""
-}
+	"github.com/parley-im/parley/internal/testpeer"
+)
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 // Kamailio cannot listen on port 0, so the test picks one.
@@ -144,7 +122,7 @@ type kamailioOptions struct {
 // accepts TCP connections and stops it when the test ends.
 func startKamailio(t testing.TB, opts kamailioOptions) *kamailio {
 	t.Helper()
-	bin := needTool(t, "kamailio", "kamailio")
+	bin := testpeer.Require(t, "kamailio")
 	cfg, err := filepath.Abs(filepath.Join("kamailio", "msrp-relay.cfg"))
 	if err != nil {
 		t.Fatal(err)
@@ -231,7 +209,7 @@ type capture struct {
 // until tshark reports that it is capturing.
 func startCapture(t testing.TB, port int) *capture {
 	t.Helper()
-	bin := needTool(t, "tshark", "tshark")
+	bin := testpeer.Require(t, "tshark")
 	dir := t.TempDir()
 	c := &capture{port: port, file: filepath.Join(dir, "msrp.pcapng"), bin: bin}
 	// -B: a 64 MiB kernel buffer, so that bulk transfers are not dropped by
@@ -241,8 +219,8 @@ func startCapture(t testing.TB, port int) *capture {
 	for !strings.Contains(c.proc.out.String(), "Capturing on") {
 		if c.proc.exited() {
 			out := c.proc.out.String()
-			if strings.Contains(strings.ToLower(out), "permission") && os.Getenv("CI") != "true" {
-				t.Skipf("tshark may not capture on lo as this user: run the interop tests as root or grant dumpcap capture rights (sudo setcap cap_net_raw,cap_net_admin+eip $(command -v dumpcap)):\n%s", out)
+			if strings.Contains(strings.ToLower(out), "permission") {
+				testpeer.Unavailable(t, "tshark may not capture on lo as this user: run the interop tests as root or grant dumpcap capture rights (sudo setcap cap_net_raw,cap_net_admin+eip $(command -v dumpcap)):\n%s", out)
 			}
 			t.Fatalf("tshark exited (%v):\n%s", c.proc.err, out)
 		}

@@ -103,7 +103,7 @@ func startParleyRelay(t *testing.T) *rsEnv {
 }
 
 // startKamailioRelay runs interop/kamailio/msrp-relay.cfg (skips, or fails
-// with CI=true, when kamailio is not installed: needTool's rule).
+// with CI=true, when kamailio is not installed: testpeer.Require's rule).
 func startKamailioRelay(t *testing.T) *rsEnv {
 	k := startKamailio(t, kamailioOptions{})
 	return &rsEnv{kamailio: true, addr: k.Addr, uri: relayURI(k),

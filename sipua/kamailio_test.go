@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/internal/testpeer"
 )
 
 // startKamailio runs Kamailio (Debian 5.6) on a free loopback port as
@@ -19,16 +21,7 @@ import (
 // returns its URI. It skips when kamailio is missing, except in CI.
 func startKamailio(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("kamailio")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/kamailio"); serr == nil {
-			bin = "/usr/sbin/kamailio"
-		} else if os.Getenv("CI") == "true" {
-			t.Fatalf("kamailio not installed (CI=true requires it): %v", err)
-		} else {
-			t.Skip("kamailio not installed; install Debian's kamailio to run this interop test")
-		}
-	}
+	bin := testpeer.Require(t, "kamailio")
 	var port int
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")

@@ -13,23 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/testpeer"
 	"github.com/parley-im/parley/session"
 )
-
-// sipp returns the path of the sipp binary. The sipp tests are
-// third-party-peer tests: they skip when sipp is missing, except in CI
-// (CI=true), where a missing peer is a failure.
-func sippBinary(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sipp not installed (CI=true requires it): %v", err)
-		}
-		t.Skip("sipp not installed; install Debian's sip-tester to run this interop test")
-	}
-	return p
-}
 
 // runSipp runs one sipp scenario from testdata/sipp and returns its
 // error and combined output.
@@ -146,7 +132,7 @@ func (r *msrpResponder) serve(c net.Conn) {
 }
 
 func TestSippMessageCPIM(t *testing.T) {
-	bin := sippBinary(t)
+	bin := testpeer.Require(t, "sipp")
 	box := newInbox()
 	bob := testUA(t, Config{AOR: "sip:bob@example.com", OnMessage: box.on}, TCP)
 	out, err := runSipp(t.Context(), t, bin, "message_cpim.xml", "-s", "bob", bob.Addr(TCP))
@@ -160,7 +146,7 @@ func TestSippMessageCPIM(t *testing.T) {
 }
 
 func TestSippInviteMSRPOffer(t *testing.T) {
-	bin := sippBinary(t)
+	bin := testpeer.Require(t, "sipp")
 	resp := newMSRPResponder(t)
 	calls := make(chan *Call, 1)
 	ep := msrpEndpoint(t)
@@ -182,7 +168,7 @@ func TestSippInviteMSRPOffer(t *testing.T) {
 }
 
 func TestSippAnswersOurInvite(t *testing.T) {
-	bin := sippBinary(t)
+	bin := testpeer.Require(t, "sipp")
 	resp := newMSRPResponder(t)
 	// A free port for sipp's listener.
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-im/parley/internal/testpeer"
 )
 
 // chatProc is an in-process "parley chat" with a pipe for its input.
@@ -137,13 +138,7 @@ func TestChatUnreachable(t *testing.T) {
 // read with capture-pane. It covers the terminal line editor and
 // isComposing, which the in-process test (line mode) cannot.
 func TestChatTmux(t *testing.T) {
-	tmux, err := exec.LookPath("tmux")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tmux is required in CI (CI=true) for the terminal chat test")
-		}
-		t.Skip("tmux not installed: the terminal chat test needs it (it is required when CI=true)")
-	}
+	tmux := testpeer.Require(t, "tmux")
 	bin := parleyBinary(t)
 	ctx := ctxT(t, 2*time.Minute)
 	for _, c := range []struct{ media, proto string }{{"both", "TCP/MSRP"}, {"cpim", "cpim/tcp"}} {
