@@ -114,9 +114,13 @@
 // With PostgreSQL, several servers share accounts, bindings and queues.
 // Each binding records the node (its SIP URI) holding it; another node
 // routes a request for that binding through the owning node (Route to
-// the node, a Parley-Node header carrying a token derived from
-// Config.ClusterSecret, which the owning node trusts instead of asking
-// for proxy credentials).
+// the node, and a Parley-Node header that the owning node trusts instead
+// of asking for proxy credentials). The header is "t=<unix
+// time>;mac=<hex>": an HMAC-SHA-256 under Config.ClusterSecret of the
+// timestamp and of the request's method, Request-URI, From and To URIs,
+// Call-ID, CSeq and body hash, accepted within 60 s of the receiver's
+// clock and compared in constant time, so a captured header cannot be
+// replayed on any other request (node clocks must agree within 60 s).
 //
 // # Not implemented
 //

@@ -17,7 +17,7 @@ import (
 	"github.com/parley-im/parley/messagesdp"
 )
 
-// nodeHeader carries the cluster token between nodes.
+// nodeHeader carries the cluster token between nodes (nodeToken).
 const nodeHeader = "Parley-Node"
 
 // branchMagic prefixes our Via branches: RFC 3261 magic cookie, then a
@@ -245,7 +245,7 @@ func (s *Server) branchFor(req *sip.Request, t target, recordRoute bool) (*sip.R
 	next := t.uri
 	if t.route != nil {
 		r.PrependHeader(&sip.RouteHeader{Address: *t.route.Clone()})
-		r.AppendHeader(sip.NewHeader(nodeHeader, s.clusterToken()))
+		r.AppendHeader(sip.NewHeader(nodeHeader, s.nodeToken(r, time.Now())))
 		next = *t.route
 	} else if rt := r.Route(); rt != nil {
 		next = rt.Address
@@ -538,6 +538,9 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, ts []ta
 		}
 		if rewrite != nil {
 			r.SetBody(rewrite)
+			if r.GetHeader(nodeHeader) != nil { // the token covers the body
+				r.ReplaceHeader(sip.NewHeader(nodeHeader, s.nodeToken(r, time.Now())))
+			}
 		}
 		ct, err := s.send(ctx, r)
 		if err != nil {
@@ -772,22 +775,6 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// trustedNode reports whether req comes from a node of our cluster, and
-// strips the header either way.
-func (s *Server) trustedNode(req *sip.Request) bool {
-	h := req.GetHeader(nodeHeader)
-	if h == nil {
-		return false
-	}
-	ok := s.cfg.ClusterSecret != "" && h.Value() == s.clusterToken()
-	for req.RemoveHeader(nodeHeader) {
-	}
-	if !ok {
-		s.log.Info("ignored an untrusted "+nodeHeader+" header", "source", req.Source())
-	}
-	return ok
 }
 
 func removeOwnCredentials(req *sip.Request, realm string) {

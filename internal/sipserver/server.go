@@ -3,9 +3,7 @@ package sipserver
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -661,14 +659,4 @@ func (s *Server) listenerFor(transport string) (hostPort, bool) {
 		}
 	}
 	return l, ok
-}
-
-// clusterToken is what a node puts in Parley-Node so its peers trust the
-// request: a hash of the shared secret (never the secret itself).
-func (s *Server) clusterToken() string {
-	if s.cfg.ClusterSecret == "" {
-		return ""
-	}
-	h := sha256.Sum256([]byte("parley-node:" + s.cfg.ClusterSecret))
-	return hex.EncodeToString(h[:16])
 }
