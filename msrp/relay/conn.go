@@ -306,7 +306,7 @@ func (c *conn) loop() bool {
 			var se *msrp.StatusError
 			if errors.As(err, &se) && f != nil {
 				c.stats.framesIn.Add(1)
-				if f.IsRequest() && !c.fail(f, se.Code, se.Comment) {
+				if !c.malformed(f, se) {
 					return false
 				}
 				continue
@@ -329,6 +329,28 @@ func (c *conn) loop() bool {
 			return false
 		}
 	}
+}
+
+// malformed answers a request the Reader could not parse (RFC 4975
+// §7.1.1, §10.2: 400, or 413 over a head limit) when its From-Path
+// parsed, from this relay's first To-Path URI or, when that did not parse
+// or is not ours, from the relay's own URI. One without a From-Path cannot
+// be addressed and is dropped (hostile F1). Both count as failures toward
+// the probation rule (RFC 4976 §6.1); false closes the connection. A
+// malformed response is ignored.
+func (c *conn) malformed(f *msrp.Frame, se *msrp.StatusError) bool {
+	if !f.IsRequest() {
+		return true
+	}
+	if len(f.FromPath) == 0 {
+		c.s.metrics.rejected.Add(1)
+		c.failures++
+		return c.proven || c.failures < c.s.cfg.MaxFailures
+	}
+	if len(f.ToPath) == 0 || !c.s.isSelf(f.ToPath[0], true) {
+		f.ToPath = []msrp.URI{c.s.URI()}
+	}
+	return c.fail(f, se.Code, se.Comment)
 }
 
 // finish runs when the reader ends: flush what it owes, close, fail the
