@@ -22,6 +22,9 @@ func TestLarge(t *testing.T) {
 	if want := l.MSRPMBps / max(l.RawMBps[0], l.RawMBps[1]); l.Ratio != want || l.RatioMet != (want >= 0.5) {
 		t.Errorf("ratio %v (met %v), want %v", l.Ratio, l.RatioMet, want)
 	}
+	if l.RawCPU[0] <= 0 || l.MSRPCPU <= 0 || l.CPURatio <= 0 {
+		t.Errorf("CPU figures %v %v %v", l.RawCPU, l.MSRPCPU, l.CPURatio)
+	}
 	if l.RSSMet != (l.PeakRSS <= 64<<20) {
 		t.Errorf("RSS verdict %v for %d", l.RSSMet, l.PeakRSS)
 	}

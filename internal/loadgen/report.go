@@ -244,7 +244,9 @@ func (l *LargeResult) String() string {
 		reset = "since the process started"
 	}
 	return fmt.Sprintf("raw loopback TCP: %.1f MB/s before, %.1f MB/s after; MSRP %.1f MB/s = %.2f× the faster (target ≥ %.2f×: %s)\n"+
+		"CPU: raw %.2f s / %.2f s, MSRP %.2f s: MSRP has %.2f× raw TCP's efficiency\n"+
 		"peak RSS (VmHWM, %s): %.1f MiB (target ≤ %.0f MiB: %s)\n",
 		l.RawMBps[0], l.RawMBps[1], l.MSRPMBps, l.Ratio, l.MinRatio, verdict(l.RatioMet),
+		l.RawCPU[0], l.RawCPU[1], l.MSRPCPU, l.CPURatio,
 		reset, float64(l.PeakRSS)/(1<<20), float64(l.MaxRSS)/(1<<20), verdict(l.RSSMet))
 }
