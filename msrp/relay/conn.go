@@ -72,7 +72,7 @@ type conn struct {
 	timer   *time.Timer
 	tclosed bool
 
-	nsessions int // guarded by s.mu
+	grants    []*grant // the live Use-Path URIs it obtained; guarded by s.mu
 	lastReads uint64
 
 	reads      atomic.Uint64 // socket reads and writes: activity

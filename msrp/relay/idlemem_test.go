@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"sync"
 	"testing"
 	"time"
 
@@ -76,5 +77,46 @@ func TestWriteBufferClasses(t *testing.T) {
 	c.releaseBuf()
 	if c.wbuf != nil {
 		t.Fatal("not released")
+	}
+}
+
+// TestSessionsDieWithConnection: a connection's URLs are dropped with it
+// (RFC 4976 §6.3), from its own list, leaving other connections' alone;
+// an expired URL leaves the list so that it no longer counts toward
+// MaxSessionsPerConn.
+func TestSessionsDieWithConnection(t *testing.T) {
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, _ := startRelay(t, Config{MaxSessionsPerConn: 2, IdleRelease: 20 * time.Millisecond, Now: clock})
+	a, b := dialRaw(t, s), dialRaw(t, s)
+	ra1 := a.auth(s, "alice")
+	// An Expires of 60 s for the first, the default 3600 s for the second.
+	f := authWith(t, a, s, "alice", "alice-pw", "60")
+	if f.StatusCode != 200 {
+		t.Fatal(f.StatusCode)
+	}
+	rb := b.auth(s, "bob")
+	if m := s.Metrics(); m.SessionsLive != 3 {
+		t.Fatalf("live %d", m.SessionsLive)
+	}
+	mu.Lock()
+	now = now.Add(120 * time.Second)
+	mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); s.Metrics().SessionsLive != 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("expired session still live: %d", s.Metrics().SessionsLive)
+		}
+	}
+	// Room again for a second URL on a.
+	a.auth(s, "alice")
+	a.nc.Close()
+	for deadline := time.Now().Add(5 * time.Second); s.Metrics().SessionsLive != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("live %d after close", s.Metrics().SessionsLive)
+		}
+	}
+	if s.grantFor(ra1.SessionID) != nil || s.grantFor(rb.SessionID) == nil {
+		t.Fatal("wrong sessions dropped")
 	}
 }

@@ -287,9 +287,7 @@ func (s *Server) sweeper() {
 		s.sessions.Range(func(id, v any) bool {
 			if ss := v.(*grant); now.After(ss.expires) {
 				s.sessions.Delete(id)
-				if ss.owner.nsessions > 0 {
-					ss.owner.nsessions--
-				}
+				ss.owner.forget(ss)
 				s.metrics.sessionsLive.Add(-1)
 			}
 			return true
@@ -345,7 +343,7 @@ func (s *Server) addSession(owner *conn, user string, life time.Duration) (*gran
 	if s.closed || owner.isClosed() {
 		return nil, errors.New("closing")
 	}
-	if owner.nsessions >= s.cfg.MaxSessionsPerConn {
+	if len(owner.grants) >= s.cfg.MaxSessionsPerConn {
 		return nil, errTooManySessions
 	}
 	u := s.base
@@ -355,7 +353,7 @@ func (s *Server) addSession(owner *conn, user string, life time.Duration) (*gran
 		ss.peer = owner.peerID
 	}
 	s.sessions.Store(u.SessionID, ss)
-	owner.nsessions++
+	owner.grants = append(owner.grants, ss)
 	s.metrics.sessions.Add(1)
 	s.metrics.sessionsLive.Add(1)
 	return ss, nil
@@ -391,6 +389,19 @@ func (s *Server) grantFor(id string) *grant {
 	return g
 }
 
+// forget removes g from c's grants (under s.mu).
+func (c *conn) forget(g *grant) {
+	for i, x := range c.grants {
+		if x == g {
+			last := len(c.grants) - 1
+			c.grants[i] = c.grants[last]
+			c.grants[last] = nil
+			c.grants = c.grants[:last]
+			return
+		}
+	}
+}
+
 var errTooManySessions = errors.New("relay: too many sessions on this connection")
 
 // dropConn forgets c and every session it owns (RFC 4976 §6.3: a client's
@@ -408,16 +419,18 @@ func (s *Server) dropConn(c *conn) {
 			}
 		}
 	}
-	if c.nsessions > 0 {
-		s.sessions.Range(func(id, v any) bool {
-			if ss := v.(*grant); ss.owner == c && ss.peer == "" {
-				s.sessions.Delete(id)
-				s.metrics.sessionsLive.Add(-1)
-			}
-			return true
-		})
-		c.nsessions = 0
+	// The connection's own list, not a walk over every session: a mass
+	// disconnect of n clients would otherwise cost n² under s.mu.
+	kept := c.grants[:0]
+	for _, g := range c.grants {
+		if g.peer != "" {
+			kept = append(kept, g) // a relay peer's URI outlives the connection
+		} else if s.sessions.CompareAndDelete(g.uri.SessionID, g) {
+			s.metrics.sessionsLive.Add(-1)
+		}
 	}
+	clear(c.grants[len(kept):])
+	c.grants = kept
 	if c.outKey != "" {
 		if d := s.outbound[c.outKey]; d != nil && d.c == c {
 			delete(s.outbound, c.outKey)
