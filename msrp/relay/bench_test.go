@@ -29,6 +29,7 @@ type benchPath struct {
 	win        *window
 	recvDone   chan error
 	drainADone chan struct{}
+	oneHop     bool // To-Path: A's URL, then B (see BenchmarkRelayBulkOneHop)
 }
 
 func newBenchPath(b *testing.B, window int) *benchPath {
@@ -106,7 +107,11 @@ func (p *benchPath) run(b *testing.B, size int) {
 	for i := range body {
 		body[i] = 'a' + byte(i%26)
 	}
-	f := &msrp.Frame{Method: msrp.MethodSEND, ToPath: []msrp.URI{p.ra, p.rb, p.sB}, FromPath: []msrp.URI{p.selfA},
+	to := []msrp.URI{p.ra, p.rb, p.sB}
+	if p.oneHop {
+		to = []msrp.URI{p.ra, p.sB}
+	}
+	f := &msrp.Frame{Method: msrp.MethodSEND, ToPath: to, FromPath: []msrp.URI{p.selfA},
 		MessageID: "benchmessage", HasByteRange: true, ContentType: "text/plain", Flag: msrp.FlagEnd}
 	w := bufio.NewWriterSize(p.ncA, 64<<10)
 	var buf []byte
@@ -148,7 +153,12 @@ func (p *benchPath) run(b *testing.B, size int) {
 		b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/msg")
 	}
 	p.ncA.Close()
-	p.ncB.Close()
+	if p.oneHop {
+		// B's connection is the relay's: closing the relay ends it.
+		p.s.Close()
+	} else {
+		p.ncB.Close()
+	}
 	<-p.drainADone
 	<-p.recvDone
 }
@@ -414,4 +424,68 @@ func (f flushingReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return f.r.Read(p)
+}
+
+// BenchmarkRelayBulkOneHop: A → relay (A's URL) → B, where B is not a
+// client of the relay: the relay dials B's own URI (the one-hop path of
+// the side-by-side figures), 8 KiB single-chunk SENDs, window 32.
+func BenchmarkRelayBulkOneHop(b *testing.B) {
+	s, _ := startRelay(b, Config{MaxConnsPerAddr: -1})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	p := &benchPath{s: s, win: newWindow(32)}
+	p.ncA, p.selfA, p.ra, _ = benchClient(b, s, "alice")
+	p.sB = msrp.URI{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, err := l.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- nc
+	}()
+	p.recvDone = make(chan error, 1)
+	go func() {
+		nc, ok := <-accepted
+		if !ok {
+			p.recvDone <- errors.New("no connection from the relay")
+			return
+		}
+		p.ncB = nc
+		w := bufio.NewWriterSize(nc, 64<<10)
+		r := msrp.NewReader(flushingReader{nc, w}, msrp.Limits{})
+		var buf []byte
+		for {
+			f, err := r.ReadFrame()
+			if err != nil {
+				p.recvDone <- err
+				return
+			}
+			for {
+				if _, err := r.NextBodySegment(); err != nil {
+					if err == io.EOF {
+						break
+					}
+					p.recvDone <- err
+					return
+				}
+			}
+			if f.Method == msrp.MethodSEND {
+				buf = appendSendResponse(buf[:0], f, 200)
+				w.Write(buf)
+				p.win.release()
+			}
+		}
+	}()
+	p.drainADone = make(chan struct{})
+	go func() {
+		defer close(p.drainADone)
+		io.Copy(io.Discard, p.ncA)
+	}()
+	p.oneHop = true
+	p.run(b, 8<<10)
 }

@@ -51,6 +51,7 @@ type conn struct {
 	headAt int64
 	fl     *fwdLat
 	obs    *observation // Config.OnMessage, allocated on first use
+	hop    hopCache     // last outbound next hop
 	// releaseSoon: give back the read and write buffers as soon as the
 	// Reader is between frames with nothing buffered (set after a
 	// successful AUTH: a client usually goes quiet then).

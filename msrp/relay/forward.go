@@ -93,6 +93,8 @@ func (c *conn) handle(f *msrp.Frame) bool {
 				return c.fail(f, msrp.StatusForbidden, "Relay is not a destination")
 			}
 			dest, pop, toG = s.deliveryConn(ss2), 2, ss2
+		} else if d := c.hop.lookup(next); d != nil {
+			dest = d
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.DialTimeout)
 			d, err := s.outConn(ctx, next)
@@ -101,6 +103,7 @@ func (c *conn) handle(f *msrp.Frame) bool {
 				s.cfg.Logger.Debug("relay: next hop unreachable", "hop", next.String(), "err", err)
 				return c.fail(f, msrp.StatusRequestTimeout, "Next hop unreachable")
 			}
+			c.hop = hopCache{secure: next.Secure, host: next.Host, port: next.Port, c: d}
 			dest = d
 		}
 	} else {
@@ -114,6 +117,25 @@ func (c *conn) handle(f *msrp.Frame) bool {
 		dest, toG = s.deliveryConn(ss), ss
 	}
 	return c.forward(f, dest, pop, fromG, toG)
+}
+
+// hopCache remembers a reader's last outbound next hop, so that the
+// frames of a session find their connection without a context, a key
+// string and the server lock each (RFC 4976 §6.4.2 reuse, per reader).
+type hopCache struct {
+	secure bool
+	host   string
+	port   int
+	c      *conn
+}
+
+// lookup returns the cached connection if it is to u's scheme, host and
+// port and still open.
+func (h *hopCache) lookup(u msrp.URI) *conn {
+	if h.c == nil || h.port != u.Port || h.secure != u.Secure || h.host != u.Host || h.c.isClosed() {
+		return nil
+	}
+	return h.c
 }
 
 // mayRespond applies RFC 4975 §7.1.2 to a response with code.
