@@ -5,15 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/parley-im/parley/internal/testpeer"
 	"github.com/parley-im/parley/msrp"
 )
 
@@ -34,11 +33,7 @@ type statusPeer struct {
 func newStatusPeer(t *testing.T, code int, delay time.Duration) *statusPeer {
 	t.Helper()
 	p := &statusPeer{code: code, delay: delay}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("status-peer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, _ := sipgo.NewServer(ua)
+	peer := testpeer.NewSIPPeer(t, "status-peer")
 	h := func(req *sip.Request, tx sip.ServerTransaction) {
 		n := p.inFlight.Add(1)
 		for {
@@ -61,20 +56,10 @@ func newStatusPeer(t *testing.T, code int, delay time.Duration) *statusPeer {
 			}
 		}
 	}
-	srv.OnMessage(h)
-	srv.OnInvite(h)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.ServeTCP(l) })
-	t.Cleanup(func() {
-		l.Close()
-		ua.Close()
-		wg.Wait()
-	})
-	p.uri = "sip:bob@" + l.Addr().String() + ";transport=tcp"
+	peer.Server.OnMessage(h)
+	peer.Server.OnInvite(h)
+	peer.Serve()
+	p.uri = peer.URI("bob")
 	return p
 }
 

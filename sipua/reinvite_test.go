@@ -3,8 +3,6 @@ package sipua
 import (
 	"context"
 	"errors"
-	"net"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
+	"github.com/parley-im/parley/internal/testpeer"
 	"github.com/parley-im/parley/session"
 )
 
@@ -33,14 +32,13 @@ type reinvitePeer struct {
 func newReinvitePeer(t *testing.T, n *fakeNet) *reinvitePeer {
 	t.Helper()
 	p := &reinvitePeer{media: n.media(false), ready: make(chan struct{})}
-	ua, _ := sipgo.NewUA(sipgo.WithUserAgent("reinvite-peer"))
-	srv, _ := sipgo.NewServer(ua)
-	cli, _ := sipgo.NewClient(ua)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	peer := testpeer.NewSIPPeer(t, "reinvite-peer")
+	srv := peer.Server
+	cli, err := sipgo.NewClient(peer.UA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
+	port := peer.Addr.Port
 	dua := &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "peer", Host: "127.0.0.1", Port: port, UriParams: sip.HeaderParams{{K: "transport", V: "tcp"}}}}}
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
 		if p.password != "" {
@@ -93,14 +91,8 @@ func newReinvitePeer(t *testing.T, n *fakeNet) *reinvitePeer {
 			p.dlg.ReadBye(req, tx)
 		}
 	})
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.ServeTCP(l) })
-	t.Cleanup(func() {
-		l.Close()
-		ua.Close()
-		wg.Wait()
-	})
-	p.uri = "sip:peer@127.0.0.1:" + strconv.Itoa(port) + ";transport=tcp"
+	peer.Serve()
+	p.uri = peer.URI("peer")
 	return p
 }
 

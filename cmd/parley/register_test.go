@@ -4,15 +4,15 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"net"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parley-im/parley/internal/testpeer"
 )
 
 // registrar is a SIP registrar for the tests: digest authentication
@@ -36,14 +36,8 @@ func md5hex(s string) string {
 func newRegistrar(t *testing.T, password string) *registrar {
 	t.Helper()
 	r := &registrar{password: password}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-registrar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := testpeer.NewSIPPeer(t, "test-registrar")
+	srv := peer.Server
 	const realm, nonce = "test", "4a7b1c"
 	srv.OnRegister(func(req *sip.Request, tx sip.ServerTransaction) {
 		h := req.GetHeader("Authorization")
@@ -90,18 +84,8 @@ func newRegistrar(t *testing.T, password string) *registrar {
 		r.mu.Unlock()
 		tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
 	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.ServeTCP(l) })
-	t.Cleanup(func() {
-		l.Close()
-		ua.Close()
-		wg.Wait()
-	})
-	r.uri = "sip:" + l.Addr().String() + ";transport=tcp"
+	peer.Serve()
+	r.uri = peer.URI("")
 	return r
 }
 

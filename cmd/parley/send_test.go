@@ -14,8 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/parley-im/parley/internal/testpeer"
 )
 
 var listeningRE = regexp.MustCompile(`listening at (\S+)`)
@@ -182,14 +183,7 @@ var reasons = map[int]string{202: "Accepted", 401: "Unauthorized", 403: "Forbidd
 // statusPeer is a SIP server answering every MESSAGE and INVITE with code.
 func statusPeer(t *testing.T, code int) string {
 	t.Helper()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("status-peer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := testpeer.NewSIPPeer(t, "status-peer")
 	h := func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, code, reasons[code], nil)
 		if code == 401 {
@@ -197,20 +191,10 @@ func statusPeer(t *testing.T, code int) string {
 		}
 		tx.Respond(res)
 	}
-	srv.OnMessage(h)
-	srv.OnInvite(h)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Go(func() { srv.ServeTCP(l) })
-	t.Cleanup(func() {
-		l.Close()
-		ua.Close()
-		wg.Wait()
-	})
-	return "sip:bob@" + l.Addr().String() + ";transport=tcp"
+	peer.Server.OnMessage(h)
+	peer.Server.OnInvite(h)
+	peer.Serve()
+	return peer.URI("bob")
 }
 
 func TestSendExitCodes(t *testing.T) {
