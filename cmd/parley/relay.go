@@ -51,6 +51,7 @@ func runRelay(ctx context.Context, e *env, args []string) error {
 	maxSess := fs.Int("max-sessions-per-conn", relay.DefaultMaxSessionsPerConn, "AUTHed sessions allowed on one connection")
 	maxAuthFail := fs.Int("max-auth-failures", relay.DefaultMaxAuthFailures, "failed AUTH attempts before the connection is closed")
 	maxChunk := fs.Int64("max-chunk-size", 0, "largest chunk body forwarded, in octets (0: no limit)")
+	metricsEvery := fs.Duration("metrics-interval", 0, "log the relay's counters and forward latency this often (0: only at shutdown)")
 	logLevel := fs.String("log-level", envOr(e, "PARLEY_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env PARLEY_LOG_LEVEL)")
 	if err := parseFlags(e, fs, args); err != nil {
 		return err
@@ -128,19 +129,42 @@ func runRelay(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "parley relay: listening on %s; clients AUTH to %s://%s:%d;tcp (%d users)\n",
 		l.Addr(), scheme, *host, l.Addr().(*net.TCPAddr).Port, n)
-	select {
-	case err := <-done:
-		return fmt.Errorf("relay stopped: %w", err)
-	case <-ctx.Done():
+	var tick <-chan time.Time
+	if *metricsEvery > 0 {
+		t := time.NewTicker(*metricsEvery)
+		defer t.Stop()
+		tick = t.C
+	}
+wait:
+	for {
+		select {
+		case err := <-done:
+			return fmt.Errorf("relay stopped: %w", err)
+		case <-tick:
+			logRelayMetrics(log, "relay metrics", srv.Metrics())
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
 	<-done
+	logRelayMetrics(log, "relay metrics at shutdown", srv.Metrics())
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("relay shutdown: %w", err)
 	}
 	return nil
+}
+
+// logRelayMetrics logs a snapshot of the relay's counters.
+func logRelayMetrics(log *slog.Logger, msg string, m relay.Metrics) {
+	h := m.ForwardLatency
+	log.Info(msg, "connections", m.Connections, "connections_open", m.ConnectionsOpen,
+		"sessions", m.Sessions, "sessions_live", m.SessionsLive, "auth_ok", m.AuthOK, "auth_failures", m.AuthFailures,
+		"forwarded", m.Forwarded, "rejected", m.Rejected, "timeouts", m.Timeouts, "reports", m.Reports,
+		"bytes_in", m.BytesIn, "bytes_out", m.BytesOut,
+		"forward_latency_p50", h.Quantile(0.5), "forward_latency_p99", h.Quantile(0.99))
 }
 
 // loadRelayUsers reads user:password lines into auth and returns how many

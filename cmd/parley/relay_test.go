@@ -24,7 +24,9 @@ func TestRelayCommand(t *testing.T) {
 	e, out, errb := testEnv(nil, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, e, []string{"relay", "--listen", "127.0.0.1:0", "--users", users}) }()
+	go func() {
+		done <- run(ctx, e, []string{"relay", "--listen", "127.0.0.1:0", "--users", users, "--metrics-interval", "20ms"})
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -61,6 +63,8 @@ func TestRelayCommand(t *testing.T) {
 	if len(auth.UsePath) != 1 || auth.UsePath[0].Port != relayURI.Port || auth.UsePath[0].SessionID == "" {
 		t.Fatalf("Use-Path = %v, want one URI on port %d with a session id", auth.UsePath, relayURI.Port)
 	}
+	// --metrics-interval: the counters show the AUTHs.
+	waitFor(t, errb, regexp.MustCompile(`msg="relay metrics" .*sessions_live=1 auth_ok=1 auth_failures=1 `), 10*time.Second)
 }
 
 func TestRelayCommandErrors(t *testing.T) {
