@@ -19,24 +19,41 @@ import (
 func validateRequest(req *sip.Request) string {
 	var callIDs, froms, tos, cseqs, vias, maxFwds int
 	for _, h := range req.Headers() {
-		switch h.(type) {
+		// The parsed headers are checked field by field: serialising
+		// them would cost allocations on every request.
+		bad := false
+		switch v := h.(type) {
 		case *sip.CallIDHeader:
 			callIDs++
+			bad = badText(string(*v))
 		case *sip.FromHeader:
 			froms++
+			bad = badText(v.DisplayName) || badURI(&v.Address) || badParams(v.Params)
 		case *sip.ToHeader:
 			tos++
+			bad = badText(v.DisplayName) || badURI(&v.Address) || badParams(v.Params)
 		case *sip.CSeqHeader:
 			cseqs++
+			bad = badText(string(v.MethodName))
 		case *sip.ViaHeader:
 			vias++
+			bad = badText(v.ProtocolName) || badText(v.ProtocolVersion) || badText(v.Transport) || badText(v.Host) || badParams(v.Params)
 		case *sip.MaxForwardsHeader:
-			maxFwds++
+			maxFwds++ // a number
+		case *sip.ContentLengthHeader:
+			// a number
+		case *sip.ContactHeader:
+			bad = badText(v.DisplayName) || badURI(&v.Address) || badParams(v.Params)
+		case *sip.RouteHeader:
+			bad = badURI(&v.Address)
+		case *sip.RecordRouteHeader:
+			bad = badURI(&v.Address)
+		case *sip.ContentTypeHeader:
+			bad = badText(string(*v))
+		default:
+			bad = badText(h.Value()) // generic headers: the raw value
 		}
-		if badText(h.Name()) {
-			return "control character in a header name"
-		}
-		if badText(h.Value()) {
+		if bad || badText(h.Name()) {
 			return "control character in " + headerLabel(h.Name())
 		}
 	}
@@ -64,7 +81,7 @@ func validateRequest(req *sip.Request) string {
 	if tag, ok := req.From().Params.Get("tag"); !ok || tag == "" {
 		return "From has no tag"
 	}
-	if badText(req.Recipient.String()) {
+	if badURI(&req.Recipient) {
 		return "control character in the Request-URI"
 	}
 	return ""
@@ -83,6 +100,20 @@ func headerLabel(name string) string {
 		}
 	}
 	return "the " + name + " header"
+}
+
+func badURI(u *sip.Uri) bool {
+	return badText(u.Scheme) || badText(u.Raw()) || badText(u.User) || badText(u.Password) || badText(u.Host) ||
+		badParams(u.UriParams) || badParams(u.Headers)
+}
+
+func badParams(ps sip.HeaderParams) bool {
+	for _, p := range ps {
+		if badText(p.K) || badText(p.V) {
+			return true
+		}
+	}
+	return false
 }
 
 // badText reports whether v holds a control character other than HTAB
