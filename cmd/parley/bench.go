@@ -49,8 +49,9 @@ const benchExamples = `  parley serve &   # MSRP relay on 127.0.0.1:2855, SIP on
 
 func runBench(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "bench", "[flags]",
-		"Load an MSRP relay (RFC 4976) or a SIP proxy on loopback and report messages/s,\n"+
-			"MB/s, latency percentiles (p50, p99, p99.9) and errors by status. MSRP messages\n"+
+		"Load an MSRP relay (RFC 4976) or a SIP proxy on loopback and report messages/s\n"+
+			"(calls/s for sip-invite), MB/s, latency percentiles (p50, p99, p99.9) and errors\n"+
+			"by status; with --pid, the target's CPU time per operation too. MSRP messages\n"+
 			"count when the receiving side has them (relay 200s are hop by hop); each\n"+
 			"session keeps at most --window outstanding. Runs stop after --count messages or\n"+
 			"--duration. A progress line goes to stderr every second; the report to stdout,\n"+
@@ -73,7 +74,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	churnMsgs := fs.Int("churn-messages", 4, "churn: messages per session before it closes")
 	perConn := fs.Int("sessions-per-conn", 1, "idle: AUTHs (sessions) per connection")
 	settle := fs.Duration("settle", 15*time.Second, "idle: wait this long before reading the relay's memory")
-	pids := fs.String("pid", "", "idle: the relay's process id(s), comma-separated; descendants are included")
+	pids := fs.String("pid", "", "the target's process id(s), comma-separated, descendants included:\nidle reads their memory; other MSRP and SIP scenarios their CPU time per operation")
 	expires := fs.Duration("expires", 0, "AUTH Expires asked for (default 600s; churn 60s)")
 	sipServer := fs.String("sip-server", "127.0.0.1:5060", "sip-message, sip-invite: registrar and proxy host:port")
 	sipDomain := fs.String("sip-domain", "", "sip-*: AOR domain (default the server's host)")
@@ -93,6 +94,14 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: 2, err: fmt.Errorf("bench takes no arguments, got %q", fs.Arg(0))}
 	}
 	usage := func(err error) error { return &exitError{code: 2, err: err} }
+	var pidList []int
+	for _, p := range strings.FieldsFunc(*pids, func(r rune) bool { return r == ',' || r == ' ' }) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 {
+			return usage(fmt.Errorf("--pid %q: not a process id", p))
+		}
+		pidList = append(pidList, n)
+	}
 	var res *loadgen.Result
 	var err error
 	progress := e.stderr
@@ -118,7 +127,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		}
 		res, err = loadgen.RunSIP(ctx, loadgen.SIPConfig{Scenario: sipScen, Server: *sipServer, Domain: *sipDomain, Transport: *sipTransport,
 			Users: su, Pairs: *pairs, Size: *size, Count: *count, Duration: *duration, Warmup: *warmup,
-			Progress: progress})
+			Progress: progress, PIDs: pidList})
 		if err != nil && res == nil {
 			if errors.Is(err, loadgen.ErrConfig) {
 				return usage(err)
@@ -152,13 +161,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 				return usage(fmt.Errorf("--user: %w", err))
 			}
 		}
-		for _, p := range strings.FieldsFunc(*pids, func(r rune) bool { return r == ',' || r == ' ' }) {
-			n, err := strconv.Atoi(p)
-			if err != nil || n <= 0 {
-				return usage(fmt.Errorf("--pid %q: not a process id", p))
-			}
-			cfg.PIDs = append(cfg.PIDs, n)
-		}
+		cfg.PIDs = pidList
 		res, err = loadgen.RunMSRP(ctx, cfg)
 		if err != nil && res == nil {
 			if errors.Is(err, loadgen.ErrConfig) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,7 +128,8 @@ func TestBenchSIPInvite(t *testing.T) {
 
 	be, bout, berr := testEnv(nil, nil)
 	err := run(ctxT(t, time.Minute), be, []string{"bench", "--scenario", "sip-invite", "--sip-server", addr,
-		"--sip-user", "c1:c1-pw,c2:c2-pw,c3:c3-pw,c4:c4-pw", "--pairs", "2", "--count", "20", "--quiet", "--json"})
+		"--sip-user", "c1:c1-pw,c2:c2-pw,c3:c3-pw,c4:c4-pw", "--pairs", "2", "--count", "20", "--quiet", "--json",
+		"--pid", strconv.Itoa(os.Getpid())}) // the server runs in this process
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, berr.String())
 	}
@@ -138,10 +141,14 @@ func TestBenchSIPInvite(t *testing.T) {
 			Rate    float64            `json:"per_sec"`
 			Latency map[string]float64 `json:"latency_us"`
 		}
-		Errors map[string]uint64
+		Errors    map[string]uint64
+		TargetCPU map[string]float64 `json:"target_cpu"`
 	}
 	if err := json.Unmarshal([]byte(bout.String()), &res); err != nil {
 		t.Fatalf("%v in %s", err, bout.String())
+	}
+	if res.TargetCPU["cpu_s"] <= 0 || res.TargetCPU["us_per_call"] <= 0 {
+		t.Errorf("target CPU %v", res.TargetCPU)
 	}
 	if res.Scenario != "invite" || res.Mode != "sip-invite/udp" || len(res.Classes) != 2 || len(res.Errors) != 0 {
 		t.Fatalf("result %+v", res)
