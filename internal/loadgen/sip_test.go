@@ -21,8 +21,8 @@ const sipDomain = "127.0.0.1"
 
 // startServe runs an in-process "parley serve" (package internal/server)
 // on loopback with n accounts u1…un, password "pw-i", and returns its SIP
-// UDP address.
-func startServe(t *testing.T, n int) (string, []SIPUser) {
+// addresses by transport ("udp", "tcp").
+func startServe(t *testing.T, n int) (map[string]string, []SIPUser) {
 	t.Helper()
 	dir := t.TempDir()
 	s, err := server.New(t.Context(), server.Config{
@@ -52,13 +52,11 @@ func startServe(t *testing.T, n int) (string, []SIPUser) {
 		}
 		users = append(users, u)
 	}
+	addrs := map[string]string{}
 	for _, l := range s.Addrs().SIP {
-		if l.Transport == "udp" {
-			return l.Addr, users
-		}
+		addrs[l.Transport] = l.Addr
 	}
-	t.Fatal("no UDP listener")
-	return "", nil
+	return addrs, users
 }
 
 // TestSIPScenarios drives MESSAGE and INVITE/BYE through an in-process
@@ -67,17 +65,18 @@ func startServe(t *testing.T, n int) (string, []SIPUser) {
 func TestSIPScenarios(t *testing.T) {
 	addr, users := startServe(t, 6)
 	for _, tc := range []struct {
-		scenario string
-		pairs    int
-		count    uint64
-		classes  []string
+		scenario, transport string
+		pairs               int
+		count               uint64
+		classes             []string
 	}{
-		{SIPMessage, 2, 40, []string{"msg"}},
-		{SIPInvite, 3, 30, []string{"call", "bye"}},
+		{SIPMessage, "udp", 2, 40, []string{"msg"}},
+		{SIPInvite, "udp", 3, 30, []string{"call", "bye"}},
+		{SIPInvite, "tcp", 2, 10, []string{"call", "bye"}},
 	} {
-		t.Run(tc.scenario, func(t *testing.T) {
-			res, err := RunSIP(context.Background(), SIPConfig{Scenario: tc.scenario, Server: addr, Users: users,
-				Pairs: tc.pairs, Count: tc.count, Duration: time.Minute})
+		t.Run(tc.scenario+"/"+tc.transport, func(t *testing.T) {
+			res, err := RunSIP(context.Background(), SIPConfig{Scenario: tc.scenario, Server: addr[tc.transport], Users: users,
+				Transport: tc.transport, Pairs: tc.pairs, Count: tc.count, Duration: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,6 +85,9 @@ func TestSIPScenarios(t *testing.T) {
 			}
 			if len(res.Errors) != 0 {
 				t.Errorf("errors: %v", res.Errors)
+			}
+			if want := "sip-" + tc.scenario + "/" + tc.transport; res.Mode != want {
+				t.Errorf("mode %q, want %q", res.Mode, want)
 			}
 			for _, name := range tc.classes {
 				c := res.Class(name)
@@ -108,7 +110,7 @@ func TestSIPScenarios(t *testing.T) {
 func TestSIPRegisterFailure(t *testing.T) {
 	addr, users := startServe(t, 2)
 	users[1].User = "nobody" // no such account: REGISTER is refused
-	res, err := RunSIP(context.Background(), SIPConfig{Scenario: SIPInvite, Server: addr, Users: users, Pairs: 1, Count: 3})
+	res, err := RunSIP(context.Background(), SIPConfig{Scenario: SIPInvite, Server: addr["udp"], Users: users, Pairs: 1, Count: 3})
 	if err == nil || res != nil || errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "REGISTER sip:nobody@") || !strings.Contains(err.Error(), "403") {
 		t.Fatalf("RunSIP = %v, %v; want a REGISTER failure", res, err)
 	}
