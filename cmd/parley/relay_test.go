@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/msrp"
+	"github.com/parley-im/parley/msrp/relay"
 )
 
 // TestRelayCommand starts `parley relay` in-process and AUTHs to it with
@@ -89,5 +91,45 @@ func TestRelayCommandErrors(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestRelayFreeWhenQuiet: memory is given back once when the relay goes quiet
+// after traffic, not while it is busy and not again while it stays quiet.
+func TestRelayFreeWhenQuiet(t *testing.T) {
+	srv, err := relay.New(relay.Config{Host: "127.0.0.1", Authenticator: relay.NewMemoryAuthenticator()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Close()
+	freed := make(chan struct{}, 10)
+	stop := make(chan struct{})
+	defer close(stop)
+	go freeWhenQuiet(srv, 20*time.Millisecond, stop, func() { freed <- struct{}{} })
+	select {
+	case <-freed:
+		t.Fatal("freed without traffic")
+	case <-time.After(100 * time.Millisecond):
+	}
+	nc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.Write([]byte("\r\n")) // read by the relay: traffic
+	select {
+	case <-freed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not freed after the traffic stopped")
+	}
+	select {
+	case <-freed:
+		t.Fatal("freed twice")
+	case <-time.After(100 * time.Millisecond):
 	}
 }

@@ -69,11 +69,23 @@
 //     at the write buffers. Writes are coalesced: frames read in one
 //     socket read leave in one write per destination, flushed before the
 //     reader would block.
+//   - RFC 4975 §7.1: a non-SEND body (at most 10240 octets, not
+//     interruptible) is read whole before anything goes to the next hop;
+//     over the bound it is answered 413 and not forwarded. A malformed
+//     request is answered 400 when its From-Path parsed, else dropped.
 //   - §6.5 and resources: IdleTimeout, WriteTimeout, MaxConnsPerAddr,
-//     MaxSessionsPerConn; a quiet connection gives back its 64 KiB read
-//     buffer and its write buffer (IdleRelease), so an idle session costs
-//     its goroutine and a few hundred bytes.
-//   - Metrics: Server.Metrics returns a snapshot of counters.
+//     MaxSessionsPerConn; a connection gives back its 64 KiB read buffer
+//     and its write buffer right after a successful AUTH, and a quiet one
+//     after IdleRelease, and then waits on a fresh goroutine with a small
+//     stack, so an idle session costs about 9 KB of process memory (2 KiB
+//     of it stack). Write buffers start at 4 KiB and move to 64 KiB when
+//     a connection carries bulk traffic.
+//   - Metrics: Server.Metrics returns a snapshot of counters and
+//     ForwardLatency, a histogram (1-2-5 buckets, 10 µs to 10 s) of the
+//     time forwarded requests spend in the relay, kept per connection
+//     with atomic counters. Config.OnMessage observes the first chunk of
+//     every SEND forwarded (users, paths, Message-ID, the body of
+//     one-chunk messages up to ObserveMaxBody) for a message history.
 //
 // # What is not implemented
 //
