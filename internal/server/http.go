@@ -59,6 +59,7 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 	metric("parley_registrations_total", "counter", "REGISTERs that added or refreshed a binding.", m.Registrations.Load())
 	metric("parley_unregistrations_total", "counter", "Bindings removed by REGISTER.", m.Unregistrations.Load())
 	metric("parley_auth_failures_total", "counter", "Requests refused for wrong credentials.", m.AuthFailures.Load())
+	metric("parley_auth_throttled_total", "counter", "Requests refused 503 without a credentials check: too many failed authentications from the source IP or for the AOR.", m.AuthThrottled.Load())
 	metric("parley_sessions_total", "counter", "INVITEs answered 2xx through the proxy.", m.Sessions.Load())
 	metric("parley_sessions_active", "gauge", "Sessions not yet ended by BYE.", m.SessionsActive.Load())
 	metric("parley_messages_delivered_total", "counter", "Pager MESSAGEs delivered at once (2xx).", m.Messages.Load())

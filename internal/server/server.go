@@ -115,6 +115,19 @@ type Config struct {
 	// see sipserver.Config IdleTimeout and MaxConnsPerIP.
 	SIPIdleTimeout   time.Duration
 	SIPMaxConnsPerIP int
+	// SIPMaxAuthFailures and SIPAuthFailureInterval throttle failed
+	// digest authentications per source IP and per AOR (503 with
+	// Retry-After beyond them): see sipserver.Config MaxAuthFailures and
+	// AuthFailureInterval. Zero is the default (10, 30 s); a negative
+	// SIPMaxAuthFailures disables the throttle.
+	SIPMaxAuthFailures     int
+	SIPAuthFailureInterval time.Duration
+	// SIPCacheTTL is how long the proxy keeps the store's bindings,
+	// account existence and HA1s in memory: see sipserver.Config
+	// CacheTTL. Zero is the default (1 s), negative disables. Account and
+	// password changes made with `parley user` take up to this long to
+	// be seen by the running server.
+	SIPCacheTTL time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -213,23 +226,7 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 			break
 		}
 	}
-	s.sip, err = sipserver.New(sipserver.Config{
-		Store:         s.st,
-		Domains:       cfg.Domains,
-		Host:          cfg.Host,
-		Node:          cfg.Node,
-		ClusterSecret: cfg.ClusterSecret,
-		Algorithms:    cfg.Algorithms,
-		MinExpires:    cfg.MinExpires,
-		MaxExpires:    cfg.MaxExpires,
-		IdleTimeout:   cfg.SIPIdleTimeout,
-		MaxConnsPerIP: cfg.SIPMaxConnsPerIP,
-		History:       cfg.History,
-		HistoryOptOut: func(aor string) bool { return opt[aor] },
-		CPIMRelay:     s.cpim,
-		TLS:           tlsConf,
-		Logger:        s.log.With("component", "sip"),
-	})
+	s.sip, err = sipserver.New(sipConfig(cfg, s.st, opt, s.cpim, tlsConf, s.log.With("component", "sip")))
 	if err != nil {
 		return nil, err
 	}
@@ -486,4 +483,29 @@ func (a storeAuth) Lookup(ctx context.Context, user, realm, algorithm string) (s
 		return "", false, err
 	}
 	return c.HA1, true, nil
+}
+
+// sipConfig is the configuration of the SIP registrar and proxy for cfg
+// (with New's defaults applied); optOut is cfg.HistoryOptOut as a set.
+func sipConfig(cfg Config, st store.Store, optOut map[string]bool, cpim *cpimtransport.Relay, tlsConf *tls.Config, log *slog.Logger) sipserver.Config {
+	return sipserver.Config{
+		Store:               st,
+		Domains:             cfg.Domains,
+		Host:                cfg.Host,
+		Node:                cfg.Node,
+		ClusterSecret:       cfg.ClusterSecret,
+		Algorithms:          cfg.Algorithms,
+		MinExpires:          cfg.MinExpires,
+		MaxExpires:          cfg.MaxExpires,
+		IdleTimeout:         cfg.SIPIdleTimeout,
+		MaxConnsPerIP:       cfg.SIPMaxConnsPerIP,
+		MaxAuthFailures:     cfg.SIPMaxAuthFailures,
+		AuthFailureInterval: cfg.SIPAuthFailureInterval,
+		CacheTTL:            cfg.SIPCacheTTL,
+		History:             cfg.History,
+		HistoryOptOut:       func(aor string) bool { return optOut[aor] },
+		CPIMRelay:           cpim,
+		TLS:                 tlsConf,
+		Logger:              log,
+	}
 }
