@@ -139,7 +139,8 @@ func TestServeFlagErrors(t *testing.T) {
 	}
 	e, out, _ := testEnv(nil, nil)
 	run(t.Context(), e, []string{"serve", "--help"})
-	for _, want := range []string{"--sip", "--msrp-relay", "--msrps-relay", "PARLEY_MSRPS_RELAY", "--tls-ca", "--db", "PARLEY_DB", "Examples:", "parley user add"} {
+	for _, want := range []string{"--sip", "--msrp-relay", "--msrps-relay", "PARLEY_MSRPS_RELAY", "--tls-ca", "--db", "PARLEY_DB", "Examples:", "parley user add",
+		"--sip-idle-timeout", "--sip-max-conns-per-ip", "--sip-max-auth-failures", "PARLEY_SIP_MAX_AUTH_FAILURES", "--sip-auth-failure-interval", "--sip-cache-ttl", "PARLEY_SIP_CACHE_TTL"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("serve --help lacks %q", want)
 		}
@@ -316,5 +317,77 @@ func TestServeSessionHistory(t *testing.T) {
 		if n := strings.Count(js, `"mode":"session"`); n != 2 {
 			t.Errorf("parley history %s --json: %d session entries, want 2:\n%s", c.owner, n, js)
 		}
+	}
+}
+
+// TestServeSIPLimits: the connection, authentication-throttle and cache
+// settings reach server.Config from the flags, the environment and the
+// config file (command line over file over environment), "0" meaning
+// off, and bad values are refused with exit status 2.
+func TestServeSIPLimits(t *testing.T) {
+	dir := t.TempDir()
+	toml := dir + "/limits.toml"
+	if err := os.WriteFile(toml, []byte("sip_cache_ttl = \"3s\"\nsip_max_auth_failures = 5\nsip-idle-timeout = \"0s\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	json := dir + "/limits.json"
+	if err := os.WriteFile(json, []byte(`{"sip_max_conns_per_ip": 0, "sip_auth_failure_interval": "2m"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type limits struct {
+		idle      time.Duration
+		conns     int
+		auth      int
+		authEvery time.Duration
+		cache     time.Duration
+	}
+	def := limits{5 * time.Minute, 64, 10, 30 * time.Second, time.Second}
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want limits
+		code int // exit status of a refused setup
+		err  string
+	}{
+		{"defaults", nil, nil, def, 0, ""},
+		{"flags", nil, []string{"--sip-idle-timeout", "90s", "--sip-max-conns-per-ip", "8", "--sip-max-auth-failures", "3",
+			"--sip-auth-failure-interval", "1m", "--sip-cache-ttl", "250ms"}, limits{90 * time.Second, 8, 3, time.Minute, 250 * time.Millisecond}, 0, ""},
+		{"zero disables", nil, []string{"--sip-idle-timeout", "0", "--sip-max-conns-per-ip", "0", "--sip-max-auth-failures", "0",
+			"--sip-auth-failure-interval", "0", "--sip-cache-ttl", "0"}, limits{-1, -1, -1, 0, -1}, 0, ""},
+		{"env", map[string]string{"PARLEY_SIP_CACHE_TTL": "2s", "PARLEY_SIP_MAX_AUTH_FAILURES": "4", "PARLEY_SIP_IDLE_TIMEOUT": "1m",
+			"PARLEY_SIP_MAX_CONNS_PER_IP": "16", "PARLEY_SIP_AUTH_FAILURE_INTERVAL": "45s"}, nil, limits{time.Minute, 16, 4, 45 * time.Second, 2 * time.Second}, 0, ""},
+		{"toml over env", map[string]string{"PARLEY_SIP_CACHE_TTL": "2s", "PARLEY_SIP_MAX_AUTH_FAILURES": "4"}, []string{"--config", toml},
+			limits{-1, 64, 5, 30 * time.Second, 3 * time.Second}, 0, ""},
+		{"flag over toml", nil, []string{"--config", toml, "--sip-cache-ttl", "100ms"}, limits{-1, 64, 5, 30 * time.Second, 100 * time.Millisecond}, 0, ""},
+		{"json", nil, []string{"--config", json}, limits{5 * time.Minute, -1, 10, 2 * time.Minute, time.Second}, 0, ""},
+		{"bad env", map[string]string{"PARLEY_SIP_CACHE_TTL": "soon"}, nil, limits{}, 2, "PARLEY_SIP_CACHE_TTL"},
+		{"bad env int", map[string]string{"PARLEY_SIP_MAX_AUTH_FAILURES": "ten"}, nil, limits{}, 2, "not an integer"},
+		{"bad env overridden", map[string]string{"PARLEY_SIP_CACHE_TTL": "soon"}, []string{"--sip-cache-ttl", "2s"}, limits{5 * time.Minute, 64, 10, 30 * time.Second, 2 * time.Second}, 0, ""},
+		{"bad flag", nil, []string{"--sip-cache-ttl", "soon"}, limits{}, 2, "invalid value"},
+		{"zero interval", nil, []string{"--sip-auth-failure-interval", "0"}, limits{}, 2, "must be positive"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			vars := map[string]string{"PARLEY_DATA_DIR": dir}
+			for k, v := range c.env {
+				vars[k] = v
+			}
+			e, _, _ := testEnv(nil, vars)
+			setup, err := parseServe(e, c.args)
+			if c.code != 0 {
+				if exitCode(err) != c.code || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v (exit %d), want exit %d mentioning %q", err, exitCode(err), c.code, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := setup.cfg
+			got := limits{cfg.SIPIdleTimeout, cfg.SIPMaxConnsPerIP, cfg.SIPMaxAuthFailures, cfg.SIPAuthFailureInterval, cfg.SIPCacheTTL}
+			if got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
 	}
 }
