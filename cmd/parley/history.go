@@ -22,8 +22,12 @@ const historyExamples = `  parley history alice
 
 func runHistory(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "history", "<user[@domain]> [--peer user] [--limit n] [flags]",
-		"Print the messages 'parley serve' recorded for a user (pager messages through\n"+
-			"the server, unless the user opted out), newest last.", historyExamples)
+		"Print the messages 'parley serve' recorded for a user, newest last: pager\n"+
+			"messages (SIP MESSAGE) through its proxy and session messages (MSRP) through its\n"+
+			"relays, unless the user opted out. Each line shows the time, the mode ([pager]\n"+
+			"or [session]), the direction (-> sent, <- received), the peer and the text;\n"+
+			"--json prints one object per line instead (time, owner, peer, direction in|out,\n"+
+			"mode pager|session, content_type, body).", historyExamples)
 	domain := fs.String("domain", envOr(e, "PARLEY_DOMAIN", "localhost"), "domain of names given without one (env PARLEY_DOMAIN)")
 	peer := fs.String("peer", "", "only the messages with this peer")
 	limit := fs.Int("limit", 50, "at most this many messages (1..1000)")
@@ -76,7 +80,7 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 				"peer": h.Peer, "direction": dir, "mode": mode, "content_type": h.ContentType, "body": body})
 			continue
 		}
-		fmt.Fprintf(e.stdout, "%s %s %s %s\n", h.Time.Local().Format("2006-01-02 15:04:05"), arrow, h.Peer, strings.ReplaceAll(body, "\n", "\n    "))
+		fmt.Fprintf(e.stdout, "%s %-9s %s %s %s\n", h.Time.Local().Format("2006-01-02 15:04:05"), "["+mode+"]", arrow, h.Peer, strings.ReplaceAll(body, "\n", "\n    "))
 	}
 	return nil
 }

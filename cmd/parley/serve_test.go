@@ -53,7 +53,7 @@ func TestServeSendHistory(t *testing.T) {
 	if err := run(t.Context(), he, []string{"history", "bob", "--peer", "alice", "--limit", "5"}); err != nil {
 		t.Fatalf("history: %v %s", err, herr.String())
 	}
-	if !strings.Contains(hout.String(), "<- sip:alice@localhost stored for bob") {
+	if !strings.Contains(hout.String(), " [pager]   <- sip:alice@localhost stored for bob\n") {
 		t.Errorf("history: %q", hout.String())
 	}
 
@@ -299,15 +299,16 @@ func TestServeSessionHistory(t *testing.T) {
 			if err := run(t.Context(), he, append([]string{"history"}, args...)); err != nil {
 				t.Fatalf("history: %v %s", err, herr.String())
 			}
-			if strings.Count(hout.String(), "session") >= 2 || time.Now().After(deadline) {
+			// two session entries, in either output format
+			if strings.Count(hout.String(), "[session]")+strings.Count(hout.String(), `"mode":"session"`) >= 2 || time.Now().After(deadline) {
 				return hout.String()
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	for _, c := range []struct{ owner, peer, out, in string }{
-		{"alice", "bob", "-> sip:bob@localhost hello bob, in a session", "<- sip:bob@localhost hi alice, session reply"},
-		{"bob", "alice", "-> sip:alice@localhost hi alice, session reply", "<- sip:alice@localhost hello bob, in a session"},
+		{"alice", "bob", "[session] -> sip:bob@localhost hello bob, in a session\n", "[session] <- sip:bob@localhost hi alice, session reply\n"},
+		{"bob", "alice", "[session] -> sip:alice@localhost hi alice, session reply\n", "[session] <- sip:alice@localhost hello bob, in a session\n"},
 	} {
 		text := history(c.owner, "--peer", c.peer)
 		if !strings.Contains(text, c.out) || !strings.Contains(text, c.in) {
