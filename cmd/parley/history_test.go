@@ -35,7 +35,9 @@ func TestHistoryText(t *testing.T) {
 		}
 	}
 	st.Close()
-	ts := func(i int) string { return t0.Add(time.Duration(i) * time.Minute).Local().Format("2006-01-02 15:04:05") }
+	ts := func(i int) string {
+		return t0.Add(time.Duration(i) * time.Minute).Local().Format("2006-01-02 15:04:05")
+	}
 
 	history := func(args ...string) string {
 		t.Helper()

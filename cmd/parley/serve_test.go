@@ -392,3 +392,80 @@ func TestServeSIPLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestUserChangesReachRunningServer checks what `parley user --help`
+// promises: a running server sees a password change, a new account and a
+// deleted one within about a second (its --sip-cache-ttl, 1 s by
+// default), and not before its cache expires (--sip-cache-ttl 1h, which
+// also shows the flag reaches the proxy).
+func TestUserChangesReachRunningServer(t *testing.T) {
+	for _, c := range []struct {
+		ttl  string // --sip-cache-ttl; "" is the default
+		seen bool   // changes visible 1.5 s later
+	}{{"", true}, {"1h", false}} {
+		name := "ttl " + c.ttl
+		if c.ttl == "" {
+			name = "default ttl"
+		}
+		t.Run(name, func(t *testing.T) {
+			vars := map[string]string{"PARLEY_DATA_DIR": t.TempDir()}
+			user := func(args ...string) {
+				t.Helper()
+				e, _, errb := testEnv(nil, vars)
+				if err := run(t.Context(), e, append([]string{"user"}, args...)); err != nil {
+					t.Fatalf("user %q: %v %s", args, err, errb.String())
+				}
+			}
+			user("add", "alice", "--password", "old-pw")
+			user("add", "bob", "--password", "bob-pw")
+			ctx, stop := context.WithCancel(t.Context())
+			e, out, errb := testEnv(nil, vars)
+			args := []string{"serve", "--sip", "tcp:127.0.0.1:0", "--http", "off", "--msrp-relay", "off", "--msrps-relay", "off", "--log-level", "warn"}
+			if c.ttl != "" {
+				args = append(args, "--sip-cache-ttl", c.ttl)
+			}
+			done := make(chan error, 1)
+			go func() { done <- run(ctx, e, args) }()
+			defer func() {
+				stop()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v\n%s", err, errb.String())
+				}
+			}()
+			addr := waitFor(t, out, regexp.MustCompile(`SIP tcp\s+(\S+)`), 20*time.Second)
+			// send as alice to an offline user: exit 3 (stored) once
+			// authenticated and the recipient exists.
+			send := func(password, to string) (int, string) {
+				t.Helper()
+				se, _, serr := testEnv(nil, vars)
+				err := run(ctxT(t, 20*time.Second), se, []string{"send", "--as", "sip:alice@localhost", "--password", password, "--server", "sip:" + addr, "sip:" + to + "@localhost", "hi"})
+				if err != nil {
+					serr.Write([]byte(err.Error()))
+				}
+				return exitCode(err), serr.String()
+			}
+			expect := func(password, to string, code int, msg string) {
+				t.Helper()
+				if got, errs := send(password, to); got != code || !strings.Contains(errs, msg) {
+					t.Errorf("send with %s to %s: exit %d (want %d), stderr %q (want %q)", password, to, got, code, errs, msg)
+				}
+			}
+			// Fill the cache: alice's HA1, bob exists, carol does not.
+			expect("old-pw", "bob", 3, "accepted for later delivery")
+			expect("old-pw", "carol", 1, "no such user")
+
+			user("passwd", "alice", "--password", "new-pw")
+			user("add", "carol", "--password", "carol-pw")
+			user("del", "bob")
+			time.Sleep(1500 * time.Millisecond)
+			if c.seen {
+				expect("new-pw", "carol", 3, "accepted for later delivery")
+				expect("new-pw", "bob", 1, "no such user")
+				expect("old-pw", "carol", 1, "wrong password")
+			} else {
+				expect("old-pw", "bob", 3, "accepted for later delivery")
+				expect("old-pw", "carol", 1, "no such user")
+			}
+		})
+	}
+}

@@ -48,7 +48,12 @@ func runUser(ctx context.Context, e *env, args []string) error {
 		"Manage the accounts of 'parley serve' in its store (the same --data-dir or --db).\n"+
 			"Passwords are never stored: only the digest HA1 = H(user:realm:password) for\n"+
 			"MD5 and SHA-256, with the domain as realm. The password comes from --password,\n"+
-			"else PARLEY_PASSWORD, else the first line of standard input.", userExamples)
+			"else PARLEY_PASSWORD, else the first line of standard input.\n"+
+			"A running server sees an added, changed or deleted account within about a second:\n"+
+			"its SIP proxy caches accounts and password hashes for --sip-cache-ttl (1 s by\n"+
+			"default), its MSRP relays read them afresh for every AUTH. A password change\n"+
+			"leaves existing registrations until they expire (refreshing one needs the new\n"+
+			"password); 'user del' also removes the user's registrations.", userExamples)
 	domain := fs.String("domain", envOr(e, "PARLEY_DOMAIN", "localhost"), "the user's SIP domain (env PARLEY_DOMAIN; the first --domain of serve)")
 	password := fs.String("password", "", "the password (else env PARLEY_PASSWORD, else a line read from stdin)")
 	name := fs.String("name", "", "display name (add)")
