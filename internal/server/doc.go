@@ -17,7 +17,8 @@
 //     offers and answers;
 //   - an HTTP listener with /healthz (JSON; 503 when the store does not
 //     answer) and /metrics (Prometheus text format 0.0.4, written by hand:
-//     registrations, authentication failures, sessions, messages
+//     registrations, authentication failures and throttled attempts
+//     (parley_auth_throttled_total), sessions, messages
 //     delivered, stored, forwarded and failed, message bytes, queue
 //     depth, MSRP relay connections, sessions, bytes, forwards and
 //     timeouts, the histogram parley_msrp_relay_forward_latency_seconds
@@ -38,6 +39,13 @@
 // CPIM From/To, endpoint owners shared between nodes through the store)
 // and the bounded queue that keeps the relays from ever waiting for the
 // store; its counters are in /metrics (parley_session_history_*).
+//
+// The SIP limits of package sipserver are settable: Config.SIPIdleTimeout
+// and SIPMaxConnsPerIP (stream connections), SIPMaxAuthFailures and
+// SIPAuthFailureInterval (the throttle of failed digest
+// authentications), SIPCacheTTL (how long account and password changes
+// made in the store, e.g. by `parley user`, take to be seen; 1 s by
+// default). `parley serve` has a --sip-… flag for each.
 //
 // Shutdown drains: the listeners close, requests and deliveries in
 // progress finish until the context ends, then everything is closed.
