@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/internal/testpeer"
 	"github.com/parley-im/parley/msrp"
 )
 
@@ -111,12 +112,7 @@ func TestClusterRelays(t *testing.T) {
 // without PARLEY_TEST_POSTGRES outside CI and fails under CI=true.
 func privatePostgres(t *testing.T) (dsn string, ctl func(cmd string)) {
 	t.Helper()
-	if os.Getenv("PARLEY_TEST_POSTGRES") == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but PARLEY_TEST_POSTGRES is unset: run eval \"$(bash .ci/postgres.sh)\" first")
-		}
-		t.Skip("PARLEY_TEST_POSTGRES unset: start a cluster with eval \"$(bash .ci/postgres.sh)\" to test PostgreSQL restarts")
-	}
+	testpeer.Postgres(t)
 	script, err := filepath.Abs("../../.ci/postgres.sh")
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/internal/testpeer"
 	"github.com/parley-im/parley/messagesdp"
 	"github.com/parley-im/parley/msrp"
 	"github.com/parley-im/parley/session"
@@ -355,13 +356,7 @@ func TestEndToEnd(t *testing.T) {
 // ---- several nodes on one PostgreSQL ----
 
 func postgresDSN(t *testing.T) string {
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but PARLEY_TEST_POSTGRES is unset: run eval \"$(bash .ci/postgres.sh)\" first")
-		}
-		t.Skip("PARLEY_TEST_POSTGRES unset: start a cluster with eval \"$(bash .ci/postgres.sh)\" to test several nodes")
-	}
+	dsn := testpeer.Postgres(t)
 	admin, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)

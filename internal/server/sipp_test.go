@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 
 	"github.com/parley-im/parley/internal/store"
+	"github.com/parley-im/parley/internal/testpeer"
 	"testing"
 	"time"
 )
@@ -19,13 +19,7 @@ import (
 // "Contact: *", against the server (interoperability with an
 // implementation that is not ours).
 func TestSIPp(t *testing.T) {
-	bin, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but sipp is not installed (apt-get install sip-tester)")
-		}
-		t.Skip("sipp not installed (apt-get install sip-tester); skipping the sipp interop test")
-	}
+	bin := testpeer.Require(t, "sipp")
 	cfg := testConfig(t.TempDir())
 	// sipp answers only the first challenge and only with MD5.
 	cfg.Algorithms = []store.Algorithm{store.MD5, store.SHA256}
