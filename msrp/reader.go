@@ -61,8 +61,9 @@ func (l Limits) withDefaults() Limits {
 
 // Reader reads MSRP frames from a byte stream (RFC 4975 §9): the head
 // (start line and headers) with ReadFrame, then the body with Read or
-// NextBodySegment up to the end-line. It does its own buffering (at least
-// 64 KiB) and is not safe for concurrent use.
+// NextBodySegment up to the end-line. It does its own buffering (64 KiB,
+// or more when the head limits need it; NewReaderSize starts smaller and
+// grows on demand) and is not safe for concurrent use.
 //
 // Framing follows §7.1: the end-line is "-------" tid flag CRLF, preceded
 // by a CRLF that is not part of the body. It is recognised across read
@@ -87,7 +88,7 @@ func (l Limits) withDefaults() Limits {
 //     header) and after the error: the first header of each name is used,
 //     and a path that does not parse stays nil.
 type Reader struct {
-	br  *bufio.Reader
+	br  readBuf
 	lim Limits
 	off int64 // bytes consumed from br
 	err error // sticky fatal error
@@ -109,13 +110,48 @@ type Reader struct {
 	bodyErr error  // sticky body error (limit), cleared by ReadFrame
 }
 
-// NewReader returns a Reader reading from rd with the given limits.
+// NewReader returns a Reader reading from rd with the given limits. Its
+// buffer is the largest one (64 KiB, or more for large head limits),
+// taken at the first read.
 func NewReader(rd io.Reader, lim Limits) *Reader {
+	return NewReaderSize(rd, lim, 0)
+}
+
+// NewReaderSize is NewReader with a buffer that starts at first octets
+// (at least MinReaderBuffer; 0 or more than the largest size means the
+// largest) and grows, doubling, up to the size NewReader uses: when a
+// head needs more room, and when reads keep filling it (a stream of large
+// chunks), so that a busy connection soon reads as NewReader's does. A
+// connection that only carries small frames (AUTH, short messages) keeps
+// a small buffer; Release gives it back while the connection is idle.
+func NewReaderSize(rd io.Reader, lim Limits, first int) *Reader {
 	lim = lim.withDefaults()
 	// The whole head is scanned in the buffer: room for MaxHeaderBytes,
 	// one more line (the one that overflows) and the end-line.
 	size := max(readerBufferSize, lim.MaxHeaderBytes+lim.MaxLineLength+64)
-	return &Reader{br: bufio.NewReaderSize(rd, size), lim: lim}
+	if first <= 0 || first > size {
+		first = size
+	}
+	first = max(first, MinReaderBuffer)
+	return &Reader{br: readBuf{rd: rd, first: first, max: size}, lim: lim}
+}
+
+// Buffered returns the number of input octets read from the underlying
+// reader but not yet consumed: zero between frames means the Reader holds
+// nothing of the next frame yet (see Release). It may be called from the
+// underlying reader's Read.
+func (r *Reader) Buffered() int { return r.br.Buffered() }
+
+// Release gives the Reader's buffer back, to a pool shared by Readers,
+// when nothing is buffered (Buffered is zero), and reports whether it
+// did. Call it when a connection goes idle; the next read takes a buffer
+// of the first size again (see NewReaderSize). A slice returned by
+// NextBodySegment is invalid afterwards.
+func (r *Reader) Release() bool {
+	if r.win != nil {
+		return false // a head is being scanned (called from a Read)
+	}
+	return r.br.release()
 }
 
 // frameAlloc puts a Frame and the backing arrays of its common slices in
@@ -401,6 +437,7 @@ func (r *Reader) protoErr(err error, detail string) error {
 
 func (r *Reader) fatal(err error) error {
 	r.err = err
+	r.win = nil
 	r.inBody = false
 	r.endNext = false
 	return err
@@ -592,7 +629,7 @@ func (r *Reader) scan() (n int, end bool, err error) {
 
 // fill reads more input into the buffer, keeping what is buffered.
 func (r *Reader) fill() error {
-	_, err := r.br.Peek(r.br.Buffered() + 1)
+	err := r.br.fill(r.br.Buffered() + 1)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return io.ErrUnexpectedEOF
@@ -671,6 +708,12 @@ func parseHeadStrict(f *Frame, s string, lines []int, pc *[2]pathCache) *StatusE
 		return badRequest(ErrBadLineEnd, "Bad Line End")
 	}
 	if isCode {
+		if code < 100 {
+			// RFC 4975 §9 status-code is 3DIGIT, but codes are 100..999
+			// (§10.2); a frame that Check and the Writer reject must
+			// not read as valid.
+			return badRequest(ErrBadStartLine, "Bad Status Line")
+		}
 		f.StatusCode = code
 		if tail != "" {
 			if tail[0] != ' ' || !validText(tail[1:]) {

@@ -84,12 +84,15 @@ func fuzzRead(t *testing.T, rd io.Reader) ([]readResult, error) {
 }
 
 // readAllFramesInto is readAllFrames through ReadFrameInto with one
-// reused Frame, cloned after each read.
+// reused Frame, cloned after each read. Its Reader starts with the
+// smallest buffer, which heads must grow, and releases it between frames
+// whenever it is empty.
 func readAllFramesInto(rd io.Reader) ([]readResult, error) {
-	r := NewReader(rd, fuzzLimits)
+	r := NewReaderSize(rd, fuzzLimits, MinReaderBuffer)
 	var f Frame
 	var out []readResult
 	for {
+		r.Release()
 		err := r.ReadFrameInto(&f)
 		var se *StatusError
 		if err != nil && !errors.As(err, &se) {
