@@ -679,18 +679,13 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64, sb *streamBody) {
 		size > maxMem && s.opts.Sink == nil:
 		status = StatusTooBig
 	}
-	if status != StatusOK || size <= maxMem {
-		// Decided now; a body for the Sink is reported once written.
+	if status != StatusOK {
 		err := s.reportLocked(c, msgID, status)
 		s.mu.Unlock()
 		if errors.Is(err, errReportOverflow) {
 			c.close(err)
 			return
 		}
-	} else {
-		s.mu.Unlock()
-	}
-	if status != StatusOK {
 		e.st.rejected.Add(1)
 		e.log.Info("cpim message rejected", "session", s.local.URI, "msgid", msgID, "type", ct, "size", size, "status", status)
 		return
@@ -706,31 +701,59 @@ func (s *sess) receive(c *conn, m *cpim.Message, msgID int64, sb *streamBody) {
 	if msgID > 0 {
 		inc.ID = strconv.FormatInt(msgID, 10)
 	}
-	if size > maxMem {
-		err := s.sink(inc, sb)
-		if err != nil {
-			e.log.Info("cpim sink failed", "session", s.local.URI, "msgid", msgID, "err", err)
-		}
-		st := StatusOK
-		if err != nil {
-			st = StatusSinkFailed
-		}
+	if size <= maxMem {
+		s.deliverLocked(c, inc, msgID)
+		return
+	}
+	// A body for the Sink is reported once written.
+	s.mu.Unlock()
+	err := s.sink(inc, sb)
+	if err != nil {
+		e.log.Info("cpim sink failed", "session", s.local.URI, "msgid", msgID, "err", err)
 		s.mu.Lock()
-		rerr := s.reportLocked(c, msgID, st)
+		rerr := s.reportLocked(c, msgID, StatusSinkFailed)
 		s.mu.Unlock()
 		if errors.Is(rerr, errReportOverflow) {
 			c.close(rerr)
-			return
 		}
-		if err != nil {
-			return
-		}
+		return
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		e.logDiscard(c, "session closed")
+		return
+	}
+	s.deliverLocked(c, inc, msgID)
+}
+
+// deliverLocked hands inc to Receive and only then reports it delivered
+// (§6.3) (s.mu held; released on return). A success report thus always
+// stands for a message in s.in, which Receive returns even after the
+// session has ended. A full s.in blocks the connection's reader until
+// Receive makes room (back-pressure; s.mu released meanwhile); if the
+// session or connection ends first the message is dropped unreported, and
+// the sender's receipt timer, or the end of its session, tells it so.
+func (s *sess) deliverLocked(c *conn, inc *session.Incoming, msgID int64) {
 	inc.Received = time.Now()
 	select {
 	case s.in <- inc:
-	case <-s.done:
-	case <-c.done:
+	default:
+		s.mu.Unlock()
+		select {
+		case s.in <- inc:
+		case <-s.done:
+			s.e.logDiscard(c, "session closed")
+			return
+		case <-c.done:
+			return
+		}
+		s.mu.Lock()
+	}
+	err := s.reportLocked(c, msgID, StatusOK)
+	s.mu.Unlock()
+	if errors.Is(err, errReportOverflow) {
+		c.close(err)
 	}
 }
 
