@@ -142,6 +142,14 @@ func NewReaderSize(rd io.Reader, lim Limits, first int) *Reader {
 // underlying reader's Read.
 func (r *Reader) Buffered() int { return r.br.Buffered() }
 
+// Idle reports whether the Reader is between frames (no body being read
+// or skipped, no fatal error) with nothing buffered: dropping it now, or
+// ending a Read of the underlying reader with an error, loses no input.
+// It may be called from the underlying reader's Read.
+func (r *Reader) Idle() bool {
+	return r.err == nil && !r.inBody && !r.endNext && r.br.Buffered() == 0
+}
+
 // Release gives the Reader's buffer back, to a pool shared by Readers,
 // when nothing is buffered (Buffered is zero), and reports whether it
 // did. Call it when a connection goes idle; the next read takes a buffer

@@ -148,6 +148,10 @@ func (c *conn) requestRelease() {
 	_ = c.nc.SetReadDeadline(time.Unix(1, 0))
 }
 
+// readBufFirst is the first read buffer of a connection (see
+// msrp.NewReaderSize).
+const readBufFirst = 4 << 10
+
 var errIdle = errors.New("relay: idle, read buffer released")
 
 // source is the io.Reader under the connection's msrp.Reader. Every call
@@ -156,7 +160,6 @@ var errIdle = errors.New("relay: idle, read buffer released")
 // idle rules, and ends the Reader when the connection has gone quiet.
 type source struct {
 	c     *conn
-	full  int // len(p) of the Reader's first fill: its whole buffer
 	pend  [1]byte
 	npend int
 }
@@ -167,15 +170,13 @@ func (s *source) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if s.full == 0 {
-		s.full = len(p)
-	}
 	if s.npend > 0 {
 		p[0] = s.pend[0]
 		s.npend = 0
 		return 1, nil
 	}
-	if c.releaseSoon && len(p) == s.full && c.state.Load() == stateBetween {
+	idle := c.rd.Idle()
+	if c.releaseSoon && idle && c.state.Load() == stateBetween {
 		c.releaseSoon = false
 		if c.wmu.TryLock() {
 			c.releaseBuf()
@@ -183,7 +184,7 @@ func (s *source) Read(p []byte) (int, error) {
 		}
 		return 0, errIdle
 	}
-	return c.readRaw(p, len(p) == s.full)
+	return c.readRaw(p, idle)
 }
 
 // readRaw reads from the socket. releasable says the Reader is between
@@ -296,8 +297,10 @@ func (c *conn) loop() bool {
 			if _, err := c.readRaw(c.src.pend[:], false); err != nil {
 				return false
 			}
-			c.src.npend, c.src.full = 1, 0
-			c.rd = msrp.NewReader(&c.src, c.s.lim)
+			c.src.npend = 1
+			// A small buffer: an AUTH or a short SEND fits, and the
+			// Reader grows it for large heads and chunks.
+			c.rd = msrp.NewReaderSize(&c.src, c.s.lim, readBufFirst)
 			c.hasReader.Store(true)
 		}
 		c.state.Store(stateBetween)
@@ -313,6 +316,7 @@ func (c *conn) loop() bool {
 				continue
 			}
 			if errors.Is(err, errIdle) {
+				c.rd.Release() // to the pool: no buffer garbage per AUTH
 				c.rd = nil
 				c.hasReader.Store(false)
 				// Wait on a new goroutine: this one's stack grew while it

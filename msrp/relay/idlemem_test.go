@@ -1,6 +1,9 @@
 package relay
 
 import (
+	"bufio"
+	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -118,5 +121,63 @@ func TestSessionsDieWithConnection(t *testing.T) {
 	}
 	if s.grantFor(ra1.SessionID) != nil || s.grantFor(rb.SessionID) == nil {
 		t.Fatal("wrong sessions dropped")
+	}
+}
+
+// TestAuthAllocation: a connection's AUTHs do not allocate a 64 KiB read
+// buffer each (the relay's Reader starts small and gives its buffer back
+// to a pool when the connection goes idle), so a burst of new sessions
+// does not leave the heap, and the process's RSS, twice its live size.
+func TestAuthAllocation(t *testing.T) {
+	s, _ := startRelay(t, Config{MaxConnsPerAddr: -1})
+	const n = 40
+	var clients []net.Conn
+	var ms0, ms1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms0)
+	for range n {
+		nc, err := net.Dial("tcp", s.URI().HostPort())
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, nc)
+		self := msrp.URI{Host: "127.0.0.1", Port: nc.LocalAddr().(*net.TCPAddr).Port, SessionID: msrp.NewSessionID(), Transport: "tcp"}
+		rt := &connRT{r: msrp.NewReaderSize(nc, msrp.Limits{}, msrp.MinReaderBuffer), w: bufio.NewWriterSize(nc, 512)}
+		if _, err := authenticate(rt, s, "alice", self); err != nil {
+			t.Fatal(err)
+		}
+		rt.r.Release()
+		waitReleased(t, s)
+	}
+	runtime.ReadMemStats(&ms1)
+	per := float64(ms1.TotalAlloc-ms0.TotalAlloc) / n
+	t.Logf("%.0f B allocated per connection and AUTH (both ends)", per)
+	if per > 32<<10 {
+		t.Errorf("%.0f B allocated per connection and AUTH, want ≤ 32 KiB (no 64 KiB read buffer)", per)
+	}
+	for _, nc := range clients {
+		nc.Close()
+	}
+}
+
+// waitReleased waits until no connection of s holds a read buffer.
+func waitReleased(t *testing.T, s *Server) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		held := 0
+		s.mu.RLock()
+		for c := range s.conns {
+			if c.hasReader.Load() {
+				held++
+			}
+		}
+		s.mu.RUnlock()
+		if held == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections hold a read buffer", held)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
