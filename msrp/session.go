@@ -650,12 +650,14 @@ func (s *Session) Receive(ctx context.Context) (*session.Incoming, error) {
 // enqueue hands a received message to Receive. When maxQueued messages or
 // maxQueuedBytes of bodies wait, it blocks the connection's reader (TCP
 // back-pressure) until the application receives one or the session ends.
-func (s *Session) enqueue(c *Conn, in *session.Incoming) {
+// It reports whether in was queued: false when the session or the
+// connection ended first.
+func (s *Session) enqueue(c *Conn, in *session.Incoming) bool {
 	for {
 		s.mu.Lock()
 		if s.ended {
 			s.mu.Unlock()
-			return
+			return false
 		}
 		n := int64(len(in.Body))
 		if len(s.queue) == 0 || len(s.queue) < maxQueued && s.queued+n <= maxQueuedBytes {
@@ -666,14 +668,14 @@ func (s *Session) enqueue(c *Conn, in *session.Incoming) {
 			case s.qwake <- struct{}{}:
 			default:
 			}
-			return
+			return true
 		}
 		s.mu.Unlock()
 		select {
 		case <-s.qspace:
 		case <-s.done:
 		case <-c.ctx.Done():
-			return
+			return false
 		}
 	}
 }
@@ -848,8 +850,9 @@ func (c *Conn) readBodyInto(buf []byte) (int64, error) {
 
 // deliver hands a complete message to Receive (RFC 4975 §7.3.1): body is
 // nil when it went to the Sink. It parses a message/cpim body held in
-// memory and checks the type inside it (§8.6), answers the last chunk f
-// (got octets) and sends the success REPORT asked for (§7.1.3). A
+// memory and checks the type inside it (§8.6), queues the message, and
+// then answers the last chunk f (got octets) and sends the success REPORT
+// asked for (§7.1.3). A
 // message/cpim body that does not parse is not delivered: the last chunk
 // is answered 400 and, as for any failure, a failure REPORT follows when
 // an earlier chunk was answered 200 or Failure-Report is partial
@@ -883,6 +886,16 @@ func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, tota
 		}
 	}
 	in.Duplicate = s.markSeen(id)
+	// Queued first, answered then: a 200 on the last chunk and a success
+	// REPORT stand for a message Receive returns, even if the session ends
+	// right after (Receive drains the queue before it reports the end). A
+	// full queue holds the answer back with the reader (back-pressure).
+	if !s.enqueue(c, in) {
+		// The session ended meanwhile (§7.3.1: no such session), or the
+		// connection did and nothing can be answered.
+		c.respond(f, 481, "Session ended")
+		return
+	}
 	c.respond(f, 200, "OK")
 	if success {
 		// §7.1.2: a success REPORT covering every byte received.
@@ -900,7 +913,6 @@ func (s *Session) deliver(c *Conn, f *Frame, id, ctype string, body []byte, tota
 		}
 		c.sendFrame(&rep, nil)
 	}
-	s.enqueue(c, in)
 }
 
 // failIncoming fails the message of chunk f (im is nil when it was
