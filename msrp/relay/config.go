@@ -48,9 +48,13 @@ type Config struct {
 
 	// TLS, when set, makes Serve and ListenAndServe accept TLS (msrps,
 	// RFC 4976 §9.2); the Use-Path then has the msrps scheme. Client
-	// certificates are requested but not required (§6.1): a client
-	// without one is an endpoint and gets digest; a verified one is a
-	// relay (relay-to-relay, §6.3).
+	// certificates are requested but neither required nor required to
+	// verify (§6.1; ClientAuth NoClientCert and VerifyClientCertIfGiven
+	// become RequestClientCert): a client without one, or with one that
+	// does not verify against ClientCAs (the system roots when nil) for
+	// client authentication, such as an endpoint's self-signed
+	// certificate (RFC 4975 §14.4, a=fingerprint), is an endpoint and
+	// gets digest; a verified one is a relay (relay-to-relay, §6.3).
 	TLS *tls.Config
 	// ClientTLS configures connections this relay opens to msrps next
 	// hops, with its own certificate for mutual TLS between relays. Nil

@@ -3,6 +3,7 @@ package relay
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/netip"
@@ -248,7 +249,7 @@ func (c *conn) serve() {
 			return
 		}
 		_ = c.nc.SetWriteDeadline(time.Time{})
-		if st := t.ConnectionState(); len(st.VerifiedChains) > 0 {
+		if st := t.ConnectionState(); c.verifyPeer(&st) {
 			leaf := st.PeerCertificates[0]
 			names := append([]string(nil), leaf.DNSNames...)
 			for _, ip := range leaf.IPAddresses {
@@ -266,6 +267,37 @@ func (c *conn) serve() {
 		c.setDeadline(time.Now().Add(c.s.cfg.ProbationTimeout))
 	}
 	c.run()
+}
+
+// verifyPeer reports whether the other end of a TLS connection presented
+// a certificate that verifies: on a dialed connection the server's, as
+// verified by the handshake (ClientTLS); on an accepted one the client's,
+// against Config.TLS.ClientCAs (the system roots when nil) for client
+// authentication. The listener requests client certificates without
+// requiring them to verify (see Serve), so that endpoints with
+// self-signed certificates connect; only a client whose certificate
+// verifies is a relay peer (RFC 4976 §6.3, mutual TLS between relays).
+func (c *conn) verifyPeer(st *tls.ConnectionState) bool {
+	if len(st.VerifiedChains) > 0 {
+		return true
+	}
+	if c.outKey != "" || len(st.PeerCertificates) == 0 || c.s.cfg.TLS == nil {
+		return false
+	}
+	tc := c.s.cfg.TLS
+	opts := x509.VerifyOptions{
+		Roots:         tc.ClientCAs,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if tc.Time != nil {
+		opts.CurrentTime = tc.Time()
+	}
+	for _, ic := range st.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(ic)
+	}
+	_, err := st.PeerCertificates[0].Verify(opts)
+	return err == nil
 }
 
 // run is the read loop; it ends the connection when the loop ends, unless

@@ -18,7 +18,9 @@
 //     (HA1 lookups; MemoryAuthenticator for the standalone relay).
 //   - §5.1, §9.2: AUTH only over TLS, except from loopback addresses or
 //     with Config.AllowInsecure. With Config.TLS the listener asks for a
-//     client certificate without requiring one (§6.1).
+//     client certificate without requiring one, or requiring it to
+//     verify (§6.1): only one that verifies against ClientCAs makes the
+//     client a relay peer; an endpoint's self-signed one is accepted.
 //   - §6.1: a connection with no successful request within
 //     ProbationTimeout, or with MaxFailures failures and no success, is
 //     closed; §6.3: a client connection is closed after MaxAuthFailures

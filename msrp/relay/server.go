@@ -120,9 +120,14 @@ func (s *Server) ListenAndServe(addr string) error {
 func (s *Server) Serve(l net.Listener) error {
 	if s.cfg.TLS != nil {
 		tc := s.cfg.TLS.Clone()
-		if tc.ClientAuth == tls.NoClientCert {
-			// RFC 4976 §6.1: ask for a certificate; none means an endpoint.
-			tc.ClientAuth = tls.VerifyClientCertIfGiven
+		if tc.ClientAuth == tls.NoClientCert || tc.ClientAuth == tls.VerifyClientCertIfGiven {
+			// RFC 4976 §6.1: ask for a certificate, but accept any: an
+			// endpoint may present a self-signed one (RFC 4975 §14.4, its
+			// fingerprint is in the SDP a=fingerprint), and none or one
+			// that does not verify means an endpoint. Only a certificate
+			// that verifies against ClientCAs makes the client a relay
+			// peer (conn.verifyPeer).
+			tc.ClientAuth = tls.RequestClientCert
 		}
 		l = tls.NewListener(l, tc)
 	}
