@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/internal/store/storetest"
+	"github.com/parley-im/parley/internal/testpeer"
 )
 
 func TestMain(m *testing.M) {
@@ -31,14 +31,8 @@ func TestSQLite(t *testing.T) {
 // (set by .ci/postgres.sh). Without it the test is skipped, except in CI
 // (CI=true), where it fails: CI must run both backends.
 func postgresDSN(t testing.TB) string {
-	dsn := os.Getenv("PARLEY_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true but PARLEY_TEST_POSTGRES is unset: run eval \"$(bash .ci/postgres.sh)\" first")
-		}
-		t.Skip("PARLEY_TEST_POSTGRES unset: start a cluster with eval \"$(bash .ci/postgres.sh)\" to test PostgreSQL")
-	}
-	return dsn
+	t.Helper()
+	return testpeer.Postgres(t)
 }
 
 // newSchema creates a throwaway schema and returns a DSN that uses it, so
