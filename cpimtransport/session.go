@@ -309,7 +309,8 @@ func (s *sess) finish(err error) {
 }
 
 // Receive returns the next message; reports are consumed by the session
-// and never returned.
+// and never returned. Messages queued (and so reported delivered) before
+// the session ended are returned before the end is.
 func (s *sess) Receive(ctx context.Context) (*session.Incoming, error) {
 	select {
 	case m := <-s.in:

@@ -616,7 +616,9 @@ func (s *Session) mayPost(ctype string, m *session.Outgoing) bool {
 	return t == "message/imdn+xml" || t == "application/im-iscomposing+xml"
 }
 
-// Receive returns the next complete message from the peer.
+// Receive returns the next complete message from the peer. Messages
+// queued (and so answered 200) before the session ended are returned
+// before the end is.
 func (s *Session) Receive(ctx context.Context) (*session.Incoming, error) {
 	for {
 		s.mu.Lock()
