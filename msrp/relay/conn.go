@@ -37,6 +37,7 @@ type conn struct {
 
 	// Owned by the reader goroutine.
 	rd           *msrp.Reader
+	fb           *frameBuf // the frame rd parses into; held with rd
 	src          source
 	proven       bool // a request succeeded (RFC 4976 §6.1 probation over)
 	failures     int
@@ -335,12 +336,16 @@ func (c *conn) loop() bool {
 			c.rd = msrp.NewReaderSize(&c.src, c.s.lim, readBufFirst)
 			c.hasReader.Store(true)
 		}
+		if c.fb == nil {
+			c.fb = framePool.Get().(*frameBuf)
+		}
+		f := c.fb.reset()
 		c.state.Store(stateBetween)
-		f, err := c.rd.ReadFrame()
+		err := c.rd.ReadFrameInto(f)
 		c.state.Store(stateBusy)
 		if err != nil {
 			var se *msrp.StatusError
-			if errors.As(err, &se) && f != nil {
+			if errors.As(err, &se) {
 				c.stats.framesIn.Add(1)
 				if !c.malformed(f, se) {
 					return false
@@ -350,6 +355,8 @@ func (c *conn) loop() bool {
 			if errors.Is(err, errIdle) {
 				c.rd.Release() // to the pool: no buffer garbage per AUTH
 				c.rd = nil
+				framePool.Put(c.fb)
+				c.fb = nil
 				c.hasReader.Store(false)
 				// Wait on a new goroutine: this one's stack grew while it
 				// handled frames (AUTH digests, TLS records) and the
@@ -366,6 +373,30 @@ func (c *conn) loop() bool {
 			return false
 		}
 	}
+}
+
+// frameBuf is the Frame a connection's Reader parses every frame into
+// (msrp.Reader.ReadFrameInto), with backing arrays for the usual paths
+// and headers, so that reading a frame allocates nothing. Nothing may
+// keep a reference into it past the frame's handling: transactions copy
+// the From-Path they need (txnConf.newTxn), OnMessage gets copies of the
+// paths (endObserve). Pooled: a connection gives it back with its Reader
+// when it goes idle.
+type frameBuf struct {
+	f    msrp.Frame
+	to   [4]msrp.URI
+	from [2]msrp.URI
+	hdr  [4]msrp.Header
+}
+
+var framePool = sync.Pool{New: func() any { return new(frameBuf) }}
+
+// reset points the frame's slices at fb's own arrays again (handling a
+// frame may have pointed them elsewhere, e.g. at conn.scratch) and
+// returns it for ReadFrameInto.
+func (fb *frameBuf) reset() *msrp.Frame {
+	fb.f.ToPath, fb.f.FromPath, fb.f.Headers = fb.to[:0], fb.from[:0], fb.hdr[:0]
+	return &fb.f
 }
 
 // malformed answers a request the Reader could not parse (RFC 4975

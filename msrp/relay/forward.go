@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/parley-im/parley/msrp"
@@ -22,8 +23,9 @@ type txn struct {
 	br     msrp.ByteRange
 	hasBR  bool
 	fr     string     // Failure-Report mode (SEND)
-	from   []msrp.URI // From-Path as received from up
-	self   msrp.URI   // this relay's URI at the head of the To-Path received
+	from   []msrp.URI // From-Path as received from up (a copy: see frameBuf)
+	from1  [1]msrp.URI
+	self   msrp.URI // this relay's URI at the head of the To-Path received
 	timed  bool
 	// deadline and done are guarded by dest.tmu.
 	deadline time.Time
@@ -43,9 +45,16 @@ func (tc *txnConf) newTxn(f *msrp.Frame, dest *conn) *txn {
 	if !tc.track {
 		return nil
 	}
-	return &txn{dest: dest, n: dest.tidN, up: tc.up, upTID: tc.upTID, method: f.Method,
+	t := &txn{dest: dest, n: dest.tidN, up: tc.up, upTID: tc.upTID, method: f.Method,
 		msgID: f.MessageID, br: f.ByteRange, hasBR: f.HasByteRange,
-		fr: tc.fr, from: tc.from, self: tc.self, timed: tc.timed}
+		fr: tc.fr, self: tc.self, timed: tc.timed}
+	// tc.from is the received frame's, which the next frame overwrites.
+	if len(tc.from) <= len(t.from1) {
+		t.from = append(t.from1[:0], tc.from...)
+	} else {
+		t.from = slices.Clone(tc.from)
+	}
+	return t
 }
 
 // handle processes one request or response; false closes the connection.

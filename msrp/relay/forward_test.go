@@ -375,3 +375,47 @@ func TestPartialForgotten(t *testing.T) {
 		t.Fatalf("pending %d, %+v", pending(), s.Metrics())
 	}
 }
+
+// TestFailureReportAfterNextFrame: the relay parses every frame of a
+// connection into the same Frame; a transaction answered after later
+// frames were read still reports to its own From-Path and Message-ID, and
+// a non-SEND's 408 goes back along its own path.
+func TestFailureReportAfterNextFrame(t *testing.T) {
+	s, _ := startRelay(t, Config{TransactionTimeout: 300 * time.Millisecond})
+	a, b, ra, rb := pairRaw(t, s)
+	first, second := a.self, a.self
+	first.SessionID, second.SessionID = "firstfrom1", "secondfrom2"
+	a.write(send([]msrp.URI{ra, rb, b.self}, first, "first001", "one"), []byte("one"))
+	a.write(send([]msrp.URI{ra, rb, b.self}, second, "second02", "two"), []byte("two"))
+	nick := &msrp.Frame{Method: "NICKNAME", ToPath: []msrp.URI{ra, rb, b.self}, FromPath: []msrp.URI{second}, Flag: msrp.FlagEnd}
+	a.write(nick, nil)
+	got1, _ := b.read()
+	got2, _ := b.read()
+	if got1.MessageID != "first001" || got2.MessageID != "second02" {
+		t.Fatalf("%q %q", got1.MessageID, got2.MessageID)
+	}
+	if g, _ := b.read(); g.Method != "NICKNAME" {
+		t.Fatal(g.Method)
+	}
+	// The relay has read all three requests; answer the first one now.
+	b.write(msrp.Respond(got2, 200, ""), nil)
+	b.write(msrp.Respond(got1, 481, ""), nil)
+	var report, timeout *msrp.Frame
+	for report == nil || timeout == nil {
+		f, _ := a.read()
+		switch {
+		case f.Method == msrp.MethodREPORT:
+			report = f
+		case f.StatusCode == 408:
+			timeout = f
+		case f.StatusCode != 200:
+			t.Fatalf("unexpected %+v", f)
+		}
+	}
+	if report.Status.Code != 481 || report.MessageID != "first001" || msrp.FormatPath(report.ToPath) != first.String() {
+		t.Fatalf("REPORT %+v to %s", report, msrp.FormatPath(report.ToPath))
+	}
+	if timeout.TID != nick.TID || msrp.FormatPath(timeout.ToPath) != second.String() {
+		t.Fatalf("408 %+v to %s", timeout, msrp.FormatPath(timeout.ToPath))
+	}
+}

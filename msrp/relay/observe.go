@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -106,7 +107,9 @@ func (c *conn) endObserve(f *msrp.Frame) {
 	if o == nil || !o.on {
 		return
 	}
-	ev := MessageEvent{FromUser: o.from, ToUser: o.to, ToPath: o.toPath, FromPath: o.fromPath,
+	// Copies: the paths are the received frame's, reused for the next
+	// frame (frameBuf), and the callback may keep them.
+	ev := MessageEvent{FromUser: o.from, ToUser: o.to, ToPath: slices.Clone(o.toPath), FromPath: slices.Clone(o.fromPath),
 		MessageID: f.MessageID, ContentType: f.ContentType, Size: -1, Time: o.at}
 	complete := f.Flag == msrp.FlagEnd && (o.total == msrp.Unknown || o.total == o.n)
 	if o.total != msrp.Unknown {
