@@ -24,6 +24,9 @@ const (
 	DefaultMaxSessionsPerConn = 128
 	DefaultIdleRelease        = 10 * time.Second
 	DefaultObserveMaxBody     = 64 << 10
+	DefaultObserveMaxPending  = 16
+	DefaultObserveMaxHeld     = 16 << 20
+	DefaultObserveTimeout     = 2 * time.Minute
 )
 
 // Config configures a Server. The zero value of each field means its
@@ -111,14 +114,28 @@ type Config struct {
 	// bound: bodies are cut through and never buffered whole.
 	MaxChunkSize int64
 
-	// OnMessage, if set, is called for the first chunk of every SEND the
-	// relay forwards or delivers internally. It runs on the connection's
-	// read path: it must not block (copy what you keep; hand work to
-	// another goroutine).
+	// OnMessage, if set, is called once for every message (SEND, in one
+	// or more chunks) the relay forwards or delivers internally, when the
+	// chunk ending it has been read (see MessageEvent). It runs on the
+	// connection's read path: it must not block (copy what you keep; hand
+	// work to another goroutine). Nil costs nothing: no chunk is tracked.
 	OnMessage func(MessageEvent)
 	// ObserveMaxBody bounds MessageEvent.Body; default 64 KiB; negative:
-	// never copy bodies.
+	// never copy bodies. The bodies of chunked messages are assembled up
+	// to it while their chunks come in (cut-through forwarding does not
+	// change: the copy is taken on the side).
 	ObserveMaxBody int
+	// ObserveMaxPending bounds the chunked messages one connection has
+	// in assembly; a new one beyond it evicts the oldest (not reported).
+	// Default 16.
+	ObserveMaxPending int
+	// ObserveMaxHeld bounds the body octets held for OnMessage by all
+	// connections together; a message that would go beyond it is
+	// reported without Body. Default 16 MiB.
+	ObserveMaxHeld int64
+	// ObserveTimeout: a message in assembly no chunk of which came for
+	// this long is forgotten (not reported). Default 2 minutes.
+	ObserveTimeout time.Duration
 
 	// Dial opens connections to next hops; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -160,6 +177,11 @@ func (c Config) withDefaults() Config {
 	defi(&c.MaxConnsPerAddr, DefaultMaxConnsPerAddr)
 	defi(&c.MaxSessionsPerConn, DefaultMaxSessionsPerConn)
 	defi(&c.ObserveMaxBody, DefaultObserveMaxBody)
+	defi(&c.ObserveMaxPending, DefaultObserveMaxPending)
+	if c.ObserveMaxHeld == 0 {
+		c.ObserveMaxHeld = DefaultObserveMaxHeld
+	}
+	def(&c.ObserveTimeout, DefaultObserveTimeout)
 	if c.Now == nil {
 		c.Now = time.Now
 	}

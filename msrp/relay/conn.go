@@ -424,6 +424,7 @@ func (c *conn) malformed(f *msrp.Frame, se *msrp.StatusError) bool {
 // finish runs when the reader ends: flush what it owes, close, fail the
 // transactions waiting on this connection.
 func (c *conn) finish() {
+	c.endObservations()
 	c.flushDirty()
 	c.close()
 	c.s.dropConn(c)

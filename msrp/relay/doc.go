@@ -87,9 +87,13 @@
 //   - Metrics: Server.Metrics returns a snapshot of counters and
 //     ForwardLatency, a histogram (1-2-5 buckets, 10 µs to 10 s) of the
 //     time forwarded requests spend in the relay, kept per connection
-//     with atomic counters. Config.OnMessage observes the first chunk of
-//     every SEND forwarded (users, paths, Message-ID, the body of
-//     one-chunk messages up to ObserveMaxBody) for a message history.
+//     with atomic counters. Config.OnMessage reports every message
+//     forwarded, once, when its last chunk ('$' or '#') has been read
+//     (users, paths, Message-ID, size, and the body up to ObserveMaxBody,
+//     assembled from its chunks on the side of the cut-through copy) for
+//     a message history. Assembly is bounded: ObserveMaxPending messages
+//     per connection, ObserveMaxHeld body octets for the whole relay,
+//     ObserveTimeout without a chunk; it ends with the connection.
 //
 // # What is not implemented
 //

@@ -255,7 +255,7 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int, fromG, toG *grant) bo
 	if full {
 		c.flushDirty()
 	}
-	if c.obs != nil && c.obs.on {
+	if c.observing() {
 		c.endObserve(f)
 	}
 	dest.stats.framesOut.Add(1)
@@ -347,7 +347,7 @@ func (c *conn) streamBody(f *msrp.Frame, dest *conn, tc *txnConf, more *[]*txn) 
 			}
 			return 0, true
 		}
-		if c.obs != nil && c.obs.on {
+		if c.observing() {
 			c.observeBody(seg)
 		}
 		for len(seg) > 0 {

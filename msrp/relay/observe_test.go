@@ -79,8 +79,7 @@ func TestOnMessageTwoHop(t *testing.T) {
 		t.Fatalf("paths %v %v", ev.ToPath, ev.FromPath)
 	}
 
-	// The first chunk of two: an event without body, with the total size;
-	// the second chunk: none.
+	// Two chunks: one event, after the second, with the assembled body.
 	c1 := send([]msrp.URI{ra, rb, b.self}, a.self, "chunked", "12345")
 	c1.ByteRange.Total, c1.Flag = 10, msrp.FlagMore
 	deliver(c1, "12345")
@@ -94,7 +93,8 @@ func TestOnMessageTwoHop(t *testing.T) {
 	star.ByteRange = msrp.ByteRange{Start: 1, End: msrp.Unknown, Total: msrp.Unknown}
 	deliver(star, "stars")
 	log.wait(t, 4)
-	if evs := log.byID("chunked"); len(evs) != 1 || evs[0].Body != nil || evs[0].Size != 10 {
+	if evs := log.byID("chunked"); len(evs) != 1 || string(evs[0].Body) != "1234567890" || evs[0].Size != 10 ||
+		!evs[0].Complete || evs[0].Chunks != 2 || evs[0].FromUser != "alice" || evs[0].ToUser != "bob" {
 		t.Fatalf("chunked: %+v", evs)
 	}
 	if evs := log.byID("bigmsg"); len(evs) != 1 || evs[0].Body != nil || evs[0].Size != 19 {

@@ -42,6 +42,7 @@ type Server struct {
 	bg      sync.WaitGroup // sweeper
 	done    chan struct{}
 	metrics counters
+	obsHeld atomic.Int64 // body octets held for Config.OnMessage
 }
 
 // grant is one Use-Path URI handed out by AUTH (RFC 4976 §6.3).
