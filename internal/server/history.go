@@ -16,10 +16,16 @@ import (
 )
 
 // Session-message history (Config.History): the MSRP relays report every
-// SEND they forward (relay.Config.OnMessage, on their read paths); the
-// history keeps the ones that are a whole message in one chunk with a
-// body (relay.Config.ObserveMaxBody bounds them), as store.SessionMode
-// entries of their local sender's and recipient's history.
+// message they forward, once its last chunk is read (relay.Config.OnMessage,
+// on their read paths, with the body of a chunked message assembled up to
+// relay.Config.ObserveMaxBody, 64 KiB); the history keeps them as
+// store.SessionMode entries of their local sender's and recipient's
+// history. A message over the bound (or whose body the relay could not
+// hold: relay.Config.ObserveMaxHeld) is recorded without its body, as a
+// message/external-body entry telling its type and size (notKept). Not
+// recorded: aborted messages ('#'), empty ones, and those whose last
+// chunk the relay did not see (connection lost, chunks on several
+// connections, relay.Config.ObserveTimeout).
 //
 // Who the parties are: the relay knows the AUTH user owning the relay URL
 // a SEND came in through (its sender, when the sender is a client of this
@@ -58,7 +64,8 @@ type HistoryStats struct {
 	Recorded   uint64 // history entries written
 	Dropped    uint64 // events lost because the queue was full
 	Unresolved uint64 // messages not recorded: the peer stayed unknown
-	Skipped    uint64 // SENDs without a whole body (chunked, too large, empty)
+	Skipped    uint64 // messages aborted ('#'), empty, or of unknown size without body
+	NotKept    uint64 // messages recorded without their body (over the bound), see notKept
 	Failed     uint64 // entries the store refused
 }
 
@@ -83,7 +90,7 @@ type sessionHistory struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	recorded, dropped, unresolved, skipped, failed atomic.Uint64
+	recorded, dropped, unresolved, skipped, failed, notKept atomic.Uint64
 
 	// Writer-goroutine state.
 	owners  map[string]string // endpoint key → AOR
@@ -107,7 +114,7 @@ func newSessionHistory(st store.Store, domain string, optOut func(string) bool, 
 // Stats returns the counters.
 func (h *sessionHistory) Stats() HistoryStats {
 	return HistoryStats{Recorded: h.recorded.Load(), Dropped: h.dropped.Load(), Unresolved: h.unresolved.Load(),
-		Skipped: h.skipped.Load(), Failed: h.failed.Load()}
+		Skipped: h.skipped.Load(), Failed: h.failed.Load(), NotKept: h.notKept.Load()}
 }
 
 func (h *sessionHistory) aor(user string) string {
@@ -140,12 +147,21 @@ func (h *sessionHistory) observe(ev relay.MessageEvent) {
 	if h.closed.Load() || ev.FromUser == "" && ev.ToUser == "" {
 		return
 	}
-	if len(ev.Body) == 0 {
+	ctype, body := ev.ContentType, ev.Body
+	switch {
+	case ev.Aborted || ev.Size == 0 || ev.Body == nil && ev.Size < 0 || ev.Body != nil && len(ev.Body) == 0:
 		h.skipped.Add(1)
 		return
+	case ev.Body == nil:
+		// Over ObserveMaxBody (or the relay's ObserveMaxHeld): an entry
+		// without the body, telling its type and size.
+		ctype, body = notKept(ev.ContentType, ev.Size)
+		h.notKept.Add(1)
+	default:
+		body = append([]byte(nil), ev.Body...)
 	}
 	e := &historyEvent{from: h.aor(ev.FromUser), to: h.aor(ev.ToUser), fromEP: epKey(ev.FromPath), toEP: epKey(ev.ToPath),
-		msgID: ev.MessageID, ctype: ev.ContentType, body: append([]byte(nil), ev.Body...), t: ev.Time}
+		msgID: ev.MessageID, ctype: ctype, body: body, t: ev.Time}
 	if e.t.IsZero() {
 		e.t = time.Now()
 	}
@@ -327,6 +343,24 @@ func (h *sessionHistory) record(ctx context.Context, e *historyEvent, lookStore 
 	copyOf(0, e.from, store.Outgoing, func() string { return first(e.to, cpimTo, h.owner(ctx, e.toEP, lookStore)) })
 	copyOf(1, e.to, store.Incoming, func() string { return first(e.from, cpimFrom, h.owner(ctx, e.fromEP, lookStore)) })
 	return done
+}
+
+// NotKeptAccessType is the access-type of the message/external-body
+// entries that stand for messages whose body the history did not keep.
+const NotKeptAccessType = "x-parley-not-kept"
+
+// notKept returns the content type and body of a history entry standing
+// for a message of type ctype and size octets whose body is not kept: a
+// message/external-body (RFC 2046 §5.2.3) whose size parameter is the
+// message's size and whose body is the encapsulated header naming the
+// message's own type, with an empty phantom body. The store's schema has
+// no size column; this keeps the entry self-describing.
+func notKept(ctype string, size int64) (string, []byte) {
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	return "message/external-body; access-type=" + NotKeptAccessType + "; size=" + strconv.FormatInt(size, 10),
+		[]byte("Content-Type: " + ctype + "\r\n\r\n")
 }
 
 func first(s ...string) string {

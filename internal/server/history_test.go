@@ -273,3 +273,57 @@ func TestSessionHistoryQueueFull(t *testing.T) {
 	}
 	h.observe(ev) // after close: ignored, no panic
 }
+
+// TestSessionHistoryChunked: a message sent in three chunks is recorded
+// once with its whole body; one of 1 MiB (over ObserveMaxBody) is recorded
+// with its type and size and without its body.
+func TestSessionHistoryChunked(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	s := startServer(t, cfg, "alice", "bob")
+	ep := func(user string) relayedEndpoint {
+		t.Helper()
+		e, err := relayedVia(t, "msrp://"+s.Addrs().MSRPRelay+";tcp", msrp.Config{MaxChunkSize: 4096}, user, user+"-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	ac, bc := sessionCall(t, s.sipAddr("tcp"), "alice", "bob", ep("alice"), ep("bob"))
+	three := strings.Repeat("0123456789", 1000) // 10000 octets: 4096+4096+1808
+	exchange(t, ac, bc, three)
+	big := strings.Repeat("x", 1<<20)
+	exchange(t, bc, ac, big)
+	for _, c := range []struct {
+		owner, peer string
+		dirs        []store.Direction
+	}{{"alice", "bob", []store.Direction{store.Outgoing, store.Incoming}}, {"bob", "alice", []store.Direction{store.Incoming, store.Outgoing}}} {
+		var hs []store.HistoryEntry
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			var err error
+			if hs, err = s.Store().History(t.Context(), aorT(c.owner), "", store.Cursor{}, 10); err != nil {
+				t.Fatal(err)
+			}
+			if len(hs) >= 2 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(hs) != 2 {
+			t.Fatalf("%s: %d entries, want 2: %+v", c.owner, len(hs), hs)
+		}
+		slices.Reverse(hs)
+		if h := hs[0]; h.Peer != aorT(c.peer) || h.Direction != c.dirs[0] || h.ContentType != "text/plain" || string(h.Body) != three {
+			t.Errorf("%s: chunked entry %s %v %q, %d octets", c.owner, h.Peer, h.Direction, h.ContentType, len(h.Body))
+		}
+		wantCT, wantBody := notKept("text/plain", 1<<20)
+		if !strings.Contains(wantCT, "size=1048576") {
+			t.Fatal(wantCT)
+		}
+		if h := hs[1]; h.Peer != aorT(c.peer) || h.Direction != c.dirs[1] || h.ContentType != wantCT || string(h.Body) != string(wantBody) {
+			t.Errorf("%s: 1 MiB entry %s %v %q %q", c.owner, h.Peer, h.Direction, h.ContentType, h.Body)
+		}
+	}
+	if st := s.HistoryStats(); st.NotKept != 1 || st.Recorded != 4 {
+		t.Errorf("stats %+v, want 4 recorded, 1 not kept", st)
+	}
+}

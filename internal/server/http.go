@@ -112,7 +112,8 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		metric("parley_session_history_recorded_total", "counter", "Session-message history entries written.", hs.Recorded)
 		metric("parley_session_history_dropped_total", "counter", "Session messages not recorded because the history queue was full.", hs.Dropped)
 		metric("parley_session_history_unresolved_total", "counter", "Session messages not recorded because the peer stayed unknown.", hs.Unresolved)
-		metric("parley_session_history_skipped_total", "counter", "Relayed SENDs not recorded: chunked, over the size bound or empty.", hs.Skipped)
+		metric("parley_session_history_skipped_total", "counter", "Relayed session messages not recorded: aborted, empty or of unknown size.", hs.Skipped)
+		metric("parley_session_history_not_kept_total", "counter", "Session messages recorded without their body (over the size bound).", hs.NotKept)
 		metric("parley_session_history_failed_total", "counter", "Session-message history entries the store refused.", hs.Failed)
 	}
 	if s.cpim != nil {
