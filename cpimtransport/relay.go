@@ -44,6 +44,14 @@ type RelayConfig struct {
 	AddressBindDelay time.Duration
 	// Logger; nil discards the log.
 	Logger *slog.Logger
+	// OnMessage, if set, is called for every message the relay forwards
+	// or queues for its destination (not for unmatched or dropped ones),
+	// after it has been handed on. It runs on the reading connection's
+	// goroutine: it must not block (copy what you keep).
+	OnMessage func(RelayMessage)
+	// ObserveMaxBody bounds RelayMessage.Body; 0 means
+	// DefaultObserveMaxBody, negative never passes bodies.
+	ObserveMaxBody int
 }
 
 // RelayStats counts what a Relay did.
@@ -101,6 +109,7 @@ type relayLeg struct {
 	since     int64     // connections accepted after this may be new for the leg
 	installed time.Time // when Install ran
 	timer     *time.Timer
+	party     string // the user behind the endpoint (InstallFor), or ""
 }
 
 // maxOffers bounds the RewriteOffer records waiting for their Install.
@@ -131,6 +140,9 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	}
 	if r.cfg.MaxQueued <= 0 {
 		r.cfg.MaxQueued = 256
+	}
+	if r.cfg.ObserveMaxBody == 0 {
+		r.cfg.ObserveMaxBody = DefaultObserveMaxBody
 	}
 	if r.cfg.AddressBindDelay == 0 {
 		r.cfg.AddressBindDelay = DefaultAddressBindDelay
@@ -275,6 +287,10 @@ func (r *Relay) RewriteOffer(offer *messagesdp.Media, proto string) (*messagesdp
 // the answerer's connection role toward the offerer and the offerer's
 // toward the answerer; when it is the active side it connects now.
 func (r *Relay) Install(ctx context.Context, offer, answer *messagesdp.Media) (*messagesdp.Media, *RelaySession, error) {
+	return r.install(ctx, offer, answer, Parties{})
+}
+
+func (r *Relay) install(ctx context.Context, offer, answer *messagesdp.Media, p Parties) (*messagesdp.Media, *RelaySession, error) {
 	if err := checkRemote(offer, []string{messagesdp.ProtoCPIMTCP, messagesdp.ProtoCPIMTLS}); err != nil {
 		return nil, nil, fmt.Errorf("offer: %w", err)
 	}
@@ -296,8 +312,8 @@ func (r *Relay) Install(ctx context.Context, offer, answer *messagesdp.Media) (*
 	// Toward the offerer the relay stands in for the answerer, and
 	// toward the answerer for the offerer.
 	now := time.Now()
-	rs.legs[0] = &relayLeg{uri: offer.URI, media: offer.Clone(), active: messagesdp.IsActive(answer, offer, false), rs: rs, installed: now}
-	rs.legs[1] = &relayLeg{uri: answer.URI, media: answer.Clone(), active: messagesdp.IsActive(offer, answer, true), rs: rs, installed: now}
+	rs.legs[0] = &relayLeg{uri: offer.URI, media: offer.Clone(), active: messagesdp.IsActive(answer, offer, false), rs: rs, installed: now, party: p.Offerer}
+	rs.legs[1] = &relayLeg{uri: answer.URI, media: answer.Clone(), active: messagesdp.IsActive(offer, answer, true), rs: rs, installed: now, party: p.Answerer}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -669,6 +685,10 @@ func isTLS(nc net.Conn) bool {
 // route forwards one message by its From and To (§7).
 func (c *rconn) route(frame, content []byte) {
 	r := c.r
+	var at time.Time
+	if r.cfg.OnMessage != nil {
+		at = time.Now()
+	}
 	m, err := cpim.Parse(content)
 	var from cpim.Address
 	var tos []cpim.Address
@@ -717,11 +737,18 @@ func (c *rconn) route(frame, content []byte) {
 			return
 		}
 		dst.queue = append(dst.queue, frame)
-		r.mu.Unlock()
-		r.forwarded.Add(1)
-		return
+	}
+	// The sender's leg is the one of the destination's session.
+	src := dst.rs.legs[0]
+	if src == dst {
+		src = dst.rs.legs[1]
 	}
 	r.mu.Unlock()
 	r.forwarded.Add(1)
-	out.push(frame)
+	if out != nil {
+		out.push(frame)
+	}
+	if r.cfg.OnMessage != nil {
+		r.observe(m, from.URI, tos[0].URI, src, dst, at)
+	}
 }
