@@ -1,13 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/cpim"
 	"github.com/parley-im/parley/cpimtransport"
+	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/session"
 	"github.com/parley-im/parley/sipua"
 )
@@ -74,4 +78,70 @@ func TestCPIMSessionThroughRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-bc.Done()
+}
+
+// sayNested sends text from → to over a CPIM transport session as a
+// nested message/cpim naming fromAOR and toAOR (docs/seed-choices.md §1:
+// the transport's own From/To are session tokens).
+func sayNested(t *testing.T, from, to *sipua.Call, fromAOR, toAOR, text string) {
+	t.Helper()
+	m := cpim.New()
+	if err := m.SetFrom(cpim.Address{URI: fromAOR}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddTo(cpim.Address{URI: toAOR}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetContent("text/plain", []byte(text)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := from.Session().Send(ctx, &session.Outgoing{ContentType: "message/cpim", Body: m.Bytes()}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got, err := to.Session().Receive(ctx)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if _, b := got.Content(); !bytes.Equal(b, m.Bytes()) {
+		t.Fatalf("Receive: %q", b)
+	}
+}
+
+// TestCPIMSessionHistory: the messages of a CPIM transport session
+// through the relay land in both users' history. The proxy names no
+// parties to the relay (sipserver calls Install), so the users come from
+// the nested CPIM From/To; a token's sender is the first one its messages
+// named (a later claim to be someone else does not change it), and a
+// name outside the server's accounts gets no history.
+func TestCPIMSessionHistory(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.CPIMRelay = "127.0.0.1:0"
+	s := startServer(t, cfg, "alice", "bob")
+	ac, bc := sessionCall(t, s.sipAddr("tcp"), "alice", "bob", cpimEndpoint(t), cpimEndpoint(t))
+	if r := ac.Session().Remote(); r.Proto != "cpim/tcp" || net.JoinHostPort(r.Address, strconv.Itoa(r.Port)) != s.Addrs().CPIMRelay {
+		t.Fatalf("caller's remote media %s %s:%d, want the relay", r.Proto, r.Address, r.Port)
+	}
+	alice, bob := aorT("alice"), aorT("bob")
+	sayNested(t, ac, bc, alice, bob, "alice 1") // bob's token is learned from his reply
+	sayNested(t, bc, ac, bob, alice, "bob 1")
+	sayNested(t, ac, bc, bob, alice, "alice 2") // claims to be bob: still alice's
+	sayNested(t, bc, ac, bob, aorT("nobody"), "bob 2")
+	check := func(owner string, want []histLine) {
+		t.Helper()
+		if got := sessionHistoryOf(t, s.Store(), aorT(owner), len(want)); !slices.Equal(got, want) {
+			t.Errorf("%s's session history:\n got %v\nwant %v", owner, got, want)
+		}
+	}
+	check("alice", []histLine{{bob, store.Outgoing, "alice 1"}, {bob, store.Incoming, "bob 1"},
+		{bob, store.Outgoing, "alice 2"}, {bob, store.Incoming, "bob 2"}})
+	check("bob", []histLine{{alice, store.Incoming, "alice 1"}, {alice, store.Outgoing, "bob 1"},
+		{alice, store.Incoming, "alice 2"}, {alice, store.Outgoing, "bob 2"}})
+	if hs, err := s.Store().History(t.Context(), aorT("nobody"), "", store.Cursor{}, 10); err != nil || len(hs) != 0 {
+		t.Errorf("nobody's history: %v %v", hs, err)
+	}
+	if st := s.HistoryStats(); st.Recorded != 8 || st.Unresolved != 0 || st.Dropped != 0 {
+		t.Errorf("stats %+v, want 8 recorded", st)
+	}
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/cpim"
+	"github.com/parley-im/parley/cpimtransport"
 	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/msrp"
 	"github.com/parley-im/parley/msrp/relay"
@@ -72,11 +75,16 @@ type HistoryStats struct {
 type historyEvent struct {
 	from, to     string // AORs of the relay's AUTH users, "" if not ours
 	fromEP, toEP string // endpoint URI keys
-	msgID, ctype string
-	body         []byte
-	t            time.Time
-	deadline     time.Time
-	resolved     [2]bool // outgoing (sender's) and incoming copies done
+	// A CPIM transport message (observeCPIM): from and to are the parties
+	// the proxy named ("" if none); claimFrom, claimTo the nested CPIM
+	// From and To; the endpoint keys are the a=uri tokens.
+	transport          bool
+	claimFrom, claimTo string
+	msgID, ctype       string
+	body               []byte
+	t                  time.Time
+	deadline           time.Time
+	resolved           [2]bool // outgoing (sender's) and incoming copies done
 }
 
 type sessionHistory struct {
@@ -92,9 +100,14 @@ type sessionHistory struct {
 
 	recorded, dropped, unresolved, skipped, failed, notKept atomic.Uint64
 
+	// domains are the server's; an owner named by a CPIM transport
+	// message must be an account of one of them (localUser).
+	domains []string
+
 	// Writer-goroutine state.
 	owners  map[string]string // endpoint key → AOR
 	pending []*historyEvent
+	locals  map[string]localUser
 
 	stopOnce sync.Once
 }
@@ -102,10 +115,12 @@ type sessionHistory struct {
 func newSessionHistory(st store.Store, domain string, optOut func(string) bool, log *slog.Logger) *sessionHistory {
 	h := &sessionHistory{
 		st: st, domain: domain, optOut: optOut, log: log,
-		q:      make(chan *historyEvent, historyQueue),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		owners: make(map[string]string),
+		q:       make(chan *historyEvent, historyQueue),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		owners:  make(map[string]string),
+		locals:  make(map[string]localUser),
+		domains: []string{strings.ToLower(domain)},
 	}
 	go h.run()
 	return h
@@ -219,6 +234,11 @@ func (h *sessionHistory) run() {
 
 // handle learns the endpoint owners e tells of, then records it.
 func (h *sessionHistory) handle(ctx context.Context, e *historyEvent) {
+	if e.transport && e.from == "" {
+		// The sender of a session token is the first one its messages
+		// named: a later claim does not change it.
+		e.from = first(h.owner(ctx, e.fromEP, true), e.claimFrom)
+	}
 	h.learn(ctx, e.fromEP, e.from)
 	h.learn(ctx, e.toEP, e.to)
 	if !h.record(ctx, e, true) {
@@ -311,9 +331,31 @@ func (h *sessionHistory) record(ctx context.Context, e *historyEvent, lookStore 
 			}
 		}
 	}
+	if e.transport {
+		cpimFrom, cpimTo = e.claimFrom, e.claimTo
+	}
 	done := true
+	// The recipient of a CPIM transport message with no party named by
+	// the proxy: the owner its token's own messages named, once it spoke.
+	to := e.to
+	if e.transport && to == "" && !e.resolved[1] {
+		if to = h.owner(ctx, e.toEP, lookStore); to == "" {
+			done = false
+		}
+	}
 	copyOf := func(i int, owner string, dir store.Direction, peer func() string) {
-		if e.resolved[i] || owner == "" {
+		if e.resolved[i] {
+			return
+		}
+		if owner == "" {
+			// No copy, unless it is the recipient of a CPIM transport
+			// message still to be learned (done is false then).
+			if !e.transport || i == 0 || e.to != "" {
+				e.resolved[i] = true
+			}
+			return
+		}
+		if e.transport && !h.localUser(ctx, owner) {
 			e.resolved[i] = true
 			return
 		}
@@ -340,9 +382,75 @@ func (h *sessionHistory) record(ctx context.Context, e *historyEvent, lookStore 
 	}
 	// The peer: the relay's own client (authenticated), else what the
 	// CPIM header says, else the learned owner of the peer's endpoint.
-	copyOf(0, e.from, store.Outgoing, func() string { return first(e.to, cpimTo, h.owner(ctx, e.toEP, lookStore)) })
-	copyOf(1, e.to, store.Incoming, func() string { return first(e.from, cpimFrom, h.owner(ctx, e.fromEP, lookStore)) })
-	return done
+	copyOf(0, e.from, store.Outgoing, func() string { return first(to, cpimTo, h.owner(ctx, e.toEP, lookStore)) })
+	copyOf(1, to, store.Incoming, func() string { return first(e.from, cpimFrom, h.owner(ctx, e.fromEP, lookStore)) })
+	return done && e.resolved[0] && e.resolved[1]
+}
+
+// observeCPIM is cpimtransport.RelayConfig.OnMessage: a message of a CPIM
+// transport session (seed draft §7). Delivery reports are not recorded.
+func (h *sessionHistory) observeCPIM(ev cpimtransport.RelayMessage) {
+	if h.closed.Load() {
+		return
+	}
+	if ev.Size == 0 || strings.EqualFold(baseType(ev.ContentType), cpimtransport.TypeDeliveryStatus) {
+		h.skipped.Add(1)
+		return
+	}
+	ctype, body := ev.ContentType, ev.Body
+	if body == nil {
+		ctype, body = notKept(ev.ContentType, ev.Size)
+		h.notKept.Add(1)
+	} else {
+		body = append([]byte(nil), body...)
+	}
+	e := &historyEvent{transport: true, from: aorOfURI(ev.Sender), to: aorOfURI(ev.Recipient),
+		claimFrom: aorOfURI(ev.InnerFrom), claimTo: aorOfURI(ev.InnerTo),
+		fromEP: "cpim-uri:" + ev.From, toEP: "cpim-uri:" + ev.To, ctype: ctype, body: body, t: ev.Time}
+	if ev.MsgID != "" {
+		// MsgID counts per session (§5): the sender's token makes it unique.
+		e.msgID = "cpim:" + ev.From + "#" + ev.MsgID
+	}
+	if e.t.IsZero() {
+		e.t = time.Now()
+	}
+	e.deadline = time.Now().Add(historyResolveWait)
+	select {
+	case h.q <- e:
+	default:
+		h.dropped.Add(1)
+	}
+}
+
+type localUser struct {
+	ok bool
+	at time.Time
+}
+
+const localUserTTL = time.Minute
+
+// localUser reports whether aor is an account of the server's (cached
+// for localUserTTL): the owners of CPIM transport entries come from what
+// the proxy or the messages say, not from an authentication of the relay.
+func (h *sessionHistory) localUser(ctx context.Context, aor string) bool {
+	if l, ok := h.locals[aor]; ok && time.Since(l.at) < localUserTTL {
+		return l.ok
+	}
+	user, host, ok := strings.Cut(strings.TrimPrefix(aor, "sip:"), "@")
+	if !ok || !slices.Contains(h.domains, host) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, historyStoreTimeout)
+	defer cancel()
+	_, err := h.st.Account(ctx, host, user)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return false // not cached: the store may answer next time
+	}
+	if len(h.locals) >= historyEndpoints {
+		clear(h.locals)
+	}
+	h.locals[aor] = localUser{ok: err == nil, at: time.Now()}
+	return err == nil
 }
 
 // NotKeptAccessType is the access-type of the message/external-body

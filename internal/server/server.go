@@ -200,8 +200,26 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 	}
 	s.log.Info("store open", "backend", s.st.Backend(), "dsn", redact(cfg.DSN))
 
-	if cfg.CPIMRelay != "" && cfg.CPIMRelay != "off" {
-		s.cpim, err = cpimtransport.NewRelay(cpimtransport.RelayConfig{Logger: s.log.With("component", "cpim-relay")})
+	opt := map[string]bool{}
+	for _, a := range cfg.HistoryOptOut {
+		opt[a] = true
+	}
+	relayTLS := cfg.MSRPRelayTLS != "" && cfg.MSRPRelayTLS != "off"
+	cpimRelay := cfg.CPIMRelay != "" && cfg.CPIMRelay != "off"
+	if cfg.History && (relayTLS || cpimRelay || cfg.MSRPRelay != "" && cfg.MSRPRelay != "off") {
+		s.hist = newSessionHistory(s.st, cfg.Domains[0], func(aor string) bool { return opt[aor] }, s.log.With("component", "history"))
+		s.hist.domains = nil
+		for _, d := range cfg.Domains {
+			s.hist.domains = append(s.hist.domains, strings.ToLower(d))
+		}
+	}
+
+	if cpimRelay {
+		rc := cpimtransport.RelayConfig{Logger: s.log.With("component", "cpim-relay")}
+		if s.hist != nil {
+			rc.OnMessage = s.hist.observeCPIM
+		}
+		s.cpim, err = cpimtransport.NewRelay(rc)
 		if err != nil {
 			return nil, err
 		}
@@ -212,11 +230,6 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		s.addrs.CPIMRelay = l.Addr().String()
 	}
 
-	opt := map[string]bool{}
-	for _, a := range cfg.HistoryOptOut {
-		opt[a] = true
-	}
-	relayTLS := cfg.MSRPRelayTLS != "" && cfg.MSRPRelayTLS != "off"
 	var tlsConf *tls.Config
 	for _, l := range cfg.SIP {
 		if l.Transport == "tls" || relayTLS {
@@ -260,9 +273,6 @@ func New(ctx context.Context, cfg Config) (s *Server, err error) {
 		}
 	}
 
-	if cfg.History && (relayTLS || cfg.MSRPRelay != "" && cfg.MSRPRelay != "off") {
-		s.hist = newSessionHistory(s.st, cfg.Domains[0], func(aor string) bool { return opt[aor] }, s.log.With("component", "history"))
-	}
 	if cfg.MSRPRelay != "" && cfg.MSRPRelay != "off" {
 		if s.msrp, s.addrs.MSRPRelay, err = s.startRelay(cfg.MSRPRelay, nil); err != nil {
 			return nil, err
@@ -413,11 +423,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if s.hist != nil {
-		s.hist.close(ctx) // after the relays: nothing more comes in
-	}
 	if s.cpim != nil {
 		s.cpim.Close()
+	}
+	if s.hist != nil {
+		s.hist.close(ctx) // after the relays: nothing more comes in
 	}
 	s.wg.Wait()
 	if s.st != nil {
