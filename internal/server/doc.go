@@ -33,12 +33,39 @@
 // localhost, 127.0.0.1, ::1, the domains and Config.Host), with a warning
 // in the log.
 //
-// With Config.History, the session messages the MSRP relays forward are
-// recorded too (store.SessionMode), in their local parties' history: see
-// history.go for how the parties are identified (the relays' AUTH users,
-// CPIM From/To, endpoint owners shared between nodes through the store)
-// and the bounded queue that keeps the relays from ever waiting for the
-// store; its counters are in /metrics (parley_session_history_*).
+// # History
+//
+// With Config.History, pager messages are recorded, and so are the
+// session messages (store.SessionMode) the MSRP relays and the CPIM
+// session relay forward, in their local parties' history
+// (Config.HistoryOptOut excepted), readable with `parley history`:
+//
+//   - MSRP: every message once its last chunk is read, chunked ones too;
+//     the body when the message is at most 64 KiB (assembled from its
+//     chunks by the relay, relay.Config.ObserveMaxBody), else an entry
+//     without body: message/external-body; access-type=x-parley-not-kept;
+//     size=N, whose body names the message's own Content-Type (the store
+//     has no size column). The parties are the relays' AUTH users, the
+//     CPIM From/To of a message/cpim body, or endpoint owners shared
+//     between nodes through the store.
+//   - CPIM transport (seed draft): every message the relay forwards, with
+//     the same 64 KiB bound. Its transport From/To are session tokens, so
+//     the users come from the parties the proxy names to the relay
+//     (cpimtransport.Relay.InstallFor) or else from a nested message/cpim
+//     From/To; the first name a token's messages give stays its sender,
+//     and an owner must be an account of the server. sipserver calls
+//     Install today, so only nested-CPIM messages (what a client sends to
+//     name its users) are attributed.
+//
+// Not recorded: aborted MSRP messages ('#'), empty ones, those whose
+// last chunk the relay did not see (connection lost; nothing for
+// relay.Config.ObserveTimeout, 2 minutes; evicted beyond 16 in assembly
+// on one connection), messages whose peer stays unknown for 3 s (plain
+// CPIM transport content without nested CPIM; MSRP with a far side on no
+// relay of ours and no CPIM), CPIM delivery reports, messages with
+// neither party local, and anything the bounded queue had to drop
+// (history.go; the relays never wait for the store). Counters are in
+// /metrics (parley_session_history_*).
 //
 // The SIP limits of package sipserver are settable: Config.SIPIdleTimeout
 // and SIPMaxConnsPerIP (stream connections), SIPMaxAuthFailures and
@@ -54,7 +81,7 @@
 //
 // MSRP over WebSocket, the relay's session map in the store for relays
 // on several nodes (store.SessionStore only carries the endpoint owners
-// of the session history), history of chunked or large session messages
-// and of CPIM transport (cpimtransport) sessions, and reloading the
-// configuration without a restart.
+// of the session history), the bodies of session messages over 64 KiB in
+// the history, the proxy naming CPIM transport parties to the relay (see
+// History), and reloading the configuration without a restart.
 package server

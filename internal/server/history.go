@@ -162,7 +162,8 @@ func (h *sessionHistory) observe(ev relay.MessageEvent) {
 	if h.closed.Load() || ev.FromUser == "" && ev.ToUser == "" {
 		return
 	}
-	ctype, body := ev.ContentType, ev.Body
+	ctype := ev.ContentType
+	var body []byte
 	switch {
 	case ev.Aborted || ev.Size == 0 || ev.Body == nil && ev.Size < 0 || ev.Body != nil && len(ev.Body) == 0:
 		h.skipped.Add(1)

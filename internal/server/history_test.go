@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/cpim"
+	"github.com/parley-im/parley/cpimtransport"
 	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/msrp"
 	"github.com/parley-im/parley/msrp/relay"
@@ -325,5 +326,54 @@ func TestSessionHistoryChunked(t *testing.T) {
 	}
 	if st := s.HistoryStats(); st.NotKept != 1 || st.Recorded != 4 {
 		t.Errorf("stats %+v, want 4 recorded, 1 not kept", st)
+	}
+}
+
+// TestCPIMTransportHistoryParties: CPIM transport messages whose parties
+// the proxy named (cpimtransport.InstallFor) are recorded under those,
+// whatever the content says; a message over the relay's bound is kept
+// as its size; delivery reports and parties without an account are not
+// recorded.
+func TestCPIMTransportHistoryParties(t *testing.T) {
+	st, err := store.Open(t.Context(), "file:"+t.TempDir()+"/h.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, u := range []string{"alice", "bob"} {
+		if err := st.AddAccount(t.Context(), store.Account{Domain: domain, User: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := newSessionHistory(st, domain, nil, testLogger())
+	alice, bob := aorT("alice"), aorT("bob")
+	at := time.Now()
+	h.observeCPIM(cpimtransport.RelayMessage{From: "tokA", To: "tokB", Sender: alice, Recipient: bob, MsgID: "1",
+		ContentType: "text/plain", Body: []byte("hi"), Size: 2, Time: at})
+	h.observeCPIM(cpimtransport.RelayMessage{From: "tokB", To: "tokA", Sender: bob, Recipient: alice, MsgID: "1",
+		ContentType: "text/plain", Size: 1 << 20, Time: at.Add(time.Millisecond)})
+	h.observeCPIM(cpimtransport.RelayMessage{From: "tokB", To: "tokA", Sender: bob, Recipient: alice, MsgID: "2",
+		ContentType: cpimtransport.TypeDeliveryStatus, Body: []byte("x"), Size: 1})
+	h.observeCPIM(cpimtransport.RelayMessage{From: "tokC", To: "tokA", Sender: aorT("mallory"), Recipient: alice, MsgID: "1",
+		ContentType: "text/plain", Body: []byte("from a stranger"), Size: 15, Time: at.Add(2 * time.Millisecond)})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	h.close(ctx)
+	hs, err := st.History(t.Context(), alice, "", store.Cursor{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Reverse(hs)
+	ct, body := notKept("text/plain", 1<<20)
+	if len(hs) != 3 || hs[0].Peer != bob || hs[0].Direction != store.Outgoing || string(hs[0].Body) != "hi" ||
+		hs[1].Peer != bob || hs[1].Direction != store.Incoming || hs[1].ContentType != ct || string(hs[1].Body) != string(body) ||
+		hs[2].Peer != aorT("mallory") || string(hs[2].Body) != "from a stranger" {
+		t.Fatalf("alice's history %+v", hs)
+	}
+	if hs, _ := st.History(t.Context(), aorT("mallory"), "", store.Cursor{}, 10); len(hs) != 0 {
+		t.Fatalf("mallory (no account) has history %+v", hs)
+	}
+	if s := h.Stats(); s.Recorded != 5 || s.Skipped != 1 || s.NotKept != 1 {
+		t.Fatalf("stats %+v", s)
 	}
 }

@@ -100,9 +100,9 @@ type Config struct {
 	// shares.
 	Node, ClusterSecret string
 	// History records pager messages, and the session messages the MSRP
-	// relays forward (see history.go: whole one-chunk messages, with the
-	// peer from the relay's clients, CPIM From/To or the endpoint owners
-	// learned); HistoryOptOut lists AORs that are not recorded.
+	// relays and the CPIM relay forward (see the package doc, History, and
+	// history.go: bodies up to 64 KiB, larger messages by size only);
+	// HistoryOptOut lists AORs that are not recorded.
 	History       bool
 	HistoryOptOut []string
 	// Algorithms are the digest algorithms challenged, preferred first;
