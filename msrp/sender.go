@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -477,27 +478,54 @@ func (w *sockWriter) Flush() error {
 	return err
 }
 
-// send writes a then b to the socket, in one writev when both are given.
+// writeProgress is the least a peer must take off the socket per
+// transaction timeout: each write of up to this much gets the whole
+// timeout, as when every write was at most a bufio buffer of 64 KiB, so
+// that larger writes neither fail a slow but steady peer nor let one that
+// trickles a few octets hold the connection.
+const writeProgress = 64 << 10
+
+// send writes a then b to the socket: on TCP in one writev, given a new
+// deadline whenever the last one passed with writeProgress octets taken;
+// on other connections (TLS, whose state a timed-out write corrupts; a
+// net.Pipe) in writes of at most writeProgress octets, each with its own
+// deadline.
 func (w *sockWriter) send(a, b []byte) error {
 	c := w.c
-	now := time.Now()
-	_ = c.nc.SetWriteDeadline(now.Add(c.ep.txTimeout))
-	var n int64
 	var err error
-	switch {
-	case len(a) == 0 || len(b) == 0:
-		if len(a) == 0 {
-			a = b
-		}
-		var k int
-		k, err = c.nc.Write(a)
-		n = int64(k)
-	default:
+	if _, ok := c.nc.(*net.TCPConn); ok {
 		w.vec = [2][]byte{a, b}
 		w.bufs = w.vec[:]
-		n, err = w.bufs.WriteTo(c.nc)
+		for len(w.bufs) > 0 {
+			now := time.Now()
+			_ = c.nc.SetWriteDeadline(now.Add(c.ep.txTimeout))
+			var n int64
+			n, err = w.bufs.WriteTo(c.nc)
+			w.wrote(now, n)
+			if err == nil || n < writeProgress || !errors.Is(err, os.ErrDeadlineExceeded) {
+				break
+			}
+			err = nil
+		}
 		w.vec, w.bufs = [2][]byte{}, nil
+		return err
 	}
+	for _, p := range [2][]byte{a, b} {
+		for len(p) > 0 && err == nil {
+			now := time.Now()
+			_ = c.nc.SetWriteDeadline(now.Add(c.ep.txTimeout))
+			var n int
+			n, err = c.nc.Write(p[:min(len(p), writeProgress)])
+			w.wrote(now, int64(n))
+			p = p[n:]
+		}
+	}
+	return err
+}
+
+// wrote accounts for n octets written by a write started at now.
+func (w *sockWriter) wrote(now time.Time, n int64) {
+	c := w.c
 	c.lastSend.Store(now.UnixNano())
 	c.sockOff += n
 	// Start the timers of requests whose last byte is now on the socket.
@@ -511,7 +539,6 @@ func (w *sockWriter) send(a, b []byte) error {
 	if c.hookHead == len(c.flushHooks) {
 		c.flushHooks, c.hookHead = c.flushHooks[:0], 0
 	}
-	return err
 }
 
 // flushHook starts t's timer once the socket has taken off octets in all.
