@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/parley-im/parley/messagesdp"
 	"github.com/parley-im/parley/session"
 )
 
@@ -531,7 +532,23 @@ func (in *Incoming) answer(ctx context.Context, code int) (*Call, error) {
 	return r.call, r.err
 }
 
+// answerErrorCode is the final response to an INVITE or re-INVITE whose
+// offer could not be answered: 400 for an offer that is not a well-formed
+// SDP (RFC 3261 §21.4.1: the request is malformed), 488 for one that is
+// well-formed but unacceptable (RFC 4975 §8.6, RFC 3261 §21.4.26), 500 for
+// our own failures.
+func answerErrorCode(err error) int {
+	switch {
+	case errors.Is(err, messagesdp.ErrSyntax):
+		return 400
+	case errors.Is(err, session.ErrNotAcceptable):
+		return 488
+	}
+	return 500
+}
+
 var reasons = map[int]string{
+	400: "Bad Request",
 	480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated",
 	488: "Not Acceptable Here", 500: "Server Internal Error", 600: "Busy Everywhere",
 	603: "Decline", 606: "Not Acceptable", 404: "Not Found", 403: "Forbidden", 415: "Unsupported Media Type",
@@ -607,10 +624,7 @@ func (ua *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ans, err := ua.media.Answer(actx, req.Body(), ua.sessionOptions(ua.aor.String(), c.remote.URI, nil))
 	cancel()
 	if err != nil {
-		code := 500
-		if errors.Is(err, session.ErrNotAcceptable) {
-			code = 488 // RFC 4975 §8.6, RFC 3261 §21.4.26
-		}
+		code := answerErrorCode(err)
 		ua.log.Info("rejecting INVITE", "from", c.remote.URI, "code", code, "err", err)
 		dlg.Respond(code, reasonFor(code), nil)
 		return
@@ -876,10 +890,7 @@ func (c *Call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer cancel()
 	ans, err := ua.media.Answer(actx, body, ua.sessionOptions(ua.aor.String(), c.remote.URI, nil))
 	if err != nil {
-		code := 500
-		if errors.Is(err, session.ErrNotAcceptable) {
-			code = 488
-		}
+		code := answerErrorCode(err)
 		ua.respond(tx, req, code, reasonFor(code))
 		return
 	}

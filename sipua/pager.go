@@ -325,6 +325,15 @@ func (ua *UA) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		ua.respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", strings.Join(ua.acceptTyp, ", ")))
 		return
 	}
+	if len(req.Body()) > 0 && isCPIM(ct) {
+		// RFC 3862 §3 (and package cpim's contract): a message/cpim body
+		// that does not parse is malformed; answer 400 rather than hand
+		// the application a body whose sender identity it cannot read.
+		if _, err := cpim.Parse(req.Body()); err != nil {
+			ua.respond(tx, req, 400, "Bad Request", sip.NewHeader("Warning", `399 parley "malformed message/cpim body"`))
+			return
+		}
+	}
 	if ua.cfg.OnMessage == nil {
 		ua.respond(tx, req, 480, "Temporarily Unavailable")
 		return
@@ -341,6 +350,12 @@ func (ua *UA) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		Received:    time.Now(),
 	})
 	ua.respond(tx, req, 200, "OK")
+}
+
+// isCPIM reports whether a Content-Type (parameters ignored) is message/cpim.
+func isCPIM(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "message/cpim"
 }
 
 // typeAccepted matches a Content-Type (parameters ignored) against a list
