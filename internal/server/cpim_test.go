@@ -109,12 +109,30 @@ func sayNested(t *testing.T, from, to *sipua.Call, fromAOR, toAOR, text string) 
 	}
 }
 
+// sayPlain sends text as text/plain (no nested CPIM) from one call's
+// session and receives it on the other's.
+func sayPlain(t *testing.T, from, to *sipua.Call, text string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := from.Session().Send(ctx, &session.Outgoing{ContentType: "text/plain", Body: []byte(text)}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got, err := to.Session().Receive(ctx)
+	if err != nil {
+		t.Fatalf("Receive: %v", err)
+	}
+	if _, b := got.Content(); string(b) != text {
+		t.Fatalf("Receive: %q", b)
+	}
+}
+
 // TestCPIMSessionHistory: the messages of a CPIM transport session
-// through the relay land in both users' history. The proxy names no
-// parties to the relay (sipserver calls Install), so the users come from
-// the nested CPIM From/To; a token's sender is the first one its messages
-// named (a later claim to be someone else does not change it), and a
-// name outside the server's accounts gets no history.
+// through the relay land in both users' history. The proxy names the
+// parties to the relay (sipserver calls InstallFor with the INVITE's From
+// and To), so a plain-text message is recorded even before the callee has
+// spoken, and what the nested CPIM From/To claim (another sender, a
+// recipient outside the server's accounts) does not move an entry.
 func TestCPIMSessionHistory(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.CPIMRelay = "127.0.0.1:0"
@@ -124,7 +142,8 @@ func TestCPIMSessionHistory(t *testing.T) {
 		t.Fatalf("caller's remote media %s %s:%d, want the relay", r.Proto, r.Address, r.Port)
 	}
 	alice, bob := aorT("alice"), aorT("bob")
-	sayNested(t, ac, bc, alice, bob, "alice 1") // bob's token is learned from his reply
+	sayPlain(t, ac, bc, "alice 0") // no nested CPIM, bob has not spoken yet
+	sayNested(t, ac, bc, alice, bob, "alice 1")
 	sayNested(t, bc, ac, bob, alice, "bob 1")
 	sayNested(t, ac, bc, bob, alice, "alice 2") // claims to be bob: still alice's
 	sayNested(t, bc, ac, bob, aorT("nobody"), "bob 2")
@@ -134,14 +153,14 @@ func TestCPIMSessionHistory(t *testing.T) {
 			t.Errorf("%s's session history:\n got %v\nwant %v", owner, got, want)
 		}
 	}
-	check("alice", []histLine{{bob, store.Outgoing, "alice 1"}, {bob, store.Incoming, "bob 1"},
+	check("alice", []histLine{{bob, store.Outgoing, "alice 0"}, {bob, store.Outgoing, "alice 1"}, {bob, store.Incoming, "bob 1"},
 		{bob, store.Outgoing, "alice 2"}, {bob, store.Incoming, "bob 2"}})
-	check("bob", []histLine{{alice, store.Incoming, "alice 1"}, {alice, store.Outgoing, "bob 1"},
+	check("bob", []histLine{{alice, store.Incoming, "alice 0"}, {alice, store.Incoming, "alice 1"}, {alice, store.Outgoing, "bob 1"},
 		{alice, store.Incoming, "alice 2"}, {alice, store.Outgoing, "bob 2"}})
 	if hs, err := s.Store().History(t.Context(), aorT("nobody"), "", store.Cursor{}, 10); err != nil || len(hs) != 0 {
 		t.Errorf("nobody's history: %v %v", hs, err)
 	}
-	if st := s.HistoryStats(); st.Recorded != 8 || st.Unresolved != 0 || st.Dropped != 0 {
-		t.Errorf("stats %+v, want 8 recorded", st)
+	if st := s.HistoryStats(); st.Recorded != 10 || st.Unresolved != 0 || st.Dropped != 0 {
+		t.Errorf("stats %+v, want 10 recorded", st)
 	}
 }

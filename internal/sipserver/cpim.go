@@ -44,9 +44,12 @@ func (s *Server) rewriteOffer(req *sip.Request) (*messagesdp.Description, []byte
 	return orig, d.Marshal()
 }
 
-// installCPIM installs the relayed sessions of a 2xx answer and returns
-// the response with its SDP rewritten to point at the relay.
-func (s *Server) installCPIM(ctx context.Context, offer *messagesdp.Description, res *sip.Response) *sip.Response {
+// installCPIM installs the relayed sessions of a 2xx answer to req and
+// returns the response with its SDP rewritten to point at the relay. The
+// relay learns the session's parties from the INVITE's From and To (a
+// From of ours was authenticated by the proxy, 407), so that history is
+// recorded for the right users whatever the session's messages claim.
+func (s *Server) installCPIM(ctx context.Context, req *sip.Request, offer *messagesdp.Description, res *sip.Response) *sip.Response {
 	ans, err := messagesdp.Parse(res.Body())
 	if err != nil {
 		return res
@@ -60,7 +63,7 @@ func (s *Server) installCPIM(ctx context.Context, offer *messagesdp.Description,
 		if st.Media == nil || !messagesdp.IsCPIM(st.Media.Proto) || st.Media.Port == 0 || i >= len(offer.Streams) || offer.Streams[i].Media == nil {
 			continue
 		}
-		m, rs, err := s.cfg.CPIMRelay.Install(ctx, offer.Streams[i].Media, st.Media)
+		m, rs, err := s.cfg.CPIMRelay.InstallFor(ctx, offer.Streams[i].Media, st.Media, parties(req))
 		if err != nil {
 			s.log.Warn("cpim relay: cannot install session", "call_id", callID, "err", err)
 			continue
@@ -77,6 +80,18 @@ func (s *Server) installCPIM(ctx context.Context, offer *messagesdp.Description,
 	out := res.Clone()
 	out.SetBody(ans.Marshal())
 	return out
+}
+
+// parties names the users of an INVITE's sessions: From and To AORs.
+func parties(req *sip.Request) cpimtransport.Parties {
+	var p cpimtransport.Parties
+	if f := req.From(); f != nil && f.Address.User != "" {
+		p.Offerer = aorOf(f.Address)
+	}
+	if t := req.To(); t != nil && t.Address.User != "" {
+		p.Answerer = aorOf(t.Address)
+	}
+	return p
 }
 
 // endCPIM removes the relayed sessions of a dialog (its BYE).

@@ -592,7 +592,7 @@ func (s *Server) proxyInvite(req *sip.Request, tx sip.ServerTransaction, ts []ta
 				mu.Unlock()
 				cancelOthers(r.b)
 				if offer != nil {
-					res = s.installCPIM(ctx, offer, res)
+					res = s.installCPIM(ctx, req, offer, res)
 				}
 				if newDialog {
 					s.metrics.Sessions.Add(1)
