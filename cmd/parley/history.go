@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/parley-im/parley/internal/server"
 	"github.com/parley-im/parley/internal/store"
 )
 
@@ -72,7 +74,9 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 			mode = "session"
 		}
 		body := string(h.Body)
-		if !utf8.ValidString(body) {
+		if size, ctype, ok := notKeptEntry(h.ContentType, h.Body); ok {
+			body = fmt.Sprintf("(%s bytes of %s, not kept)", size, ctype)
+		} else if !utf8.ValidString(body) {
 			body = fmt.Sprintf("(%d bytes of %s)", len(h.Body), h.ContentType)
 		}
 		if *asJSON {
@@ -83,6 +87,26 @@ func runHistory(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "%s %-9s %s %s %s\n", h.Time.Local().Format("2006-01-02 15:04:05"), "["+mode+"]", arrow, h.Peer, strings.ReplaceAll(body, "\n", "\n    "))
 	}
 	return nil
+}
+
+// notKeptEntry recognises the entries the server records for session
+// messages whose body it did not keep (too large): a message/external-body
+// with access-type server.NotKeptAccessType and the message's size, whose
+// body names the message's own type (RFC 2046 §5.2.3).
+func notKeptEntry(contentType string, body []byte) (size, ctype string, ok bool) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != "message/external-body" || params["access-type"] != server.NotKeptAccessType {
+		return "", "", false
+	}
+	ctype = "unknown type"
+	if v, ok := strings.CutPrefix(string(body), "Content-Type: "); ok {
+		ctype, _, _ = strings.Cut(v, "\r\n")
+	}
+	size = params["size"]
+	if size == "" {
+		size = "?"
+	}
+	return size, ctype, true
 }
 
 // aorArg turns "alice", "alice@d" or "sip:alice@d" into "sip:alice@d".

@@ -8,12 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/server"
 	"github.com/parley-im/parley/internal/store"
 )
 
 // TestHistoryText: `parley history` prints pager and session entries of
 // both directions, oldest first, with the mode marked, multi-line bodies
-// indented and binary bodies described; --peer filters; --json carries
+// indented, binary bodies and bodies the server did not keep described; --peer filters; --json carries
 // the same entries with their mode.
 func TestHistoryText(t *testing.T) {
 	dir := t.TempDir()
@@ -28,6 +29,8 @@ func TestHistoryText(t *testing.T) {
 		{Peer: bob, Direction: store.Incoming, Mode: store.SessionMode, ContentType: "text/plain", Body: []byte("session reply\nsecond line")},
 		{Peer: carol, Direction: store.Incoming, Mode: store.PagerMode, ContentType: "text/plain", Body: []byte("from carol")},
 		{Peer: bob, Direction: store.Outgoing, Mode: store.SessionMode, ContentType: "application/octet-stream", Body: []byte{0xff, 0xfe, 0x00}},
+		{Peer: bob, Direction: store.Incoming, Mode: store.SessionMode, ContentType: "message/external-body; access-type=" + server.NotKeptAccessType + "; size=1048576",
+			Body: []byte("Content-Type: image/png\r\n\r\n")},
 	} {
 		h.Owner, h.Time = alice, t0.Add(time.Duration(i)*time.Minute)
 		if _, err := st.AppendHistory(context.Background(), h); err != nil {
@@ -55,10 +58,11 @@ func TestHistoryText(t *testing.T) {
 		{"all", []string{"alice"}, ts(0) + " [pager]   -> sip:bob@localhost pager hello\n" +
 			ts(1) + " [session] <- sip:bob@localhost session reply\n    second line\n" +
 			ts(2) + " [pager]   <- sip:carol@localhost from carol\n" +
-			ts(3) + " [session] -> sip:bob@localhost (3 bytes of application/octet-stream)\n"},
+			ts(3) + " [session] -> sip:bob@localhost (3 bytes of application/octet-stream)\n" +
+			ts(4) + " [session] <- sip:bob@localhost (1048576 bytes of image/png, not kept)\n"},
 		{"peer", []string{"alice", "--peer", "carol"}, ts(2) + " [pager]   <- sip:carol@localhost from carol\n"},
-		{"limit keeps the newest", []string{"sip:alice@localhost", "--limit", "2"}, ts(2) + " [pager]   <- sip:carol@localhost from carol\n" +
-			ts(3) + " [session] -> sip:bob@localhost (3 bytes of application/octet-stream)\n"},
+		{"limit keeps the newest", []string{"sip:alice@localhost", "--limit", "2"}, ts(3) + " [session] -> sip:bob@localhost (3 bytes of application/octet-stream)\n" +
+			ts(4) + " [session] <- sip:bob@localhost (1048576 bytes of image/png, not kept)\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if got := history(c.args...); got != c.want {
@@ -75,7 +79,7 @@ func TestHistoryText(t *testing.T) {
 		}
 		modes, dirs = append(modes, m.Mode), append(dirs, m.Direction)
 	}
-	if strings.Join(modes, ",") != "pager,session,pager,session" || strings.Join(dirs, ",") != "out,in,in,out" {
+	if strings.Join(modes, ",") != "pager,session,pager,session,session" || strings.Join(dirs, ",") != "out,in,in,out,in" {
 		t.Errorf("--json modes %v, directions %v", modes, dirs)
 	}
 
