@@ -1,15 +1,12 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -105,63 +102,6 @@ func TestClusterRelays(t *testing.T) {
 	}
 }
 
-// privatePostgres starts a PostgreSQL cluster of its own with
-// .ci/postgres.sh (the shared PARLEY_TEST_POSTGRES one must not be
-// restarted under other tests) and returns its DSN and a function running
-// postgres.sh restart, halt or start on it. Like postgresDSN, it skips
-// without PARLEY_TEST_POSTGRES outside CI and fails under CI=true.
-func privatePostgres(t *testing.T) (dsn string, ctl func(cmd string)) {
-	t.Helper()
-	testpeer.Postgres(t)
-	script, err := filepath.Abs("../../.ci/postgres.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_PG_DIR=") {
-			env = append(env, kv)
-		}
-	}
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("postgres.sh start: %v\n%s", err, stderr.String())
-	}
-	var dir string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		v = strings.Trim(v, "'")
-		switch k {
-		case "PARLEY_TEST_POSTGRES":
-			dsn = v
-		case "PARLEY_PG_DIR":
-			dir = v
-		}
-	}
-	if dsn == "" || dir == "" {
-		t.Fatalf("postgres.sh printed %q", out)
-	}
-	t.Cleanup(func() {
-		c := exec.Command("bash", script, "stop", dir)
-		c.Env = env
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Logf("postgres.sh stop: %v\n%s", err, out)
-		}
-	})
-	return dsn, func(cmd string) {
-		c := exec.Command("bash", script, cmd, dir)
-		c.Env = env
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Errorf("postgres.sh %s: %v\n%s", cmd, err, out)
-		}
-	}
-}
-
 // TestPostgresRestartUnderLoad: alice sends pager MESSAGEs to bob
 // (online: 200) and carol (offline: 202) without pause while the
 // server's PostgreSQL restarts. Requests during the outage may fail;
@@ -169,7 +109,7 @@ func privatePostgres(t *testing.T) (dsn string, ctl func(cmd string)) {
 // is ok, and every MESSAGE that was acknowledged (200 or 202) reaches its
 // recipient: bob's at once or from the queue, carol's when she registers.
 func TestPostgresRestartUnderLoad(t *testing.T) {
-	dsn, ctl := privatePostgres(t)
+	dsn, ctl := testpeer.PrivatePostgres(t)
 	cfg := testConfig(t.TempDir())
 	cfg.DSN, cfg.MSRPRelay = dsn, ""
 	s := startServer(t, cfg, "alice", "bob", "carol")

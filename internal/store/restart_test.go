@@ -1,77 +1,13 @@
 package store_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-im/parley/internal/store"
 	"github.com/parley-im/parley/internal/testpeer"
 )
-
-// startCluster starts a private PostgreSQL cluster with .ci/postgres.sh
-// (not the shared one of PARLEY_TEST_POSTGRES, since this test restarts it
-// under the feet of other tests) and returns its DSN and a function running
-// postgres.sh restart, halt or start on it.
-func startCluster(t *testing.T) (dsn string, ctl func(cmd string)) {
-	script, err := filepath.Abs("../../.ci/postgres.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// postgres.sh needs PostgreSQL's programs: skipped without them,
-	// failed under CI (whose .ci/run installs them first).
-	testpeer.Require(t, "initdb")
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_PG_DIR=") {
-			env = append(env, kv)
-		}
-	}
-	cmd := exec.Command("bash", script, "start")
-	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("postgres.sh start: %v\n%s", err, stderr.String())
-	}
-	var dir string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		v = strings.Trim(v, "'")
-		switch k {
-		case "PARLEY_TEST_POSTGRES":
-			dsn = v
-		case "PARLEY_PG_DIR":
-			dir = v
-		}
-	}
-	if dsn == "" || dir == "" {
-		t.Fatalf("postgres.sh printed %q", out)
-	}
-	t.Cleanup(func() {
-		c := exec.Command("bash", script, "stop", dir)
-		c.Env = env
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Logf("postgres.sh stop: %v\n%s", err, out)
-		}
-	})
-	ctl = func(cmd string) {
-		c := exec.Command("bash", script, cmd, dir)
-		c.Env = env
-		if out, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("postgres.sh %s: %v\n%s", cmd, err, out)
-		}
-	}
-	return dsn, ctl
-}
 
 // TestPostgresRestart restarts the PostgreSQL server under an open Store:
 // the connection pool and the LISTEN connection recover by themselves, and
@@ -80,7 +16,7 @@ func TestPostgresRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and restarts its own PostgreSQL cluster (several seconds); not in -short")
 	}
-	dsn, ctl := startCluster(t)
+	dsn, ctl := testpeer.PrivatePostgres(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	s, err := store.Open(ctx, dsn)
