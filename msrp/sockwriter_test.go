@@ -115,3 +115,50 @@ func TestSockWriterTricklingPeer(t *testing.T) {
 	server.Close()
 	<-got
 }
+
+// oneAtATime returns at most n octets per Read, as a slow or interactive
+// source does.
+type oneAtATime struct {
+	r io.Reader
+	n int
+}
+
+func (o oneAtATime) Read(p []byte) (int, error) { return o.r.Read(p[:min(len(p), o.n)]) }
+
+// TestFeederPieces: a source that does not fill its pieces is read into
+// small ones; one that fills them (a file, a bulk stream) moves to
+// pieceSize pieces from the second on; the octets come out in order.
+func TestFeederPieces(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), (1<<20)/16)
+	for _, tc := range []struct {
+		name string
+		r    io.Reader
+		caps []int // capacities of the first pieces
+	}{
+		{"trickle", oneAtATime{bytes.NewReader(body), 100}, []int{smallPiece, smallPiece, smallPiece}},
+		{"bulk", bytes.NewReader(body), []int{smallPiece, pieceSize, pieceSize}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeeder()
+			go f.run(tc.r, int64(len(body)), func() {})
+			var got []byte
+			var caps []int
+			for bp := range f.ch {
+				caps = append(caps, cap(*bp))
+				got = append(got, *bp...)
+				putPiece(bp)
+			}
+			if f.err != nil {
+				t.Fatal(f.err)
+			}
+			if !bytes.Equal(got, body) {
+				t.Fatalf("got %d octets, not the body", len(got))
+			}
+			for i, c := range tc.caps {
+				if caps[i] != c {
+					t.Fatalf("piece capacities %v…, want %v…", caps[:len(tc.caps)], tc.caps)
+				}
+			}
+		})
+	}
+}
