@@ -27,6 +27,15 @@ const branchMagic = "z9hG4bK-pl"
 // onRequest is the entry point of every request (RFC 3261 §16.3
 // validation, §16.4 route information preprocessing).
 func (s *Server) onRequest(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsInvite() {
+		// sipgo's INVITE server transaction sends its own 100 Trying
+		// from a timer 200 ms after the request came in, built from the
+		// request it holds (tx.Origin); the processing below edits the
+		// request (Route, Parley-Node, Proxy-Authorization), so work on
+		// a copy rather than race with that timer (seen under -race when
+		// an INVITE waits longer than 200 ms).
+		req = req.Clone()
+	}
 	// §16.3 step 1 (and §8.1.1): reasonable syntax, before anything is
 	// authenticated, stored or forwarded (FINDINGS.md F7).
 	if why := validateRequest(req); why != "" {
