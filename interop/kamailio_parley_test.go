@@ -192,7 +192,8 @@ func TestParleyThroughKamailio(t *testing.T) {
 		t.Fatal("kamailio died")
 	}
 	// Bulk capture: the 10 MiB fills TCP windows (see README.md).
-	frames := capt.stopAndCheckBulk(t, 2*(10<<20)/kamailioChunk)
+	// One decoded PDU per chunk at least (see TestParleyReceives10MBThroughKamailio).
+	frames := capt.stopAndCheckBulk(t, (10<<20)/kamailioChunk)
 	counts := map[string]int{}
 	for _, f := range frames {
 		counts[f]++
@@ -388,6 +389,10 @@ func TestParleyReceives10MBThroughKamailio(t *testing.T) {
 		t.Fatalf("%d hop-by-hop 200s (want %d); REPORT:\n%s", ar.oks, total/chunk, ar.report)
 	}
 	t.Logf("10 MiB raw → Kamailio → Parley in %v (%.1f MB/s)", el, float64(total)/el.Seconds()/1e6)
-	frames := capt.stopAndCheckBulk(t, 2*total/chunk)
+	// At least one decoded PDU per chunk: tshark's MSRP dissector decodes
+	// only the first of several PDUs in one TCP segment, and Parley's
+	// writer coalesces the 200s it owes into one segment when they queue
+	// up, so counting the responses too would test the segmentation.
+	frames := capt.stopAndCheckBulk(t, total/chunk)
 	t.Logf("tshark decoded %d MSRP frames", len(frames))
 }
