@@ -85,6 +85,10 @@ func TestRelayOnMessage(t *testing.T) {
 	big := []byte(strings.Repeat("x", 101))
 	say(sa, sb, "text/plain", big)
 	evs := log.wait(t, 3)
+	// OnMessage runs on each sending connection's goroutine after the
+	// message is handed on, so the log may hold them out of order; each
+	// message was read (Time) after the previous one was received.
+	slices.SortFunc(evs, func(x, y RelayMessage) int { return x.Time.Compare(y.Time) })
 	aURI, bURI := sa.Local().URI, sb.Local().URI
 	if e := evs[0]; e.From != aURI || e.To != bURI || e.Sender != "sip:alice@example.com" || e.Recipient != "sip:bob@example.com" ||
 		e.ContentType != "text/plain" || string(e.Body) != "hello bob" || e.Size != 9 || e.MsgID == "" || e.InnerFrom != "" || time.Since(e.Time) > time.Minute {
