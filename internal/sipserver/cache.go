@@ -262,21 +262,7 @@ func (s *Server) bindingsChanged(ctx context.Context, aor string) {
 }
 
 // locationLoop drops the entries of AORs whose bindings another node
-// changed.
+// changed (all of them when notifications may have been lost).
 func (s *Server) locationLoop(ch <-chan string) {
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case aor, ok := <-ch:
-			if !ok {
-				return
-			}
-			if aor == "" {
-				s.cache.forgetAll() // notifications may have been lost
-				continue
-			}
-			s.cache.forgetAOR(aor)
-		}
-	}
+	s.listenLoop(ch, s.cache.forgetAOR, s.cache.forgetAll)
 }

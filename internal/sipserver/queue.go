@@ -117,20 +117,25 @@ func (s *Server) recordHistory(req *sip.Request, status int) {
 }
 
 // notifyLoop flushes the queue of users another node queued messages for.
-func (s *Server) notifyLoop(ch <-chan string) {
+func (s *Server) notifyLoop(ch <-chan string) { s.listenLoop(ch, s.flush, s.flushAll) }
+
+// listenLoop handles the AORs a store notification channel names, until
+// the server stops or the channel closes: onAOR for each, onLost for the
+// "" marker that says notifications may have been lost.
+func (s *Server) listenLoop(ch <-chan string, onAOR func(aor string), onLost func()) {
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case aor, ok := <-ch:
-			if !ok {
+			switch {
+			case !ok:
 				return
+			case aor == "":
+				onLost()
+			default:
+				onAOR(aor)
 			}
-			if aor == "" {
-				s.flushAll() // notifications may have been lost
-				continue
-			}
-			s.flush(aor)
 		}
 	}
 }
