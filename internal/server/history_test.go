@@ -21,12 +21,20 @@ import (
 // at addr with the given endpoints, and returns both calls.
 func sessionCall(t *testing.T, addr, a, b string, epA, epB session.Endpoint) (*sipua.Call, *sipua.Call) {
 	t.Helper()
+	return sessionCallVia(t, addr, addr, a, b, epA, epB, sipua.InviteOptions{})
+}
+
+// sessionCallVia is sessionCall with a registered at addrA and b at addrB
+// (two nodes) and the INVITE's options. The caller's call is hung up when
+// the test ends, if it has not been before.
+func sessionCallVia(t *testing.T, addrA, addrB, a, b string, epA, epB session.Endpoint, opts sipua.InviteOptions) (*sipua.Call, *sipua.Call) {
+	t.Helper()
 	calls := make(chan *sipua.Call, 1)
-	ua, _, err := newUA(t, addr, a, a+"-pw", true, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{epA} })
+	ua, _, err := newUA(t, addrA, a, a+"-pw", true, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{epA} })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := newUA(t, addr, b, b+"-pw", true, func(c *sipua.Config) {
+	if _, _, err := newUA(t, addrB, b, b+"-pw", true, func(c *sipua.Config) {
 		c.Endpoints = []session.Endpoint{epB}
 		c.AutoAnswer = true
 		c.OnCall = func(c *sipua.Call) { calls <- c }
@@ -35,7 +43,7 @@ func sessionCall(t *testing.T, addr, a, b string, epA, epB session.Endpoint) (*s
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	ac, err := ua.Invite(ctx, "sip:"+b+"@"+domain, sipua.InviteOptions{})
+	ac, err := ua.Invite(ctx, "sip:"+b+"@"+domain, opts)
 	if err != nil {
 		t.Fatalf("Invite: %v", err)
 	}

@@ -42,30 +42,9 @@ func msrpTLSConfig(pool *x509.CertPool) msrp.Config {
 // paths.
 func chat(t *testing.T, addrA, addrB string, a, b string, epA, epB session.Endpoint, n int) *sipua.Call {
 	t.Helper()
-	calls := make(chan *sipua.Call, 1)
-	ua, _, err := newUA(t, addrA, a, a+"-pw", true, func(c *sipua.Config) { c.Endpoints = []session.Endpoint{epA} })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := newUA(t, addrB, b, b+"-pw", true, func(c *sipua.Config) {
-		c.Endpoints = []session.Endpoint{epB}
-		c.AutoAnswer = true
-		c.OnCall = func(c *sipua.Call) { calls <- c }
-	}); err != nil {
-		t.Fatal(err)
-	}
+	ac, bc := sessionCallVia(t, addrA, addrB, a, b, epA, epB, sipua.InviteOptions{Subject: "chat"})
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
-	ac, err := ua.Invite(ctx, "sip:"+b+"@"+domain, sipua.InviteOptions{Subject: "chat"})
-	if err != nil {
-		t.Fatalf("Invite: %v", err)
-	}
-	var bc *sipua.Call
-	select {
-	case bc = <-calls:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no call")
-	}
 	for i := range n {
 		exchange(t, ac, bc, a+" says "+string(rune('a'+i)))
 		exchange(t, bc, ac, b+" says "+string(rune('a'+i)))
