@@ -373,7 +373,11 @@ func TestKamailioTunnelledAuth(t *testing.T) {
 	if !k1.Alive() || !k2.Alive() {
 		t.Fatal("kamailio died")
 	}
-	frames := capt.stopAndCheck(t, 2)
+	// Without TCP's sequence analysis: Kamailio may tear down its
+	// relay-to-relay connection with a RST when the client goes, before
+	// the capture stops (seen once in a CI dry-run); that says nothing
+	// about the MSRP on the wire, which is still checked for malformation.
+	frames := capt.stopAndCheckBulk(t, 2)
 	if strings.Join(frames, " ") != "AUTH 401" {
 		t.Fatalf("on R2's port tshark saw %q, want the tunnelled AUTH and R2's 401", frames)
 	}
