@@ -575,6 +575,13 @@ func parseDigestHeader(value string, scheme bool) ([]DigestParam, error) {
 					closed = true
 					i++
 				case c == '\\' && i+1 < len(s):
+					// RFC 3261 §25.1 lets a quoted-pair carry a
+					// control character; MSRP header values cannot
+					// (RFC 4975 §9 utf8text), so neither may an
+					// escaped one: it could never be sent back.
+					if e := s[i+1]; e < 0x20 && e != '\t' || e == 0x7f {
+						return nil, fmt.Errorf("%w: control character in %q", ErrDigestSyntax, name)
+					}
 					b.WriteByte(s[i+1])
 					i += 2
 					continue
