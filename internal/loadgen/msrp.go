@@ -113,6 +113,27 @@ type MSRPConfig struct {
 	ProgressEvery time.Duration
 	// Dial opens connections; nil means a net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// ProbeRate, when positive, adds ProbeSessions probe session pairs
+	// (default 4) on the same path, sending 100-octet SENDs (Small's
+	// shape, whatever the scenario) paced to ProbeRate messages per second in
+	// total, window 8, with Message-IDs starting "probe-" (ProbeFilter
+	// selects them). Their connections are bound to fixed local ports on
+	// the loopback address, ProbePortBase, ProbePortBase+1, … (A and B of
+	// pair i: base+2i and base+2i+1; 0: the first free block of 21000,
+	// 22000, … 31000, below Linux's ephemeral range), so that a capture
+	// filter can select probe traffic alone (AnalyzeWire measures the
+	// relay's latency from it). The probes are class "probe" of the
+	// result, timed by the load generator like the others. They need a
+	// relay path and plain TCP, and run with Small, Bulk and Mixed.
+	// ProbeOnly runs the probes without the scenario's own sessions.
+	ProbeRate     float64
+	ProbeSessions int
+	ProbePortBase int
+	ProbeOnly     bool
+	// ProbeReady, if set, is called with the probe ports once the probe
+	// sessions are open, before any message is sent (the side-by-side
+	// runner starts its capture there); an error ends the run.
+	ProbeReady func(ports []int) error
 	// TLS, when set, makes every connection to the relay msrps (RFC 4975
 	// §6, RFC 4976 §9.2): TLS from the first byte, with this client
 	// configuration (RootCAs to verify the relay; ServerName defaults to
@@ -198,6 +219,21 @@ func (c *MSRPConfig) defaults() error {
 	if c.Size < 0 || c.Size > 64<<20 {
 		return fmt.Errorf("%w: message size %d out of range", ErrConfig, c.Size)
 	}
+	if c.ProbeRate > 0 || c.ProbeOnly {
+		def(&c.ProbeSessions, 4)
+		switch {
+		case c.ProbeRate <= 0:
+			return fmt.Errorf("%w: ProbeOnly needs a ProbeRate", ErrConfig)
+		case c.Mode == Direct:
+			return fmt.Errorf("%w: probes measure a relay; the direct path has none", ErrConfig)
+		case c.TLS != nil:
+			return fmt.Errorf("%w: probes are plain TCP (a capture of msrps cannot be read)", ErrConfig)
+		case c.Scenario != Small && c.Scenario != Bulk && c.Scenario != Mixed:
+			return fmt.Errorf("%w: probes run with small, bulk and mixed, not %s", ErrConfig, c.Scenario)
+		case c.ProbePortBase < 0 || c.ProbePortBase+2*c.ProbeSessions > 65536:
+			return fmt.Errorf("%w: probe port base %d for %d sessions", ErrConfig, c.ProbePortBase, c.ProbeSessions)
+		}
+	}
 	if c.Dial == nil {
 		d := &net.Dialer{}
 		c.Dial = d.DialContext
@@ -271,7 +307,11 @@ type pair struct {
 	body []byte
 	rate float64 // messages per second, 0 = unpaced
 	bURI msrp.URI
+	mid  string // Message-ID prefix: "" for "m", probePrefix+"m" for probes
 }
+
+// probePrefix starts the Message-IDs of probe messages.
+const probePrefix = "probe-"
 
 // release gives back one window slot (a message was received or failed).
 func (p *pair) release() {
@@ -303,7 +343,12 @@ func (p *pair) appendSend(b []byte, ts time.Duration) []byte {
 	tidLen := len(tid)
 	b = append(b, " SEND\r\n"...)
 	b = append(b, p.head...)
-	b = append(b, "Message-ID: m"...)
+	b = append(b, "Message-ID: "...)
+	if p.mid == "" {
+		b = append(b, 'm')
+	} else {
+		b = append(b, p.mid...)
+	}
 	b = strconv.AppendUint(b, uint64(ts), 36)
 	b = append(b, '.')
 	b = strconv.AppendUint(b, p.ids.n, 36)
@@ -321,6 +366,7 @@ func (p *pair) appendSend(b []byte, ts time.Duration) []byte {
 
 // sendTime parses the send time out of a Message-ID made by appendSend.
 func sendTime(mid string) (time.Duration, bool) {
+	mid = strings.TrimPrefix(mid, probePrefix)
 	if len(mid) < 3 || mid[0] != 'm' {
 		return 0, false
 	}

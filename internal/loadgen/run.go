@@ -77,7 +77,19 @@ func (r *runner) closeAll() {
 }
 
 func (r *runner) dial(ctx context.Context, addr string) (*wconn, error) {
-	nc, err := r.cfg.Dial(ctx, "tcp", addr)
+	return r.dialFrom(ctx, addr, 0)
+}
+
+// dialFrom connects to addr; from local port lport on the loopback
+// address when lport > 0 (probe connections), else through cfg.Dial.
+func (r *runner) dialFrom(ctx context.Context, addr string, lport int) (*wconn, error) {
+	var nc net.Conn
+	var err error
+	if lport > 0 {
+		nc, err = dialFrom(ctx, addr, lport)
+	} else {
+		nc, err = r.cfg.Dial(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -113,10 +125,32 @@ func appendPathLine(b []byte, name string, p []msrp.URI) []byte {
 	return append(b, "\r\n"...)
 }
 
+// pairSpec is what setupPairs needs to know about a class of pairs.
+type pairSpec struct {
+	cls          *classState
+	size, window int
+	rate         float64 // per pair
+	ln           net.Listener
+	// portBase > 0 binds A and B of pair i to local ports portBase+2i and
+	// portBase+2i+1 (probes); mid is the Message-ID prefix.
+	portBase int
+	mid      string
+}
+
 // newPair sets up one session pair on the configured path and starts its
 // connections' goroutines.
 func (r *runner) newPair(ctx context.Context, idx int, cls *classState, size, window int, rate float64, ln net.Listener) (*pair, error) {
-	p := &pair{r: r, cls: cls, sem: make(chan struct{}, window), ids: newIDGen(), body: makeBody(size), rate: rate}
+	return r.newPairSpec(ctx, idx, 0, pairSpec{cls: cls, size: size, window: window, rate: rate, ln: ln})
+}
+
+// newPairSpec is newPair for pair i of a class described by sp.
+func (r *runner) newPairSpec(ctx context.Context, idx, i int, sp pairSpec) (*pair, error) {
+	p := &pair{r: r, cls: sp.cls, sem: make(chan struct{}, sp.window), ids: newIDGen(), body: makeBody(sp.size), rate: sp.rate, mid: sp.mid}
+	ln := sp.ln
+	aPort, bPort := 0, 0
+	if sp.portBase > 0 {
+		aPort, bPort = sp.portBase+2*i, sp.portBase+2*i+1
+	}
 	var toPath []msrp.URI
 	var aURI msrp.URI
 	switch r.cfg.Mode {
@@ -135,7 +169,7 @@ func (r *runner) newPair(ctx context.Context, idx int, cls *classState, size, wi
 		r.mu.Unlock()
 		toPath = []msrp.URI{p.bURI}
 	default:
-		b, err := r.dial(ctx, r.relay.HostPort())
+		b, err := r.dialFrom(ctx, r.relay.HostPort(), bPort)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +179,7 @@ func (r *runner) newPair(ctx context.Context, idx int, cls *classState, size, wi
 			return nil, fmt.Errorf("AUTH for B: %w", err)
 		}
 		p.bURI = bSelf
-		a, err := r.dial(ctx, r.relay.HostPort())
+		a, err := r.dialFrom(ctx, r.relay.HostPort(), aPort)
 		if err != nil {
 			return nil, err
 		}
@@ -208,7 +242,7 @@ func (r *runner) listen() (net.Listener, error) {
 }
 
 // setupPairs creates n pairs of class cls with bounded concurrency.
-func (r *runner) setupPairs(ctx context.Context, n int, cls *classState, size, window int, rate float64, ln net.Listener) ([]*pair, error) {
+func (r *runner) setupPairs(ctx context.Context, n int, sp pairSpec) ([]*pair, error) {
 	pairs := make([]*pair, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
@@ -220,7 +254,7 @@ func (r *runner) setupPairs(ctx context.Context, n int, cls *classState, size, w
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			pairs[i], errs[i] = r.newPair(ctx, base+i, cls, size, window, rate, ln)
+			pairs[i], errs[i] = r.newPairSpec(ctx, base+i, i, sp)
 		}()
 	}
 	wg.Wait()
@@ -277,20 +311,36 @@ func (r *runner) runSteady(ctx context.Context) (*Result, error) {
 	if cfg.Scenario == Mixed {
 		name = "bulk"
 	}
-	main := &classState{name: name}
-	classes := []*classState{main}
-	rate := 0.0
-	if cfg.Rate > 0 {
-		rate = cfg.Rate / float64(cfg.Sessions)
-	}
-	if _, err := r.setupPairs(ctx, cfg.Sessions, main, cfg.Size, cfg.Window, rate, ln); err != nil {
-		return nil, err
-	}
-	if cfg.Scenario == Mixed {
-		chat := &classState{name: "chat"}
-		classes = append(classes, chat)
-		if _, err := r.setupPairs(ctx, cfg.ChatSessions, chat, cfg.ChatSize, 1, cfg.ChatRate, ln); err != nil {
+	var classes []*classState
+	if !cfg.ProbeOnly {
+		main := &classState{name: name}
+		classes = append(classes, main)
+		rate := 0.0
+		if cfg.Rate > 0 {
+			rate = cfg.Rate / float64(cfg.Sessions)
+		}
+		if _, err := r.setupPairs(ctx, cfg.Sessions, pairSpec{cls: main, size: cfg.Size, window: cfg.Window, rate: rate, ln: ln}); err != nil {
 			return nil, err
+		}
+		if cfg.Scenario == Mixed {
+			chat := &classState{name: "chat"}
+			classes = append(classes, chat)
+			if _, err := r.setupPairs(ctx, cfg.ChatSessions, pairSpec{cls: chat, size: cfg.ChatSize, window: 1, rate: cfg.ChatRate, ln: ln}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cfg.ProbeRate > 0 {
+		probe := &classState{name: "probe"}
+		classes = append(classes, probe)
+		probePorts, err := r.setupProbes(ctx, probe)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.ProbeReady != nil {
+			if err := cfg.ProbeReady(probePorts); err != nil {
+				return nil, fmt.Errorf("loadgen: probes: %w", err)
+			}
 		}
 	}
 	r.start = time.Now()
@@ -320,6 +370,9 @@ func (r *runner) runSteady(ctx context.Context) (*Result, error) {
 	}
 	res := &Result{Scenario: cfg.Scenario, Target: r.targetName(ln), Mode: cfg.Mode, Sessions: cfg.Sessions,
 		Window: cfg.Window, ChunkSize: cfg.Size, Elapsed: elapsed, Errors: r.errs, TargetCPU: cpu, TargetCPUWall: cpuWall}
+	if cfg.ProbeOnly {
+		res.Sessions = 0
+	}
 	for _, c := range classes {
 		res.Classes = append(res.Classes, newClass(c.name, c.delivered.Load(), c.bytes.Load(), &c.hist, elapsed))
 	}
