@@ -93,6 +93,7 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 			rm.AuthFailures += m.AuthFailures
 			rm.BytesIn += m.BytesIn
 			rm.BytesOut += m.BytesOut
+			rm.Writes += m.Writes
 			rm.Forwarded += m.Forwarded
 			rm.Timeouts += m.Timeouts
 		}
@@ -101,6 +102,7 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		metric("parley_msrp_relay_auth_failures_total", "counter", "MSRP AUTH refusals.", rm.AuthFailures)
 		metric("parley_msrp_relay_bytes_in_total", "counter", "Octets read by the MSRP relay.", rm.BytesIn)
 		metric("parley_msrp_relay_bytes_out_total", "counter", "Octets written by the MSRP relay.", rm.BytesOut)
+		metric("parley_msrp_relay_socket_writes_total", "counter", "Socket writes by the MSRP relay (bytes out per write shows its write coalescing).", rm.Writes)
 		metric("parley_msrp_relay_forwarded_total", "counter", "MSRP requests forwarded.", rm.Forwarded)
 		metric("parley_msrp_relay_timeouts_total", "counter", "408s generated for silent next hops.", rm.Timeouts)
 		writeHistogram(w, "parley_msrp_relay_forward_latency_seconds",

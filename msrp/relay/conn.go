@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/parley-im/parley/msrp"
@@ -58,12 +59,21 @@ type conn struct {
 	// Reader is between frames with nothing buffered (set after a
 	// successful AUTH: a client usually goes quiet then).
 	releaseSoon bool
+	// raw is the socket of a plain TCP connection (nil for TLS and
+	// others): tryRead polls it without blocking, so that output owed
+	// to other connections is flushed only before the reader would block
+	// rather than before every read. deferred counts the reads since the
+	// last flush, bounded by maxDeferredReads.
+	raw      syscall.RawConn
+	try      *tryState // allocated on the first tryRead
+	deferred int
 
 	// Write side.
 	wmu       sync.Mutex
 	wbuf      []byte
 	werr      error
 	wdeadline time.Time
+	iov       *iovec
 	tidPrefix string
 	tidN      uint64
 
@@ -95,8 +105,11 @@ const (
 func newConn(s *Server, nc net.Conn, addr netip.Addr, outKey string) *conn {
 	c := &conn{s: s, nc: nc, addr: addr, outKey: outKey, closedCh: make(chan struct{})}
 	c.src.c = c
-	if _, ok := nc.(*tls.Conn); ok {
+	switch t := nc.(type) {
+	case *tls.Conn:
 		c.secure = true
+	case *net.TCPConn:
+		c.raw, _ = t.SyscallConn()
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -168,6 +181,19 @@ type source struct {
 
 func (s *source) Read(p []byte) (int, error) {
 	c := s.c
+	if len(c.dirty) > 0 && c.deferred < maxDeferredReads && c.raw != nil && len(p) > 0 && s.npend == 0 {
+		// More input is already here: handle it before writing what
+		// the last frames owe, so one write carries several frames'
+		// output (under load the 200s and forwarded frames of a whole
+		// read buffer) instead of one write per read. Nothing waits
+		// longer than maxDeferredReads reads, and a destination buffer
+		// that reaches flushAt is written at once anyway.
+		if n := c.tryRead(p); n > 0 {
+			c.deferred++
+			return n, nil
+		}
+	}
+	c.deferred = 0
 	c.flushDirty()
 	if len(p) == 0 {
 		return 0, nil
@@ -187,6 +213,48 @@ func (s *source) Read(p []byte) (int, error) {
 		return 0, errIdle
 	}
 	return c.readRaw(p, idle)
+}
+
+// maxDeferredReads bounds the reads a reader does before it flushes the
+// output it owes (see source.Read).
+const maxDeferredReads = 4
+
+// tryRead reads what the socket already holds without waiting for more:
+// one read(2) on the non-blocking descriptor. It returns 0 when nothing
+// is there (EAGAIN), on end of stream, on an error or a passed deadline;
+// readRaw then sees the same condition the usual way.
+func (c *conn) tryRead(p []byte) int {
+	t := c.try
+	if t == nil {
+		t = new(tryState)
+		t.fn = t.read
+		c.try = t
+	}
+	t.p = p
+	rerr := c.raw.Read(t.fn)
+	n, err := t.n, t.err
+	t.p, t.n, t.err = nil, 0, nil
+	if rerr != nil || err != nil || n <= 0 {
+		return 0
+	}
+	c.reads.Add(1)
+	c.stats.bytesIn.Add(uint64(n))
+	return n
+}
+
+// tryState carries tryRead's arguments and results through
+// syscall.RawConn.Read, whose callback would otherwise be a closure
+// allocated on every call.
+type tryState struct {
+	p   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool // t.read, bound once
+}
+
+func (t *tryState) read(fd uintptr) bool {
+	t.n, t.err = readFD(fd, t.p)
+	return true // one attempt: never park on the poller here
 }
 
 // readRaw reads from the socket. releasable says the Reader is between
@@ -596,6 +664,7 @@ func (c *conn) flushLocked() {
 		c.reads.Add(1) // activity, for the idle rules
 		c.armWrite()
 		n, err := c.nc.Write(c.wbuf)
+		c.stats.writes.Add(1)
 		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
 			c.werr = err
@@ -642,14 +711,29 @@ func (c *conn) writeDirect(p []byte) {
 		return
 	}
 	c.armWrite()
-	bufs := net.Buffers{c.wbuf, p}
-	n, err := bufs.WriteTo(c.nc)
+	v := c.iov
+	if v == nil {
+		v = new(iovec)
+		c.iov = v
+	}
+	v.arr = [2][]byte{c.wbuf, p}
+	v.bufs = v.arr[:]
+	n, err := v.bufs.WriteTo(c.nc)
+	v.arr, v.bufs = [2][]byte{}, nil
+	c.stats.writes.Add(1)
 	c.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		c.werr = err
 		c.close()
 	}
 	c.wbuf = c.wbuf[:0]
+}
+
+// iovec is writeDirect's gather list, kept per connection (allocated on
+// its first direct write) because net.Buffers escapes to the heap.
+type iovec struct {
+	bufs net.Buffers
+	arr  [2][]byte
 }
 
 // newTID mints a transaction id for a request sent on c (under wmu):

@@ -68,9 +68,14 @@
 //   - Back-pressure: there is no queue. A reader streaming a body holds
 //     the next hop's write lock and writes to its socket, so a receiver
 //     that stops reading stalls the sender's TCP connection; memory stays
-//     at the write buffers. Writes are coalesced: frames read in one
-//     socket read leave in one write per destination, flushed before the
-//     reader would block.
+//     at the write buffers. Writes are coalesced: what the frames of
+//     several socket reads owe each destination (forwarded frames, 200s)
+//     leaves in one write per destination, flushed before the reader
+//     would block. On plain TCP the reader polls its socket without
+//     blocking and flushes when it is empty, after four reads or when a
+//     buffer reaches 48 KiB (one write per 4 bulk or 15 small messages
+//     under load, half of what flushing before every read gave); on TLS
+//     it flushes before every read. Metrics.Writes counts the writes.
 //   - RFC 4975 §7.1: a non-SEND body (at most 10240 octets, not
 //     interruptible) is read whole before anything goes to the next hop;
 //     over the bound it is answered 413 and not forwarded. A malformed

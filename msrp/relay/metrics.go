@@ -20,6 +20,7 @@ type Metrics struct {
 	FramesOut       uint64 // frames written (forwarded or generated)
 	BytesIn         uint64 // octets read from sockets
 	BytesOut        uint64 // octets written to sockets
+	Writes          uint64 // socket writes: BytesOut/Writes is the coalescing achieved
 	Forwarded       uint64 // requests forwarded
 	Rejected        uint64 // requests refused (4xx)
 	Timeouts        uint64 // 408s generated for silent next hops
@@ -35,6 +36,7 @@ type counters struct {
 	connsOpen, sessionsLive                              atomic.Int64
 	authOK, authFail, framesIn, framesOut, bytesIn       atomic.Uint64
 	bytesOut, forwarded, rejected, timeouts, reportsSent atomic.Uint64
+	writes                                               atomic.Uint64
 	lat                                                  latencyHist
 }
 
@@ -43,6 +45,7 @@ type counters struct {
 // by Metrics and folded into the Server's totals when a connection ends.
 type connStats struct {
 	framesIn, framesOut, bytesIn, bytesOut, forwarded atomic.Uint64
+	writes                                            atomic.Uint64
 	lat                                               atomic.Pointer[latencyHist] // set on the first forwarded request
 }
 
@@ -51,6 +54,7 @@ func (cs *connStats) addTo(m *counters) {
 	m.framesOut.Add(cs.framesOut.Load())
 	m.bytesIn.Add(cs.bytesIn.Load())
 	m.bytesOut.Add(cs.bytesOut.Load())
+	m.writes.Add(cs.writes.Load())
 	m.forwarded.Add(cs.forwarded.Load())
 	if h := cs.lat.Load(); h != nil {
 		h.addTo(&m.lat)
@@ -79,6 +83,7 @@ func (s *Server) Metrics() Metrics {
 		FramesOut:       m.framesOut.Load() + live.framesOut.Load(),
 		BytesIn:         m.bytesIn.Load() + live.bytesIn.Load(),
 		BytesOut:        m.bytesOut.Load() + live.bytesOut.Load(),
+		Writes:          m.writes.Load() + live.writes.Load(),
 		Forwarded:       m.forwarded.Load() + live.forwarded.Load(),
 		Rejected:        m.rejected.Load(),
 		Timeouts:        m.timeouts.Load(),
