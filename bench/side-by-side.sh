@@ -7,6 +7,8 @@
 #   bench/side-by-side.sh                  full run, table on stdout
 #   bench/side-by-side.sh --smoke          quick check
 #   bench/side-by-side.sh --json out.json --only small-2hop,bulk-8k-2hop
+#   bench/side-by-side.sh --only small-2hop,half-load-2hop,half-load-wire,light-wire
+#                                          relay latency on the wire (needs dumpcap)
 #
 # Other flags: see `go run ./bench/sidebyside --help`.
 set -euo pipefail

@@ -9,6 +9,15 @@
 // runs on CPU 0 (taskset, when the machine has two CPUs or more), so both
 // relays get one core and the generator never competes with them.
 //
+// Scenarios half-load-wire and light-wire measure the relays' own
+// latency on the wire: probe sessions (MSRPConfig.ProbeRate, --probe-rate
+// messages per second, on fixed local ports) run beside the half-load-2hop
+// pace, or alone, while dumpcap captures their ports on lo; AnalyzeWire
+// pairs each probe SEND entering the relay with the same message leaving
+// it, by the kernel's capture times, so the load generator's own
+// queueing is not in the figure. Without dumpcap these rows are reported
+// as not measured; with CI=true a missing dumpcap fails the run.
+//
 // How Kamailio is started and stopped is taken from package interop
 // (interop/peers_test.go: startKamailio, process.stop): foreground (-DD
 // -E), its own process group, a run directory with a pid file, ready when
@@ -54,7 +63,20 @@ var (
 	skipSIP   = flag.Bool("skip-sip", false, "skip the SIP comparisons (sip-message, sip-invite)")
 	largeSize = flag.Int64("large-size", 1<<30, "message size of the e2e-large run (Parley alone; --smoke: 64 MiB)")
 	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
+	probeRate = flag.Float64("probe-rate", 1000, "probe messages per second of the wire-latency scenarios (half-load-wire, light-wire)")
+	targetLog = flag.String("target-log", "", "copy each target's output (stdout and stderr) to DIR/<scenario>-<target>.log")
+	relaydEnv envList
 )
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
+
+func init() {
+	flag.Var(&relaydEnv, "relayd-env", "KEY=VALUE added to Parley's relay's environment (repeatable), e.g. GODEBUG=gctrace=1 with --target-log")
+}
 
 // target is one system under test.
 type target struct {
@@ -136,12 +158,16 @@ func run(ctx context.Context) error {
 	users := []msrp.Credentials{{Username: "alice", Password: "alice-secret"}, {Username: "bob", Password: "bob-secret"}}
 	var rows []row
 	var all []map[string]any
+	var notes []string // printed after the table
 
 	type scen struct {
 		name, metric, better string
 		cfg                  loadgen.MSRPConfig
 		pick                 func(*loadgen.Result) float64
 	}
+	// Wire scenarios capture the probes' ports and take their figure from
+	// the relay's wire latency (AnalyzeWire); their pick is not used.
+	isWire := map[string]bool{"half-load-wire": true, "light-wire": true}
 	// msrps: Parley's relay only (Kamailio's benchmark config has no TLS
 	// listener), with a self-signed certificate the load tool trusts.
 	certDir, err := os.MkdirTemp("", "sidebyside-tls")
@@ -172,6 +198,15 @@ func run(ctx context.Context) error {
 			c.Scenario, c.Mode, c.Sessions, c.Window, c.Rate = loadgen.Small, loadgen.TwoHop, 10, 1, 1000
 		}), p99("msg")},
 		{"half-load-2hop", "p99 µs", "lower", with(func(c *loadgen.MSRPConfig) { c.Scenario, c.Mode = loadgen.Small, loadgen.TwoHop }), p99("msg")},
+		// The relay's own latency at half load, from a capture of probe
+		// sessions beside the half-load-2hop pace (see wireRows), and the
+		// same probes alone: the floor.
+		{"half-load-wire", "wire p99 µs", "lower", with(func(c *loadgen.MSRPConfig) {
+			c.Scenario, c.Mode, c.ProbeRate = loadgen.Small, loadgen.TwoHop, *probeRate
+		}), nil},
+		{"light-wire", "wire p99 µs", "lower", with(func(c *loadgen.MSRPConfig) {
+			c.Scenario, c.Mode, c.ProbeRate, c.ProbeOnly = loadgen.Small, loadgen.TwoHop, *probeRate, true
+		}), nil},
 		// Chat latency beside bulk traffic paced to the same 3000 × 8 KiB/s
 		// (24.6 MB/s) on both relays, so the chat competes with equal
 		// bulk load; mixed-chat-full lets bulk run flat out.
@@ -210,6 +245,17 @@ func run(ctx context.Context) error {
 			continue
 		}
 		rw := row{Scenario: sc.name, Metric: sc.metric, Better: sc.better, Results: map[string]*loadgen.Result{}}
+		var wires map[string]*loadgen.WireResult
+		if isWire[sc.name] {
+			if _, err := exec.LookPath("dumpcap"); err != nil {
+				if os.Getenv("CI") == "true" {
+					return fmt.Errorf("%s: %w", sc.name, loadgen.ErrNoDumpcap)
+				}
+				notes = append(notes, fmt.Sprintf("%s: NOT MEASURED: %v", sc.name, loadgen.ErrNoDumpcap))
+				continue
+			}
+			wires = map[string]*loadgen.WireResult{}
+		}
 		kinds := []string{"kamailio", "parley"}
 		cert := ""
 		if sc.cfg.TLS != nil {
@@ -230,17 +276,35 @@ func run(ctx context.Context) error {
 					time.Sleep(2 * time.Second)
 				}
 			}
-			if sc.name == "half-load-2hop" {
+			if sc.name == "half-load-2hop" || sc.name == "half-load-wire" {
 				r := fullRate[kind]
 				if r == 0 {
 					r = 10000
 				}
 				cfg.Rate = r / 2
 			}
+			var wc *wireCapture
+			if wires != nil {
+				wc = &wireCapture{ctx: ctx, relay: t.addr, warmup: warm}
+				cfg.ProbeReady = wc.start
+			}
 			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
 			res, err := loadgen.RunMSRP(ctx, cfg)
+			var wire *loadgen.WireResult
+			if wc != nil {
+				var werr error
+				wire, werr = wc.finish()
+				if err == nil {
+					err = werr
+				}
+			}
+			t.keepLog(sc.name)
 			t.stop()
 			if err != nil {
+				if wc != nil && errors.Is(err, errCapture) && os.Getenv("CI") != "true" {
+					notes = append(notes, fmt.Sprintf("%s on %s: NOT MEASURED: %v", sc.name, kind, err))
+					continue
+				}
 				return fmt.Errorf("%s on %s: %w", sc.name, kind, err)
 			}
 			res.Target = kind + " " + res.Target
@@ -248,8 +312,37 @@ func run(ctx context.Context) error {
 			if sc.name == "small-2hop" {
 				fullRate[kind] = res.Class("msg").Rate
 			}
-			rw.record(kind, res, sc.pick(res))
-			all = append(all, map[string]any{"scenario": sc.name, "target": kind, "rate_limit": cfg.Rate, "result": res})
+			entry := map[string]any{"scenario": sc.name, "target": kind, "rate_limit": cfg.Rate, "result": res}
+			if wire != nil {
+				fmt.Fprintf(os.Stderr, "%s\ncapture: ports %v, %d packets received, %d dropped\n", wire, wc.ports, wc.stats.Received, wc.stats.Dropped)
+				wires[kind] = wire
+				entry["wire"] = wire
+				entry["probe_ports"] = wc.ports
+				entry["capture"] = wc.stats
+				entry["probe_rate"] = cfg.ProbeRate
+				rw.record(kind, res, us(wire.Latency.P99))
+				if *smoke && os.Getenv("CI") == "true" && wire.Matched == 0 {
+					return fmt.Errorf("%s on %s: no probe found in the capture: %s", sc.name, kind, wire)
+				}
+			} else {
+				rw.record(kind, res, sc.pick(res))
+			}
+			all = append(all, entry)
+		}
+		if wires != nil {
+			if len(wires) < 2 {
+				continue
+			}
+			rows = append(rows, wireRows(rw, wires)...)
+			for _, kind := range []string{"kamailio", "parley"} {
+				w := wires[kind]
+				notes = append(notes, fmt.Sprintf("%s on %s: %s", sc.name, kind, w))
+				if w.UnmatchedFraction() > 0.01 || w.Gaps > 0 {
+					notes = append(notes, fmt.Sprintf("%s on %s: WARNING: %.2f%% of probes unmatched, %d gaps: the figures are suspect",
+						sc.name, kind, 100*w.UnmatchedFraction(), w.Gaps))
+				}
+			}
+			continue
 		}
 		rows = append(rows, rw)
 	}
@@ -288,6 +381,9 @@ func run(ctx context.Context) error {
 		rows = append(rows, rw)
 	}
 	printTable(os.Stdout, rows)
+	for _, n := range notes {
+		fmt.Fprintln(os.Stdout, n)
+	}
 	if enabled(loadgen.Large) {
 		size := *largeSize
 		if *smoke {
@@ -364,6 +460,11 @@ type proc struct {
 func (p *proc) pid() int { return p.cmd.Process.Pid }
 
 func startProc(dir, name string, args ...string) (*proc, error) {
+	return startProcEnv(dir, nil, name, args...)
+}
+
+// startProcEnv is startProc with env added to the process's environment.
+func startProcEnv(dir string, env []string, name string, args ...string) (*proc, error) {
 	if *pin {
 		args = append([]string{"-c", "1", name}, args...)
 		name = "taskset"
@@ -374,6 +475,9 @@ func startProc(dir, name string, args ...string) (*proc, error) {
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -508,7 +612,7 @@ func startMSRP(ctx context.Context, kind, certDir string) (*target, error) {
 		if certDir != "" {
 			args = append(args, "--tls-cert", filepath.Join(certDir, "cert.pem"), "--tls-key", filepath.Join(certDir, "key.pem"))
 		}
-		p, err = startProc(dir, filepath.Join(*binDir, "relayd"), args...)
+		p, err = startProcEnv(dir, relaydEnv, filepath.Join(*binDir, "relayd"), args...)
 		if err != nil {
 			return nil, err
 		}
@@ -590,4 +694,99 @@ func runLarge(ctx context.Context, size int64) (*loadgen.LargeResult, json.RawMe
 		return nil, nil, fmt.Errorf("%s: no result (%v) in %s", loadgen.Large, err, out)
 	}
 	return res.Large, out, nil
+}
+
+// errCapture marks a failure of the packet capture itself (dumpcap would
+// not start or stop): outside CI such a row is reported as not measured.
+var errCapture = errors.New("capture")
+
+// wireCapture runs dumpcap on the probe ports of one wire scenario run
+// (MSRPConfig.ProbeReady) and analyses the capture afterwards.
+type wireCapture struct {
+	ctx    context.Context
+	relay  string // the relay's host:port
+	warmup time.Duration
+	dir    string
+	ports  []int
+	capt   *loadgen.Capture
+	stats  loadgen.CaptureStats
+}
+
+func (w *wireCapture) start(ports []int) error {
+	dir, err := os.MkdirTemp("", "sidebyside-wire")
+	if err != nil {
+		return err
+	}
+	w.dir, w.ports = dir, ports
+	// The capture runs on this process's CPU (the load generator's): the
+	// kernel stamps packets as they are sent, whenever dumpcap reads them.
+	c, err := loadgen.StartCapture(w.ctx, "lo", ports, filepath.Join(dir, "probes.pcap"))
+	if err != nil {
+		return fmt.Errorf("%w: %w", errCapture, err)
+	}
+	w.capt = c
+	return nil
+}
+
+// finish stops the capture and analyses it; it removes the capture file.
+func (w *wireCapture) finish() (*loadgen.WireResult, error) {
+	if w.dir != "" {
+		defer os.RemoveAll(w.dir)
+	}
+	if w.capt == nil {
+		return nil, nil // the run failed before the probes were ready
+	}
+	st, err := w.capt.Stop()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errCapture, err)
+	}
+	w.stats = st
+	_, port, err := net.SplitHostPort(w.relay)
+	if err != nil {
+		return nil, err
+	}
+	pn, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, err
+	}
+	return loadgen.AnalyzeWireFile(w.capt.Path, loadgen.WireConfig{RelayPort: pn, Keep: loadgen.ProbeFilter(w.warmup)})
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// wireRows are the table rows of a wire scenario: the relay's wire p50,
+// p99 and p99.9, and the load generator's own end-to-end p99 of the same
+// probes, for contrast.
+func wireRows(base row, wires map[string]*loadgen.WireResult) []row {
+	var rows []row
+	add := func(metric string, v func(kind string) float64) {
+		r := base
+		r.Metric = metric
+		r.Kamailio, r.Parley = v("kamailio"), v("parley")
+		rows = append(rows, r)
+	}
+	add("wire p50 µs", func(k string) float64 { return us(wires[k].Latency.P50) })
+	add("wire p99 µs", func(k string) float64 { return us(wires[k].Latency.P99) })
+	add("wire p99.9 µs", func(k string) float64 { return us(wires[k].Latency.P999) })
+	add("tool probe p99 µs", func(k string) float64 {
+		if c := base.Results[k].Class("probe"); c != nil {
+			return us(c.Latency.P99)
+		}
+		return 0
+	})
+	return rows
+}
+
+// keepLog copies the target's output to --target-log, if set.
+func (t *target) keepLog(scenario string) {
+	if *targetLog == "" {
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(t.dir, "output.log"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(*targetLog, scenario+"-"+t.name+".log"), b, 0o644)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sidebyside: --target-log:", err)
+	}
 }
