@@ -64,6 +64,7 @@ var (
 	largeSize = flag.Int64("large-size", 1<<30, "message size of the e2e-large run (Parley alone; --smoke: 64 MiB)")
 	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
 	probeRate = flag.Float64("probe-rate", 1000, "probe messages per second of the wire-latency scenarios (half-load-wire, light-wire)")
+	halfRate  = flag.Float64("half-rate", 0, "pace half-load-2hop and half-load-wire at this many msgs/s on both targets instead of half of each one's small-2hop rate")
 	targetLog = flag.String("target-log", "", "copy each target's output (stdout and stderr) to DIR/<scenario>-<target>.log")
 	relaydEnv envList
 )
@@ -282,6 +283,9 @@ func run(ctx context.Context) error {
 					r = 10000
 				}
 				cfg.Rate = r / 2
+				if *halfRate > 0 {
+					cfg.Rate = *halfRate
+				}
 			}
 			var wc *wireCapture
 			if wires != nil {
