@@ -257,6 +257,7 @@ func run(ctx context.Context) error {
 			}
 			wires = map[string]*loadgen.WireResult{}
 		}
+		waits := map[string]string{}
 		kinds := []string{"kamailio", "parley"}
 		cert := ""
 		if sc.cfg.TLS != nil {
@@ -293,7 +294,11 @@ func run(ctx context.Context) error {
 				cfg.ProbeReady = wc.start
 			}
 			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
+			wait0, runs0 := schedWait(t.proc.pid())
+			start := time.Now()
 			res, err := loadgen.RunMSRP(ctx, cfg)
+			wait1, runs1 := schedWait(t.proc.pid())
+			wall := time.Since(start)
 			var wire *loadgen.WireResult
 			if wc != nil {
 				var werr error
@@ -324,6 +329,18 @@ func run(ctx context.Context) error {
 				entry["probe_ports"] = wc.ports
 				entry["capture"] = wc.stats
 				entry["probe_rate"] = cfg.ProbeRate
+				// Whole run (set-up, warm-up, sending, drain): a share,
+				// not a per-message figure.
+				entry["runqueue_wait_s"] = (wait1 - wait0).Seconds()
+				entry["runqueue_wall_s"] = wall.Seconds()
+				entry["runqueue_runs"] = runs1 - runs0
+				mean := time.Duration(0)
+				if runs1 > runs0 {
+					mean = (wait1 - wait0) / time.Duration(runs1-runs0)
+				}
+				waits[kind] = fmt.Sprintf("relay waited for its CPU %.0f ms over the %.1f s run (%.1f%%), %d runs, %s per run",
+					float64(wait1-wait0)/1e6, wall.Seconds(), 100*float64(wait1-wait0)/float64(wall), runs1-runs0, mean)
+				fmt.Fprintln(os.Stderr, waits[kind])
 				rw.record(kind, res, us(wire.Latency.P99))
 				if *smoke && os.Getenv("CI") == "true" && wire.Matched == 0 {
 					return fmt.Errorf("%s on %s: no probe found in the capture: %s", sc.name, kind, wire)
@@ -340,7 +357,7 @@ func run(ctx context.Context) error {
 			rows = append(rows, wireRows(rw, wires)...)
 			for _, kind := range []string{"kamailio", "parley"} {
 				w := wires[kind]
-				notes = append(notes, fmt.Sprintf("%s on %s: %s", sc.name, kind, w))
+				notes = append(notes, fmt.Sprintf("%s on %s: %s; %s", sc.name, kind, w, waits[kind]))
 				if w.UnmatchedFraction() > 0.01 || w.Gaps > 0 {
 					notes = append(notes, fmt.Sprintf("%s on %s: WARNING: %.2f%% of probes unmatched, %d gaps: the figures are suspect",
 						sc.name, kind, 100*w.UnmatchedFraction(), w.Gaps))
@@ -793,4 +810,49 @@ func (t *target) keepLog(scenario string) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sidebyside: --target-log:", err)
 	}
+}
+
+// schedWait returns the time the threads of pid and its descendants have
+// spent runnable but waiting for a CPU and the number of times they were
+// put on one (the second and third fields of
+// /proc/<pid>/task/<tid>/schedstat).
+// Over a run, it shows how much of a relay's latency is scheduling: time
+// its CPU gave to other processes.
+func schedWait(pid int) (time.Duration, int64) {
+	var total time.Duration
+	var n int64
+	seen := map[int]bool{}
+	var walk func(p int)
+	walk = func(p int) {
+		if seen[p] {
+			return
+		}
+		seen[p] = true
+		dir := "/proc/" + strconv.Itoa(p) + "/task"
+		tasks, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, t := range tasks {
+			if b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat")); err == nil {
+				if f := strings.Fields(string(b)); len(f) >= 3 {
+					v, err1 := strconv.ParseInt(f[1], 10, 64)
+					c, err2 := strconv.ParseInt(f[2], 10, 64)
+					if err1 == nil && err2 == nil {
+						total += time.Duration(v)
+						n += c
+					}
+				}
+			}
+			if b, err := os.ReadFile(filepath.Join(dir, t.Name(), "children")); err == nil {
+				for _, c := range strings.Fields(string(b)) {
+					if cp, err := strconv.Atoi(c); err == nil {
+						walk(cp)
+					}
+				}
+			}
+		}
+	}
+	walk(pid)
+	return total, n
 }
