@@ -56,6 +56,7 @@ func (s *Server) WriteMetrics(ctx context.Context, w io.Writer) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", name, help, name, typ, name, v)
 	}
 	metric("parley_sip_requests_total", "counter", "SIP requests received.", m.Requests.Load())
+	metric("parley_sip_retransmissions_total", "counter", "Non-INVITE UDP requests answered again from a finished transaction (RFC 3261 §17.2.2).", m.Retransmissions.Load())
 	metric("parley_registrations_total", "counter", "REGISTERs that added or refreshed a binding.", m.Registrations.Load())
 	metric("parley_unregistrations_total", "counter", "Bindings removed by REGISTER.", m.Unregistrations.Load())
 	metric("parley_auth_failures_total", "counter", "Requests refused for wrong credentials.", m.AuthFailures.Load())

@@ -123,6 +123,7 @@ type Metrics struct {
 	AuthFailures    atomic.Uint64 // 403 for wrong credentials
 	AuthThrottled   atomic.Uint64 // 503 for too many failed authentications
 	Requests        atomic.Uint64 // requests received
+	Retransmissions atomic.Uint64 // non-INVITE UDP requests answered again from a finished transaction
 	Sessions        atomic.Uint64 // INVITEs answered 2xx through the proxy
 	SessionsActive  atomic.Int64  // not yet ended by BYE
 	Messages        atomic.Uint64 // MESSAGEs answered 2xx through the proxy (delivered)
@@ -150,6 +151,9 @@ type Server struct {
 	throttle *throttle
 	dummy    map[store.Algorithm]store.Credential
 	cache    *cache // nil: off
+	// done answers retransmitted non-INVITE UDP requests after their
+	// transaction ended (retrans.go).
+	done *completedTxs
 	// loopSalt makes our loop-detection hashes our own.
 	loopSalt [8]byte
 	// instance is a random id of this Server (delivery claims before a
@@ -254,6 +258,7 @@ func New(cfg Config) (*Server, error) {
 		throttle:  newThrottle(cfg.MaxAuthFailures, cfg.AuthFailureInterval),
 		dummy:     newDummyHA1s(),
 		cache:     newCache(cfg.Store, cfg.CacheTTL),
+		done:      newCompletedTxs(64*sip.T1, maxCompletedTxs),
 		listeners: map[string]hostPort{},
 		self:      map[string]bool{},
 		flushing:  map[string]bool{},
@@ -333,6 +338,10 @@ func (s *Server) handler(h func(*sip.Request, sip.ServerTransaction)) sipgo.Requ
 		s.mu.Unlock()
 		defer s.wg.Done()
 		s.metrics.Requests.Add(1)
+		tx, retransmitted := s.absorb(req, tx)
+		if retransmitted {
+			return
+		}
 		h(req, tx)
 	}
 }
@@ -582,6 +591,7 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	}
 	s.bg.Wait()
+	s.done.stop()
 	if err := s.sua.Close(); err != nil {
 		s.log.Debug("sipgo close", "err", err)
 	}
