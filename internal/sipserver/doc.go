@@ -67,6 +67,13 @@
 //     proxy into an open relay. Dialogs do not survive a restart (481).
 //   - A late CANCEL stops the forking; Timer C (3 min) CANCELs pending
 //     branches (§16.8).
+//   - RFC 3261 §17.2.2: a non-INVITE request retransmitted over UDP
+//     after its final response (Timer J, 64*T1 = 32 s) is answered with
+//     that response again and not handled twice. sipgo's transaction is
+//     ended as soon as the final response is sent and the response kept
+//     in a compact table (retrans.go, about 600 octets each, at most
+//     131,072; challenges are not kept), because sipgo would hold the
+//     whole transaction, ~3 KiB, for those 32 s.
 //   - cpim/tcp and cpim/tls offers are rewritten to pass through a
 //     cpimtransport.Relay when Config.CPIMRelay is set (seed draft §7).
 //
