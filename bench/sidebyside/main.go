@@ -65,6 +65,7 @@ var (
 	kamailioB = flag.String("kamailio", "kamailio", "Kamailio binary")
 	probeRate = flag.Float64("probe-rate", 1000, "probe messages per second of the wire-latency scenarios (half-load-wire, light-wire)")
 	halfRate  = flag.Float64("half-rate", 0, "pace half-load-2hop and half-load-wire at this many msgs/s on both targets instead of half of each one's small-2hop rate")
+	keepCapt  = flag.String("keep-capture", "", "keep each wire scenario's capture as DIR/<scenario>-<target>.pcap (to check it with tshark)")
 	targetLog = flag.String("target-log", "", "copy each target's output (stdout and stderr) to DIR/<scenario>-<target>.log")
 	relaydEnv envList
 )
@@ -290,7 +291,7 @@ func run(ctx context.Context) error {
 			}
 			var wc *wireCapture
 			if wires != nil {
-				wc = &wireCapture{ctx: ctx, relay: t.addr, warmup: warm}
+				wc = &wireCapture{ctx: ctx, name: sc.name + "-" + kind, relay: t.addr, warmup: warm}
 				cfg.ProbeReady = wc.start
 			}
 			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
@@ -725,6 +726,7 @@ var errCapture = errors.New("capture")
 // (MSRPConfig.ProbeReady) and analyses the capture afterwards.
 type wireCapture struct {
 	ctx    context.Context
+	name   string // <scenario>-<target>, for --keep-capture
 	relay  string // the relay's host:port
 	warmup time.Duration
 	dir    string
@@ -770,7 +772,13 @@ func (w *wireCapture) finish() (*loadgen.WireResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	return loadgen.AnalyzeWireFile(w.capt.Path, loadgen.WireConfig{RelayPort: pn, Keep: loadgen.ProbeFilter(w.warmup)})
+	res, err := loadgen.AnalyzeWireFile(w.capt.Path, loadgen.WireConfig{RelayPort: pn, Keep: loadgen.ProbeFilter(w.warmup)})
+	if *keepCapt != "" {
+		if rerr := os.Rename(w.capt.Path, filepath.Join(*keepCapt, w.name+".pcap")); rerr != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside: --keep-capture:", rerr)
+		}
+	}
+	return res, err
 }
 
 func us(d time.Duration) float64 { return float64(d) / 1e3 }
