@@ -36,6 +36,21 @@
 // 1.6 % resolution); Result carries counts, rates, MB/s, p50/p90/p99/p99.9
 // and errors by cause, as JSON (WriteJSON) or a table (WriteTable).
 //
+// # Wire latency
+//
+// MSRPConfig.ProbeRate adds probe session pairs beside the scenario's own
+// sessions (or alone, ProbeOnly): 100-octet SENDs with Message-IDs
+// "probe-m…", paced, over connections bound to fixed local ports
+// (21000… by default, below the ephemeral range), reported as class
+// "probe". ProbeReady hands the ports to the caller before the first
+// message, so that StartCapture can run dumpcap on lo with a filter for
+// them alone. AnalyzeWire reads the pcap file, reassembles each TCP
+// direction, scans it for MSRP frames and pairs each probe SEND entering
+// the relay with the same Message-ID leaving it: the difference of the
+// kernel's capture times is the relay's own latency (reading, processing,
+// scheduling, writing), which the load generator's queueing cannot
+// inflate. The figures are microsecond-resolution (dumpcap's pcap).
+//
 // # SIP
 //
 // RunSIP registers pairs of sipua UAs with a registrar/proxy. Scenario
