@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,12 +62,12 @@ type conn struct {
 	// successful AUTH: a client usually goes quiet then).
 	releaseSoon bool
 	// raw is the socket of a plain TCP connection (nil for TLS and
-	// others): tryRead polls it without blocking, so that output owed
-	// to other connections is flushed only before the reader would block
-	// rather than before every read. deferred counts the reads since the
-	// last flush, bounded by maxDeferredReads.
+	// others): sockRead reads it directly, so that output owed to other
+	// connections is flushed only before the reader would block rather
+	// than before every read. deferred counts the reads since the last
+	// flush, bounded by maxDeferredReads.
 	raw      syscall.RawConn
-	try      *tryState // allocated on the first tryRead
+	try      *tryState // allocated on the first sockRead
 	deferred int
 
 	// Write side.
@@ -109,7 +111,9 @@ func newConn(s *Server, nc net.Conn, addr netip.Addr, outKey string) *conn {
 	case *tls.Conn:
 		c.secure = true
 	case *net.TCPConn:
-		c.raw, _ = t.SyscallConn()
+		if rawReads {
+			c.raw, _ = t.SyscallConn()
+		}
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -181,20 +185,16 @@ type source struct {
 
 func (s *source) Read(p []byte) (int, error) {
 	c := s.c
-	if len(c.dirty) > 0 && c.deferred < maxDeferredReads && c.raw != nil && len(p) > 0 && s.npend == 0 {
-		// More input is already here: handle it before writing what
-		// the last frames owe, so one write carries several frames'
-		// output (under load the 200s and forwarded frames of a whole
-		// read buffer) instead of one write per read. Nothing waits
-		// longer than maxDeferredReads reads, and a destination buffer
-		// that reaches flushAt is written at once anyway.
-		if n := c.tryRead(p); n > 0 {
-			c.deferred++
-			return n, nil
-		}
+	if c.raw == nil || c.deferred >= maxDeferredReads || len(p) == 0 || s.npend > 0 {
+		// On plain TCP sockRead flushes only when the read would block,
+		// so that while input keeps coming one write carries several
+		// frames' output (under load the 200s and forwarded frames of
+		// whole read buffers) instead of one write per read. Nothing
+		// waits longer than maxDeferredReads reads, and a destination
+		// buffer that reaches flushAt is written at once anyway.
+		c.deferred = 0
+		c.flushDirty()
 	}
-	c.deferred = 0
-	c.flushDirty()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -206,6 +206,7 @@ func (s *source) Read(p []byte) (int, error) {
 	idle := c.rd.Idle()
 	if c.releaseSoon && idle && c.state.Load() == stateBetween {
 		c.releaseSoon = false
+		c.flushDirty()
 		if c.wmu.TryLock() {
 			c.releaseBuf()
 			c.wmu.Unlock()
@@ -219,49 +220,71 @@ func (s *source) Read(p []byte) (int, error) {
 // output it owes (see source.Read).
 const maxDeferredReads = 4
 
-// tryRead reads what the socket already holds without waiting for more:
-// one read(2) on the non-blocking descriptor. It returns 0 when nothing
-// is there (EAGAIN), on end of stream, on an error or a passed deadline;
-// readRaw then sees the same condition the usual way.
-func (c *conn) tryRead(p []byte) int {
+// sockRead is one read from the socket. On plain TCP it reads the raw
+// descriptor and, when nothing is there, flushes what this reader owes
+// other connections before it waits for input: one read(2) per read
+// when input is waiting, and no more system calls than net.Conn.Read
+// (read, EAGAIN, wait, read) when it is not.
+func (c *conn) sockRead(p []byte) (int, error) {
+	if c.raw == nil {
+		return c.nc.Read(p)
+	}
 	t := c.try
 	if t == nil {
-		t = new(tryState)
+		t = &tryState{c: c}
 		t.fn = t.read
 		c.try = t
 	}
-	t.p = p
+	t.p, t.flushed = p, false
 	rerr := c.raw.Read(t.fn)
-	n, err := t.n, t.err
+	n, err, flushed := t.n, t.err, t.flushed
 	t.p, t.n, t.err = nil, 0, nil
-	if rerr != nil || err != nil || n <= 0 {
-		return 0
+	if flushed {
+		c.deferred = 0
+	} else {
+		c.deferred++
 	}
-	c.reads.Add(1)
-	c.stats.bytesIn.Add(uint64(n))
-	return n
+	switch {
+	case rerr != nil:
+		return 0, rerr // a deadline (net.Error Timeout) or a closed socket
+	case err != nil:
+		return 0, os.NewSyscallError("read", err)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
 
-// tryState carries tryRead's arguments and results through
+// tryState carries sockRead's arguments and results through
 // syscall.RawConn.Read, whose callback would otherwise be a closure
 // allocated on every call.
 type tryState struct {
-	p   []byte
-	n   int
-	err error
-	fn  func(fd uintptr) bool // t.read, bound once
+	c       *conn
+	p       []byte
+	n       int
+	err     error
+	flushed bool
+	fn      func(fd uintptr) bool // t.read, bound once
 }
 
 func (t *tryState) read(fd uintptr) bool {
-	t.n, t.err = readFD(fd, t.p)
-	return true // one attempt: never park on the poller here
+	n, wouldBlock, err := readFD(fd, t.p)
+	if wouldBlock {
+		if !t.flushed {
+			t.flushed = true
+			t.c.flushDirty()
+		}
+		return false // wait for input, then read again
+	}
+	t.n, t.err = n, err
+	return true
 }
 
 // readRaw reads from the socket. releasable says the Reader is between
 // frames with an empty buffer, so a release request may end it.
 func (c *conn) readRaw(p []byte, releasable bool) (int, error) {
 	for {
-		n, err := c.nc.Read(p)
+		n, err := c.sockRead(p)
 		if n > 0 {
 			c.reads.Add(1)
 			c.stats.bytesIn.Add(uint64(n))

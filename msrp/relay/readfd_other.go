@@ -4,6 +4,8 @@ package relay
 
 import "errors"
 
-// readFD reports nothing read where a descriptor cannot be read directly;
-// conn.tryRead then falls back to flushing before every read.
-func readFD(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
+// rawReads: elsewhere connections are read with net.Conn.Read, which
+// flushes before every read.
+const rawReads = false
+
+func readFD(uintptr, []byte) (int, bool, error) { return 0, false, errors.ErrUnsupported }

@@ -4,5 +4,23 @@ package relay
 
 import "syscall"
 
-// readFD is one read(2) on a socket descriptor (see conn.tryRead).
-func readFD(fd uintptr, p []byte) (int, error) { return syscall.Read(int(fd), p) }
+// rawReads: plain TCP connections are read through their descriptor
+// (conn.sockRead).
+const rawReads = true
+
+// readFD is one read(2) on a non-blocking socket descriptor, retried on
+// EINTR; wouldBlock reports EAGAIN.
+func readFD(fd uintptr, p []byte) (n int, wouldBlock bool, err error) {
+	for {
+		n, err = syscall.Read(int(fd), p)
+		switch err {
+		case nil:
+			return n, false, nil
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return 0, true, nil
+		}
+		return 0, false, err
+	}
+}
