@@ -142,6 +142,19 @@ func (c *conn) close() {
 	})
 }
 
+// closeAsync is close for a failed write. Writes also happen inside a
+// reader's raw read (sockRead flushes there before it waits), and
+// net.Conn.Close waits for every read and write in progress on the
+// socket to return: closing the reader's own connection from there, or
+// two readers closing each other's, would wait forever. The socket is
+// closed on a goroutine of its own instead; closedCh is closed at once.
+func (c *conn) closeAsync() {
+	c.closeOnce.Do(func() {
+		close(c.closedCh)
+		go c.nc.Close()
+	})
+}
+
 // shutdownIdle closes c if it is between frames.
 func (c *conn) shutdownIdle() {
 	if c.state.Load() == stateBetween {
@@ -691,7 +704,7 @@ func (c *conn) flushLocked() {
 		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
 			c.werr = err
-			c.close()
+			c.closeAsync()
 		}
 	}
 	c.wbuf = c.wbuf[:0]
@@ -747,7 +760,7 @@ func (c *conn) writeDirect(p []byte) {
 	c.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		c.werr = err
-		c.close()
+		c.closeAsync()
 	}
 	c.wbuf = c.wbuf[:0]
 }
