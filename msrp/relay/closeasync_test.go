@@ -11,7 +11,7 @@ import (
 // raw socket read (sockRead); when that write fails, the connection must
 // still close. Closing a net.Conn waits for the reads in progress on it,
 // so a synchronous close from there waited for itself forever and the
-// connection was never released (closeAsync).
+// connection was never released (conn.close).
 func TestWriteFailureInsideRead(t *testing.T) {
 	s, _ := startRelay(t, Config{})
 	a, b, ra, rb := pairRaw(t, s)

@@ -135,20 +135,15 @@ func (c *conn) isClosed() bool {
 	}
 }
 
+// close marks c closed at once and closes its socket on a goroutine of
+// its own. net.Conn.Close waits for every read and write in progress on
+// the socket to return, and a reader flushes what it owes other
+// connections inside its raw read (sockRead): closing the reader's own
+// connection from there would wait for itself forever, and closing it
+// from elsewhere (the sweeper, Server.Close, a failed write) would wait
+// for as long as that flush's write to another, stalled peer takes (up
+// to WriteTimeout), holding up the closer.
 func (c *conn) close() {
-	c.closeOnce.Do(func() {
-		close(c.closedCh)
-		c.nc.Close()
-	})
-}
-
-// closeAsync is close for a failed write. Writes also happen inside a
-// reader's raw read (sockRead flushes there before it waits), and
-// net.Conn.Close waits for every read and write in progress on the
-// socket to return: closing the reader's own connection from there, or
-// two readers closing each other's, would wait forever. The socket is
-// closed on a goroutine of its own instead; closedCh is closed at once.
-func (c *conn) closeAsync() {
 	c.closeOnce.Do(func() {
 		close(c.closedCh)
 		go c.nc.Close()
@@ -704,7 +699,7 @@ func (c *conn) flushLocked() {
 		c.stats.bytesOut.Add(uint64(n))
 		if err != nil {
 			c.werr = err
-			c.closeAsync()
+			c.close()
 		}
 	}
 	c.wbuf = c.wbuf[:0]
@@ -760,7 +755,7 @@ func (c *conn) writeDirect(p []byte) {
 	c.stats.bytesOut.Add(uint64(n))
 	if err != nil {
 		c.werr = err
-		c.closeAsync()
+		c.close()
 	}
 	c.wbuf = c.wbuf[:0]
 }
