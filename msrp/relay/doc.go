@@ -71,11 +71,13 @@
 //     at the write buffers. Writes are coalesced: what the frames of
 //     several socket reads owe each destination (forwarded frames, 200s)
 //     leaves in one write per destination, flushed before the reader
-//     would block. On plain TCP the reader polls its socket without
-//     blocking and flushes when it is empty, after four reads or when a
-//     buffer reaches 48 KiB (one write per 4 bulk or 15 small messages
-//     under load, half of what flushing before every read gave); on TLS
-//     it flushes before every read. Metrics.Writes counts the writes.
+//     would block. On plain TCP the reader reads the raw descriptor and
+//     flushes inside the read when it would block, after four reads or
+//     when a buffer reaches 48 KiB (one write per 4 bulk or 15 small
+//     messages under load, half of what flushing before every read
+//     gave); on TLS it flushes before every read. Metrics.Writes counts
+//     the writes. Because such a flush runs inside a read, connections
+//     are closed asynchronously (conn.close).
 //   - RFC 4975 §7.1: a non-SEND body (at most 10240 octets, not
 //     interruptible) is read whole before anything goes to the next hop;
 //     over the bound it is answered 413 and not forwarded. A malformed
