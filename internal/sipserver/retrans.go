@@ -197,8 +197,9 @@ func (t *absorbingTx) Respond(res *sip.Response) error {
 // absorb answers req from completedTxs when it retransmits a finished
 // transaction (true: handled), or wraps tx so that its final response is
 // recorded. Only non-INVITE requests over UDP: reliable transports have
-// no Timer J (§17.2.2), INVITE server transactions end on 2xx and wait
-// for the ACK on other finals (§17.2.1) and stay with sipgo.
+// no Timer J (§17.2.2); INVITE server transactions wait for the ACK of a
+// non-2xx final (§17.2.1) or, after a 2xx, absorb retransmitted INVITEs
+// for Timer L (RFC 6026 §7.1), and stay with sipgo.
 func (s *Server) absorb(req *sip.Request, tx sip.ServerTransaction) (sip.ServerTransaction, bool) {
 	if s.done == nil || req.IsInvite() || req.IsAck() || req.Transport() != "UDP" {
 		return tx, false
