@@ -95,6 +95,16 @@ func TestRetransmittedMessageAnsweredOnce(t *testing.T) {
 	if first[:12] != "SIP/2.0 202 " || stored != 1 {
 		t.Fatalf("first answer %q, %d stored", first, stored)
 	}
+	// The record is added just before sipgo's transaction is ended, so
+	// once it is there nearly every retransmission is answered from it;
+	// the first may still meet sipgo's transaction in that instant (and
+	// be answered the same by it: counted below as not ours).
+	for deadline := time.Now().Add(5 * time.Second); s.done.len() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d completed transactions held, want 1", s.done.len())
+		}
+		time.Sleep(time.Millisecond)
+	}
 	for i := range 3 {
 		if again := exchange(); again != first {
 			t.Fatalf("retransmission %d answered\n%q\nnot\n%q", i+1, again, first)
@@ -103,11 +113,7 @@ func TestRetransmittedMessageAnsweredOnce(t *testing.T) {
 	if n := s.Metrics().MessagesStored.Load(); n != 1 {
 		t.Fatalf("stored %d times", n)
 	}
-	if n := s.Metrics().Retransmissions.Load(); n != 3 {
-		t.Fatalf("%d retransmissions counted, want 3", n)
-	}
-	// sipgo's transaction is gone; ours holds the answer.
-	if s.done.len() != 1 {
-		t.Fatalf("%d completed transactions held", s.done.len())
+	if n := s.Metrics().Retransmissions.Load(); n < 2 || n > 3 {
+		t.Fatalf("%d retransmissions answered from the record, want 2 or 3 of 3", n)
 	}
 }
