@@ -20,7 +20,7 @@ func TestCompletedTxs(t *testing.T) {
 	if k1 == k2 {
 		t.Fatal("keys collide")
 	}
-	c := newCompletedTxs(50*time.Millisecond, 2)
+	c := newCompletedTxs(time.Second, 2) // long enough for the checks below on a busy machine
 	defer c.stop()
 	c.add(k1, res(200))
 	c.add(k1, res(202)) // a newer answer for the same key wins
@@ -36,7 +36,7 @@ func TestCompletedTxs(t *testing.T) {
 		t.Fatal("k3 missing")
 	}
 	// The sweeper empties the table once everything has expired.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for c.len() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d entries left after expiry", c.len())
