@@ -67,7 +67,7 @@ type conn struct {
 	// than before every read. deferred counts the reads since the last
 	// flush, bounded by maxDeferredReads.
 	raw      syscall.RawConn
-	try      *tryState // allocated on the first sockRead
+	rawRd    *rawRead // allocated on the first sockRead
 	deferred int
 
 	// Write side.
@@ -237,11 +237,11 @@ func (c *conn) sockRead(p []byte) (int, error) {
 	if c.raw == nil {
 		return c.nc.Read(p)
 	}
-	t := c.try
+	t := c.rawRd
 	if t == nil {
-		t = &tryState{c: c}
+		t = &rawRead{c: c}
 		t.fn = t.read
-		c.try = t
+		c.rawRd = t
 	}
 	t.p, t.flushed = p, false
 	rerr := c.raw.Read(t.fn)
@@ -263,10 +263,10 @@ func (c *conn) sockRead(p []byte) (int, error) {
 	return n, nil
 }
 
-// tryState carries sockRead's arguments and results through
+// rawRead carries sockRead's arguments and results through
 // syscall.RawConn.Read, whose callback would otherwise be a closure
 // allocated on every call.
-type tryState struct {
+type rawRead struct {
 	c       *conn
 	p       []byte
 	n       int
@@ -275,7 +275,7 @@ type tryState struct {
 	fn      func(fd uintptr) bool // t.read, bound once
 }
 
-func (t *tryState) read(fd uintptr) bool {
+func (t *rawRead) read(fd uintptr) bool {
 	n, wouldBlock, err := readFD(fd, t.p)
 	if wouldBlock {
 		if !t.flushed {
