@@ -276,7 +276,8 @@ func (c *conn) forward(f *msrp.Frame, dest *conn, pop int, fromG, toG *grant) bo
 		if code == 0 {
 			code = msrp.StatusOK
 		}
-		f.TID, f.ToPath, f.FromPath = upTID, []msrp.URI{self}, origFrom
+		c.selfPath[0] = self
+		f.TID, f.ToPath, f.FromPath = upTID, c.selfPath[:], origFrom
 		if mayRespond(f, code) {
 			c.wmu.Lock()
 			c.wbuf = appendSendResponse(c.wb(), f, code)
