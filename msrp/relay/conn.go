@@ -49,7 +49,7 @@ type conn struct {
 	holding      *conn // destination whose wmu is held while a body streams
 	scratch      []msrp.URI
 	selfPath     [1]msrp.URI // To-Path of the 200 to a SEND (forward), so it allocates none
-	deadline     time.Time // current read deadline
+	deadline     time.Time   // current read deadline
 	armedReads   uint64
 	// Forward latency: when the current frame's head was parsed
 	// (monoNow); fl is allocated on the first forwarded request (an idle
