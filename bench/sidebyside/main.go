@@ -41,6 +41,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,7 +56,8 @@ import (
 var (
 	smoke     = flag.Bool("smoke", false, "run each scenario for about 1 s with small sizes (CI: checks the runner still works)")
 	binDir    = flag.String("bin", "", "directory holding the relayd and parley binaries (built by side-by-side.sh)")
-	outJSON   = flag.String("json", "", "also write every result to this JSON file")
+	outJSON   = flag.String("json", "", "also write every result to this JSON file (with --repeat N: one file per round, -1 … -N before the extension)")
+	repeat    = flag.Int("repeat", 1, "run the selected scenarios this many rounds, one after another, then print each ratio's median and range over the rounds\n(on a shared machine one round's ratio can be off by 30 %: the range shows the noise)")
 	only      = flag.String("only", "", "comma-separated scenario names to run (default all)")
 	duration  = flag.Duration("duration", 10*time.Second, "measured time per scenario (after a 2 s warm-up)")
 	idleN     = flag.Int("idle-sessions", 10000, "sessions held by the idle scenario")
@@ -95,10 +97,106 @@ func main() {
 	sip.SetDefaultLogger(slog.New(slog.DiscardHandler))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "sidebyside:", err)
-		os.Exit(1)
+	if *repeat < 1 {
+		fmt.Fprintln(os.Stderr, "sidebyside: --repeat must be at least 1")
+		os.Exit(2)
 	}
+	var rounds [][]row
+	for i := 1; i <= *repeat; i++ {
+		if *repeat > 1 {
+			fmt.Fprintf(os.Stderr, "\n==== round %d of %d\n", i, *repeat)
+		}
+		rows, err := run(ctx, roundJSON(*outJSON, i, *repeat))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sidebyside:", err)
+			os.Exit(1)
+		}
+		rounds = append(rounds, rows)
+	}
+	if len(rounds) > 1 {
+		printSummary(os.Stdout, summarize(rounds))
+	}
+}
+
+// roundJSON is the JSON file of round i of n: path itself for one
+// round, else with "-i" before its extension.
+func roundJSON(path string, i, n int) string {
+	if path == "" || n == 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "-" + strconv.Itoa(i) + ext
+}
+
+// ratioSummary is one scenario and metric over several rounds.
+type ratioSummary struct {
+	Scenario, Metric, Better string
+	Ratios                   []float64 // Parley/Kamailio per round, sorted
+	Kamailio, Parley         []float64 // the values per round, sorted
+}
+
+// summarize groups the rows of all rounds by scenario and metric, in the
+// order they first appear. Parley-only rows carry no ratio.
+func summarize(rounds [][]row) []ratioSummary {
+	var out []ratioSummary
+	idx := map[string]int{}
+	for _, rows := range rounds {
+		for _, r := range rows {
+			k := r.Scenario + "\x00" + r.Metric
+			i, ok := idx[k]
+			if !ok {
+				i = len(out)
+				idx[k] = i
+				out = append(out, ratioSummary{Scenario: r.Scenario, Metric: r.Metric, Better: r.Better})
+			}
+			s := &out[i]
+			s.Parley = append(s.Parley, r.Parley)
+			if !r.ParleyOnly {
+				s.Kamailio = append(s.Kamailio, r.Kamailio)
+				if r.Kamailio > 0 {
+					s.Ratios = append(s.Ratios, r.Parley/r.Kamailio)
+				}
+			}
+		}
+	}
+	for i := range out {
+		slices.Sort(out[i].Ratios)
+		slices.Sort(out[i].Kamailio)
+		slices.Sort(out[i].Parley)
+	}
+	return out
+}
+
+// median of sorted v (the mean of the middle two for an even count); 0
+// for none.
+func median(v []float64) float64 {
+	switch n := len(v); {
+	case n == 0:
+		return 0
+	case n%2 == 1:
+		return v[n/2]
+	default:
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+}
+
+func printSummary(w io.Writer, sums []ratioSummary) {
+	fmt.Fprintf(w, "\nover the rounds (median, min–max)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tmetric\tKamailio\tParley\tParley/Kamailio\trange\trounds\tbetter\t")
+	for _, s := range sums {
+		k, ratio, rng := "-", "-", "-"
+		if len(s.Kamailio) > 0 {
+			k = fmt.Sprintf("%.4g", median(s.Kamailio))
+		}
+		if n := len(s.Ratios); n > 0 {
+			ratio = fmt.Sprintf("%.2f×", median(s.Ratios))
+			rng = fmt.Sprintf("%.2f–%.2f×", s.Ratios[0], s.Ratios[n-1])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.4g\t%s\t%s\t%d\t%s\t\n", s.Scenario, s.Metric, k, median(s.Parley), ratio, rng,
+			len(s.Parley), s.Better)
+	}
+	tw.Flush()
 }
 
 type row struct {
@@ -130,9 +228,11 @@ func (r *row) record(kind string, res *loadgen.Result, v float64) {
 	r.Results[kind] = res
 }
 
-func run(ctx context.Context) error {
+// run runs the selected scenarios once, prints their table and returns
+// its rows; jsonPath, when set, receives every result.
+func run(ctx context.Context, jsonPath string) ([]row, error) {
 	if *binDir == "" {
-		return errors.New("--bin is required (run bench/side-by-side.sh)")
+		return nil, errors.New("--bin is required (run bench/side-by-side.sh)")
 	}
 	if *pin {
 		// Pin this process (the load generator); targets are pinned at
@@ -174,12 +274,12 @@ func run(ctx context.Context) error {
 	// listener), with a self-signed certificate the load tool trusts.
 	certDir, err := os.MkdirTemp("", "sidebyside-tls")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(certDir)
 	clientTLS, err := writeCert(certDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tlsOn := func(c *loadgen.MSRPConfig) { c.TLS = clientTLS }
 	msgRate := func(r *loadgen.Result) float64 { return r.Class("msg").Rate }
@@ -251,7 +351,7 @@ func run(ctx context.Context) error {
 		if isWire[sc.name] {
 			if _, err := exec.LookPath("dumpcap"); err != nil {
 				if os.Getenv("CI") == "true" {
-					return fmt.Errorf("%s: %w", sc.name, loadgen.ErrNoDumpcap)
+					return nil, fmt.Errorf("%s: %w", sc.name, loadgen.ErrNoDumpcap)
 				}
 				notes = append(notes, fmt.Sprintf("%s: NOT MEASURED: %v", sc.name, loadgen.ErrNoDumpcap))
 				continue
@@ -267,7 +367,7 @@ func run(ctx context.Context) error {
 		for _, kind := range kinds {
 			t, err := startMSRP(ctx, kind, cert)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			cfg := sc.cfg
 			cfg.Relay = t.addr
@@ -315,7 +415,7 @@ func run(ctx context.Context) error {
 					notes = append(notes, fmt.Sprintf("%s on %s: NOT MEASURED: %v", sc.name, kind, err))
 					continue
 				}
-				return fmt.Errorf("%s on %s: %w", sc.name, kind, err)
+				return nil, fmt.Errorf("%s on %s: %w", sc.name, kind, err)
 			}
 			res.Target = kind + " " + res.Target
 			res.WriteTable(os.Stderr)
@@ -344,7 +444,7 @@ func run(ctx context.Context) error {
 				fmt.Fprintln(os.Stderr, waits[kind])
 				rw.record(kind, res, us(wire.Latency.P99))
 				if *smoke && os.Getenv("CI") == "true" && wire.Matched == 0 {
-					return fmt.Errorf("%s on %s: no probe found in the capture: %s", sc.name, kind, wire)
+					return nil, fmt.Errorf("%s on %s: no probe found in the capture: %s", sc.name, kind, wire)
 				}
 			} else {
 				rw.record(kind, res, sc.pick(res))
@@ -386,14 +486,14 @@ func run(ctx context.Context) error {
 		for _, kind := range []string{"kamailio", "parley"} {
 			t, err := startSIP(ctx, kind, su)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			fmt.Fprintf(os.Stderr, "== %s on %s (%s)\n", sc.name, kind, t.addr)
 			res, err := loadgen.RunSIP(ctx, loadgen.SIPConfig{Scenario: sc.scenario, Server: t.addr, Users: su, Pairs: pairs,
 				Duration: dur, Warmup: warm, Progress: os.Stderr, PIDs: []int{t.proc.pid()}})
 			t.stop()
 			if err != nil {
-				return fmt.Errorf("%s on %s: %w", sc.name, kind, err)
+				return nil, fmt.Errorf("%s on %s: %w", sc.name, kind, err)
 			}
 			res.Target = kind + " " + res.Target
 			res.WriteTable(os.Stderr)
@@ -413,19 +513,19 @@ func run(ctx context.Context) error {
 		}
 		res, raw, err := runLarge(ctx, size)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintf(os.Stdout, "\nParley alone, endpoint to endpoint, one %d-octet message (no Kamailio counterpart):\n%s", size, res)
 		all = append(all, map[string]any{"scenario": loadgen.Large, "target": "parley", "result": raw})
 	}
-	if *outJSON != "" {
+	if jsonPath != "" {
 		b, err := json.MarshalIndent(map[string]any{"machine": machine(), "pinned": *pin, "smoke": *smoke,
 			"duration_s": dur.Seconds(), "warmup_s": warm.Seconds(), "runs": all}, "", "  ")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := os.WriteFile(*outJSON, b, 0o644); err != nil {
-			return err
+		if err := os.WriteFile(jsonPath, b, 0o644); err != nil {
+			return nil, err
 		}
 	}
 	for _, rw := range rows {
@@ -435,7 +535,7 @@ func run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return rows, nil
 }
 
 func printTable(w io.Writer, rows []row) {
