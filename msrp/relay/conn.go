@@ -82,8 +82,8 @@ type conn struct {
 
 	// Transactions forwarded on this connection, awaiting its response.
 	tmu     sync.Mutex
-	pending map[uint64]*txn // by tid number
-	fifo    []*txn          // timed transactions in deadline order
+	pending pendingTxns // by tid number
+	fifo    []*txn      // timed transactions in deadline order
 	head    int
 	timer   *time.Timer
 	tclosed bool
@@ -534,13 +534,13 @@ func (c *conn) finish() {
 		c.timer.Stop()
 	}
 	var lost []*txn
-	for _, t := range c.pending {
+	c.pending.each(func(t *txn) {
 		if !t.done {
 			t.done = true
 			lost = append(lost, t)
 		}
-	}
-	c.pending, c.fifo = nil, nil
+	})
+	c.pending, c.fifo = pendingTxns{}, nil
 	c.tmu.Unlock()
 	for _, t := range lost {
 		if t.timed || t.method == msrp.MethodSEND && t.fr == "partial" {

@@ -474,13 +474,10 @@ func (c *conn) addPending(t *txn) {
 		return
 	}
 	c.tmu.Lock()
-	if c.pending == nil {
-		c.pending = make(map[uint64]*txn)
-	}
 	if c.tclosed {
 		t.done = true
 	} else {
-		c.pending[t.n] = t
+		c.pending.add(t)
 	}
 	c.tmu.Unlock()
 }
@@ -518,11 +515,10 @@ func (c *conn) take(tid string) *txn {
 	}
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
-	t := c.pending[n]
+	t := c.pending.take(n)
 	if t == nil {
 		return nil
 	}
-	delete(c.pending, n)
 	t.done = true
 	for c.head < len(c.fifo) && c.fifo[c.head].done {
 		c.fifo[c.head] = nil
@@ -554,7 +550,7 @@ func (c *conn) onTimer() {
 		}
 		if !t.done {
 			t.done = true
-			delete(c.pending, t.n)
+			c.pending.take(t.n)
 			expired = append(expired, t)
 		}
 		c.fifo[c.head] = nil

@@ -363,7 +363,7 @@ func TestPartialForgotten(t *testing.T) {
 	pending := func() int {
 		bc.tmu.Lock()
 		defer bc.tmu.Unlock()
-		return len(bc.pending)
+		return bc.pending.len()
 	}
 	if pending() != 1 {
 		t.Fatalf("pending %d", pending())
