@@ -78,6 +78,12 @@
 //     gave); on TLS it flushes before every read. Metrics.Writes counts
 //     the writes. Because such a flush runs inside a read, connections
 //     are closed asynchronously (conn.close).
+//   - Transactions awaiting the next hop's response sit in a window
+//     indexed by the tid number the relay minted (pendingTxns: no hashing
+//     per message; an old unanswered one moves to a map once the window
+//     would span 16,384 tids), with one timer per connection over a
+//     deadline-ordered list. Reading a frame allocates only its head
+//     string; forwarding a SEND adds its transaction and the new tid.
 //   - RFC 4975 §7.1: a non-SEND body (at most 10240 octets, not
 //     interruptible) is read whole before anything goes to the next hop;
 //     over the bound it is answered 413 and not forwarded. A malformed
