@@ -531,10 +531,8 @@ func (c *conn) take(tid string) *txn {
 func (c *conn) compact() {
 	if c.head == len(c.fifo) {
 		c.fifo, c.head = c.fifo[:0], 0
-	} else if c.head > 1024 && c.head > len(c.fifo)/2 {
-		n := copy(c.fifo, c.fifo[c.head:])
-		clear(c.fifo[n:])
-		c.fifo, c.head = c.fifo[:n], 0
+	} else {
+		c.fifo, c.head = compactFront(c.fifo, c.head)
 	}
 }
 

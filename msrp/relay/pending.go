@@ -74,12 +74,20 @@ func (p *pendingTxns) spill(t *txn) {
 
 // compact moves the live window to the front of its array once the
 // answered slots before it are the larger part.
-func (p *pendingTxns) compact() {
-	if p.head > 1024 && p.head > len(p.win)/2 {
-		n := copy(p.win, p.win[p.head:])
-		clear(p.win[n:])
-		p.win, p.head = p.win[:n], 0
+func (p *pendingTxns) compact() { p.win, p.head = compactFront(p.win, p.head) }
+
+// compactFront moves q[head:] to the front of q's array once the consumed
+// part before it is over 1024 entries and the larger part, clearing the
+// tail so that the consumed transactions can be collected; it returns the
+// new q and head. The pending window and the deadline list (conn.fifo)
+// are both consumed from the front this way.
+func compactFront(q []*txn, head int) ([]*txn, int) {
+	if head > 1024 && head > len(q)/2 {
+		n := copy(q, q[head:])
+		clear(q[n:])
+		return q[:n], 0
 	}
+	return q, head
 }
 
 // take removes and returns the transaction of tid number n, or nil.
